@@ -1,0 +1,69 @@
+"""The exception hierarchy shared by every nsparse package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class NsparseError(Exception):
+    """Base class of every error nsparse raises on purpose."""
+
+
+class ConfigError(NsparseError, ValueError):
+    """An argument, option or configuration value is invalid."""
+
+
+class InputError(NsparseError, ValueError):
+    """Bad input data, located by file, line and field.
+
+    Example:
+        >>> str(InputError("bad JSON", path="c.jsonl", line=3))
+        'c.jsonl:3: bad JSON'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        where = ":".join(str(p) for p in (self.path, line) if p is not None)
+        what = f"field '{field}': {message}" if field else message
+        super().__init__(f"{where}: {what}" if where else what)
+
+
+class ModelLoadError(NsparseError):
+    """A model, tokenizer or IDF table could not be loaded (missing or corrupt files)."""
+
+
+class ExportValidationError(NsparseError):
+    """An exported model disagrees with its reference beyond the stated tolerance."""
+
+
+class BackendError(NsparseError):
+    """A search engine is unreachable, misconfigured or failed a request."""
+
+
+@dataclass(frozen=True)
+class IndexFailure:
+    """One document the engine refused, with the engine's reason."""
+
+    doc_id: str
+    reason: str
+
+
+class IndexingError(BackendError):
+    """Some documents could not be indexed; ``failures`` names each of them."""
+
+    def __init__(self, message: str, failures: Sequence[IndexFailure]) -> None:
+        self.failures = list(failures)
+        shown = ", ".join(f.doc_id for f in self.failures[:5])
+        more = f" (+{len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
+        super().__init__(f"{message}: {len(self.failures)} failed: {shown}{more}")

@@ -1,0 +1,73 @@
+"""The inference-free query encoder: tokenizer + IDF lookup, no model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, ModelLoadError
+from .idf import load_idf
+from .loading import load_tokenizer
+from .sparse_vector import SparseVector
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+
+class IdfQueryEncoder:
+    """Weight each unique query token by its IDF: ``q_t = idf_t`` (presence is binary).
+
+    Special tokens are dropped. Tokens missing from the IDF table get ``unknown_weight``
+    (0 by default, so they are dropped, as in OpenSearch's model cards).
+
+    Args:
+        tokenizer: the document model's tokenizer (the IDF table must share its vocabulary).
+        idf: token -> weight.
+        unknown_weight: weight of tokens absent from ``idf``.
+
+    Raises:
+        ModelLoadError: the IDF table names tokens the tokenizer does not have
+            (it was built for another vocabulary).
+
+    Example:
+        >>> enc = IdfQueryEncoder.from_files("models/splade-tiny", "idf.json")  # doctest: +SKIP
+        >>> enc.encode_query(["lift of a wing"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, idf: Mapping[str, float], *, unknown_weight: float = 0.0
+    ) -> None:
+        if unknown_weight < 0:
+            raise ConfigError(f"unknown_weight must be >= 0, got {unknown_weight}")
+        vocabulary = tokenizer.get_vocab()
+        foreign = [token for token in idf if token not in vocabulary]
+        if foreign:
+            raise ModelLoadError(
+                f"IDF table has {len(foreign)} of {len(idf)} tokens unknown to the tokenizer "
+                f"(e.g. {foreign[:3]}): it was built for another vocabulary"
+            )
+        self.tokenizer = tokenizer
+        self.idf = dict(idf)
+        self.unknown_weight = unknown_weight
+        self._special = set(tokenizer.all_special_tokens)
+
+    @classmethod
+    def from_files(
+        cls, tokenizer_dir: str | Path, idf_path: str | Path, *, unknown_weight: float = 0.0
+    ) -> IdfQueryEncoder:
+        """Load the tokenizer from a model directory and the table from ``idf.json``."""
+        return cls(load_tokenizer(tokenizer_dir), load_idf(idf_path), unknown_weight=unknown_weight)
+
+    def encode_query(self, texts: Sequence[str]) -> list[SparseVector]:
+        """Encode queries into ``{token: idf}`` vectors, one per text."""
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        vectors = []
+        for ids in encoded:
+            tokens = dict.fromkeys(self.tokenizer.convert_ids_to_tokens(ids))
+            vectors.append(
+                SparseVector({
+                    t: self.idf.get(t, self.unknown_weight) for t in tokens if t not in self._special
+                })
+            )
+        return vectors

@@ -1,0 +1,78 @@
+"""Load Hugging Face tokenizers and fill-mask models from local directories, with clear errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+
+
+def check_model_dir(path: str | Path, *, need_weights: bool = True) -> Path:
+    """Check that ``path`` looks like a Hugging Face model directory and return it.
+
+    Raises:
+        ModelLoadError: naming the directory and what is missing or unreadable.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ModelLoadError(f"model directory not found: {directory}")
+    config = directory / "config.json"
+    if not config.is_file():
+        raise ModelLoadError(f"{directory}: no config.json (is this a Hugging Face model directory?)")
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{config}: unreadable config ({err})") from err
+    if need_weights and not any((directory / name).is_file() for name in WEIGHT_FILES):
+        raise ModelLoadError(f"{directory}: no model weights (expected one of {', '.join(WEIGHT_FILES)})")
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelLoadError(f"{directory}: no tokenizer files (expected tokenizer.json or vocab.txt)")
+    return directory
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    """Load a fast tokenizer from a local directory (never from a hub)."""
+    from transformers import AutoTokenizer
+
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ModelLoadError(f"tokenizer directory not found: {directory}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True, use_fast=True)
+    except Exception as err:  # transformers raises many types for broken files
+        raise ModelLoadError(f"{directory}: cannot load tokenizer ({type(err).__name__}: {err})") from err
+    if not tokenizer.is_fast:
+        raise ModelLoadError(f"{directory}: a fast tokenizer (tokenizer.json or vocab.txt) is required")
+    return tokenizer
+
+
+def load_masked_lm(path: str | Path) -> PreTrainedModel:
+    """Load a fill-mask (MLM) model from a local directory in eval mode.
+
+    An encoder-only checkpoint (no MLM head) loads with a freshly initialised head; that
+    is logged as a warning since such a model needs training before it encodes well.
+    """
+    from transformers import AutoModelForMaskedLM
+
+    directory = check_model_dir(path)
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(
+            str(directory), local_files_only=True, output_loading_info=True
+        )
+    except Exception as err:
+        raise ModelLoadError(f"{directory}: cannot load fill-mask model ({type(err).__name__}: {err})") from err
+    if info.get("missing_keys"):
+        logger.warning("%s: %d weights initialised fresh (e.g. %s); the MLM head may be untrained",
+                       directory, len(info["missing_keys"]), info["missing_keys"][0])
+    return model.eval()
