@@ -1,0 +1,1 @@
+"""Corpora in (BEIR layout, plain JSONL), batched encoding, and resumable writes to a backend."""
