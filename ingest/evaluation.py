@@ -1,0 +1,83 @@
+"""Run a query set against a backend, inference-free sparse and BM25 side by side.
+
+Latency is client-side wall time per query, measured interleaved: for every query the
+two methods run back to back, alternating which goes first, after an untimed warm-up
+pass. The sparse time includes query encoding (tokenise + IDF lookup), since that is
+the whole online cost of an inference-free model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from nsparse.encoder.metrics import DEFAULT_MEASURES, Qrels, evaluate_run, latency_percentiles
+from nsparse.encoder.protocols import QueryEncoder
+from nsparse.plugin.base import Backend, Hit
+
+from .records import Query
+
+Search = Callable[[Query], list[Hit]]
+
+
+@dataclass
+class MethodResult:
+    """Quality and latency of one retrieval method on one query set."""
+
+    name: str
+    metrics: dict[str, float]
+    latency: dict[str, float]
+    run: dict[str, dict[str, float]] = field(repr=False)
+
+    def summary(self) -> dict[str, object]:
+        """Return the result without the run (JSON-friendly)."""
+        data = asdict(self)
+        data.pop("run")
+        return data
+
+
+def compare_sparse_and_bm25(
+    backend: Backend,
+    query_encoder: QueryEncoder,
+    queries: Sequence[Query],
+    qrels: Qrels,
+    *,
+    k: int = 100,
+    measures: Sequence[str] = DEFAULT_MEASURES,
+    show_progress: bool = False,
+) -> list[MethodResult]:
+    """Evaluate inference-free sparse retrieval and BM25 on the same backend in one run."""
+
+    def sparse(query: Query) -> list[Hit]:
+        return backend.search_sparse(query_encoder.encode_query([query.text])[0], k)
+
+    def bm25(query: Query) -> list[Hit]:
+        return backend.search_bm25(query.text, k)
+
+    methods = {"inference-free sparse": sparse, "BM25": bm25}
+    runs, seconds = _interleaved(methods, queries, show_progress)
+    return [
+        MethodResult(name, evaluate_run(runs[name], qrels, measures), latency_percentiles(seconds[name]), runs[name])
+        for name in methods
+    ]
+
+
+def _interleaved(
+    methods: Mapping[str, Search], queries: Sequence[Query], show_progress: bool
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, list[float]]]:
+    from tqdm.auto import tqdm
+
+    names = list(methods)
+    for query in queries[: min(len(queries), 20)]:  # warm-up: JIT, caches, connections
+        for name in names:
+            methods[name](query)
+    runs: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for i, query in enumerate(tqdm(queries, disable=not show_progress, unit="query", desc="searching")):
+        for name in names if i % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            hits = methods[name](query)
+            seconds[name].append(time.perf_counter() - start)
+            runs[name][query.query_id] = {hit.doc_id: hit.score for hit in hits}
+    return runs, seconds

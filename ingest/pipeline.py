@@ -1,0 +1,118 @@
+"""Batched, resumable indexing in two steps: documents -> vectors file -> backend.
+
+Encoding (slow, model-bound) writes a vectors JSONL file once; indexing feeds any backend
+from it. Both steps skip what they already did, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import TypeVar
+
+from nsparse.encoder.errors import ConfigError, IndexFailure, IndexingError
+from nsparse.encoder.protocols import DocumentEncoder
+from nsparse.plugin.base import Backend, EncodedDocument
+
+from .records import Document
+from .vectors_file import append_encoded, encoded_ids, read_encoded, repair_tail
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Yield lists of up to ``size`` consecutive items."""
+    if size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {size}")
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass
+class IngestReport:
+    """The outcome of indexing a corpus.
+
+    ``skipped`` documents were already in the index (a resumed run); ``empty`` ones had
+    no text and were indexed with an empty vector; ``truncated`` ones were longer than
+    the model's window.
+    """
+
+    indexed: int = 0
+    skipped: int = 0
+    empty: int = 0
+    truncated: int = 0
+    failures: list[IndexFailure] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        """Documents read from the input."""
+        return self.indexed + self.skipped + len(self.failures)
+
+
+def encode_to_file(
+    documents: Iterable[Document],
+    encoder: DocumentEncoder,
+    path: Path,
+    *,
+    batch_size: int = 64,
+    total: int | None = None,
+    show_progress: bool = False,
+) -> IngestReport:
+    """Encode ``documents`` into a vectors JSONL file, skipping ids it already holds.
+
+    Interrupt it at any point and run it again: it continues where it stopped.
+    """
+    from tqdm.auto import tqdm
+
+    repair_tail(path)
+    done = encoded_ids(path)
+    report = IngestReport()
+    truncated_before = encoder.truncated_documents
+    with tqdm(total=total, disable=not show_progress, unit="doc", desc="encoding") as bar:
+        for batch in batched(documents, batch_size):
+            todo = [d for d in batch if d.doc_id not in done]
+            report.skipped += len(batch) - len(todo)
+            contents = [d.content for d in todo]
+            vectors = encoder.encode_document(contents) if todo else []
+            report.empty += sum(1 for c in contents if not c.strip())
+            report.indexed += append_encoded(
+                path, (EncodedDocument(d.doc_id, c, v) for d, c, v in zip(todo, contents, vectors))
+            )
+            bar.update(len(batch))
+    report.truncated = encoder.truncated_documents - truncated_before
+    if report.truncated:
+        logger.warning("%d documents were longer than %d tokens and were truncated",
+                       report.truncated, encoder.max_length)
+    return report
+
+
+def index_encoded(
+    path: Path,
+    backend: Backend,
+    *,
+    batch_size: int = 500,
+    raise_on_failure: bool = True,
+    total: int | None = None,
+    show_progress: bool = False,
+) -> IngestReport:
+    """Index a vectors JSONL file into ``backend``; ids already indexed are skipped."""
+    from tqdm.auto import tqdm
+
+    report = IngestReport()
+    with tqdm(total=total, disable=not show_progress, unit="doc", desc="indexing") as bar:
+        for batch in batched(read_encoded(path), batch_size):
+            present = backend.existing_ids([d.doc_id for d in batch])
+            outcome = backend.index(d for d in batch if d.doc_id not in present)
+            report.skipped += len(present) + outcome.skipped
+            report.indexed += outcome.indexed
+            report.failures.extend(outcome.failures)
+            bar.update(len(batch))
+    if report.failures and raise_on_failure:
+        raise IndexingError(f"indexed {report.indexed}, skipped {report.skipped}", report.failures)
+    return report

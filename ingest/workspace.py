@@ -1,0 +1,92 @@
+"""A working directory for one dataset + model: IDF table, encoded vectors and a manifest.
+
+The manifest records which model and encoder settings produced the vectors, so a cached
+vectors file is never silently reused with a different model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nsparse.encoder.errors import ConfigError
+from nsparse.encoder.idf import compute_idf, load_idf, save_idf
+from nsparse.encoder.loading import load_tokenizer
+from nsparse.encoder.protocols import DocumentEncoder
+
+from .pipeline import IngestReport, encode_to_file
+from .records import Document
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Hash a model directory's config, tokenizer and weight file names and sizes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+        digest.update(path.name.encode())
+        digest.update(str(path.stat().st_size).encode())
+        if path.suffix == ".json" and path.stat().st_size < 4_000_000:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Files derived from one corpus and one document model."""
+
+    root: Path
+
+    @property
+    def idf_path(self) -> Path:
+        return self.root / "idf.json"
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.root / "vectors.jsonl"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def claim(self, model_dir: Path, settings: dict[str, Any]) -> None:
+        """Record (or check) which model and settings this workspace's vectors come from.
+
+        Raises:
+            ConfigError: the workspace was built with another model or settings.
+        """
+        manifest = {"model": str(model_dir), "fingerprint": model_fingerprint(model_dir), "settings": settings}
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.manifest_path.is_file():
+            previous = json.loads(self.manifest_path.read_text())
+            if (previous["fingerprint"], previous["settings"]) != (manifest["fingerprint"], settings):
+                raise ConfigError(
+                    f"{self.root} holds vectors from {previous['model']} with {previous['settings']}; "
+                    "use another --workdir or --fresh"
+                )
+            return
+        self.manifest_path.write_text(json.dumps(manifest, indent=2))
+
+    def ensure_idf(self, documents: Callable[[], Iterable[Document]], tokenizer_dir: Path) -> dict[str, float]:
+        """Load ``idf.json``, computing it from the corpus first if it is missing."""
+        if not self.idf_path.is_file():
+            tokenizer = load_tokenizer(tokenizer_dir)
+            save_idf(compute_idf((d.content for d in documents()), tokenizer), self.idf_path)
+        return load_idf(self.idf_path)
+
+    def ensure_vectors(
+        self,
+        documents: Callable[[], Iterable[Document]],
+        encoder: Callable[[], DocumentEncoder],
+        *,
+        total: int | None = None,
+        show_progress: bool = False,
+    ) -> IngestReport:
+        """Encode the corpus into ``vectors.jsonl`` (resuming); the model loads only if needed."""
+        from .vectors_file import encoded_ids
+
+        if total is not None and len(encoded_ids(self.vectors_path)) >= total:
+            return IngestReport(skipped=total)
+        return encode_to_file(documents(), encoder(), self.vectors_path, total=total, show_progress=show_progress)

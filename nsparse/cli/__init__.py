@@ -1,0 +1,1 @@
+"""The ``nsparse`` command line: parses, wires a backend, calls the library, reports."""

