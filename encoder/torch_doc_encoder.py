@@ -10,7 +10,7 @@ import numpy as np
 
 from .doc_batches import length_sorted_batches, rows_to_vectors, special_token_ids, tokenize_documents, vocabulary_list
 from .errors import ConfigError
-from .loading import load_masked_lm, load_tokenizer
+from .loading import check_model_dir, load_masked_lm, load_tokenizer
 from .pooling import check_activation, sparse_pool, zero_columns
 from .pruning import Pruning
 from .sparse_vector import SparseVector
@@ -53,7 +53,7 @@ class TorchDocumentEncoder:
             raise ConfigError(f"max_length must be >= 2, got {max_length}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.model_dir = Path(model_dir)
+        self.model_dir = check_model_dir(model_dir)
         self.activation = check_activation(activation)
         self.pruning = pruning or Pruning()
         self.batch_size = batch_size

