@@ -1,0 +1,15 @@
+# nsparse: `make quickstart` runs the main job, `make test` runs the tests.
+# Both build (once) a virtualenv outside the clone, keyed by the dependency spec.
+SHELL := /bin/bash
+VENV = $(shell scripts/venv.sh)
+
+.PHONY: setup quickstart test
+
+setup:
+	@scripts/venv.sh
+
+quickstart:
+	$(VENV)/bin/nsparse quickstart
+
+test:
+	$(VENV)/bin/python -m pytest
