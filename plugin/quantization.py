@@ -23,8 +23,9 @@ here the scale is an explicit argument of the backend and of these functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
-__all__ = ["DEFAULT_IMPACT_SCALE", "MAX_IMPACT", "dequantize", "quantize_weight"]
+__all__ = ["DEFAULT_IMPACT_SCALE", "MAX_IMPACT", "dequantize", "quantize_vector", "quantize_weight"]
 
 DEFAULT_IMPACT_SCALE = 100.0
 """Integer steps per unit of weight: 0.01 resolution, weights up to about 2.1e7."""
@@ -72,6 +73,33 @@ def quantize_weight(weight: float, scale: float = DEFAULT_IMPACT_SCALE) -> int:
             f"weight {weight!r} at scale {scale!r} exceeds Lucene's largest term frequency {MAX_IMPACT}"
         )
     return int(impact)
+
+
+def quantize_vector(weights: Mapping[str, float], scale: float = DEFAULT_IMPACT_SCALE) -> dict[str, int]:
+    """Quantise every weight of a token -> weight mapping, dropping tokens whose impact is 0.
+
+    The same rule as ``quantize_weight``, applied in one pass (indexing calls this per document).
+
+    Example:
+        >>> quantize_vector({"wing": 1.234, "the": 0.001, "lift": 0.5})
+        {'wing': 123, 'lift': 50}
+    """
+    _check_scale(scale)
+    impacts: dict[str, int] = {}
+    for token, weight in weights.items():
+        if weight > 0:
+            impact = math.floor(weight * scale + 0.5)
+            if impact:
+                impacts[token] = impact
+        elif math.isnan(weight):
+            raise ValueError(f"cannot quantize a NaN weight (token {token!r})")
+    if impacts and max(impacts.values()) > MAX_IMPACT:
+        token = max(impacts, key=impacts.__getitem__)
+        raise ValueError(
+            f"weight {weights[token]!r} of token {token!r} at scale {scale!r} exceeds "
+            f"Lucene's largest term frequency {MAX_IMPACT}"
+        )
+    return impacts
 
 
 def dequantize(impact: int, scale: float = DEFAULT_IMPACT_SCALE) -> float:
