@@ -67,12 +67,12 @@ def quantize_weight(weight: float, scale: float = DEFAULT_IMPACT_SCALE) -> int:
         raise ValueError("cannot quantize a NaN weight")
     if weight <= 0:
         return 0
-    impact = math.floor(weight * scale + 0.5)
-    if impact > MAX_IMPACT:
+    shifted = weight * scale + 0.5
+    if shifted >= MAX_IMPACT + 1:  # also catches +inf before math.floor would
         raise ValueError(
             f"weight {weight!r} at scale {scale!r} exceeds Lucene's largest term frequency {MAX_IMPACT}"
         )
-    return int(impact)
+    return math.floor(shifted)
 
 
 def quantize_vector(weights: Mapping[str, float], scale: float = DEFAULT_IMPACT_SCALE) -> dict[str, int]:
@@ -86,19 +86,19 @@ def quantize_vector(weights: Mapping[str, float], scale: float = DEFAULT_IMPACT_
     """
     _check_scale(scale)
     impacts: dict[str, int] = {}
+    limit = MAX_IMPACT + 1
     for token, weight in weights.items():
         if weight > 0:
-            impact = math.floor(weight * scale + 0.5)
-            if impact:
-                impacts[token] = impact
+            shifted = weight * scale + 0.5
+            if shifted >= limit:
+                raise ValueError(
+                    f"weight {weight!r} of token {token!r} at scale {scale!r} exceeds "
+                    f"Lucene's largest term frequency {MAX_IMPACT}"
+                )
+            if shifted >= 1:
+                impacts[token] = math.floor(shifted)
         elif math.isnan(weight):
             raise ValueError(f"cannot quantize a NaN weight (token {token!r})")
-    if impacts and max(impacts.values()) > MAX_IMPACT:
-        token = max(impacts, key=impacts.__getitem__)
-        raise ValueError(
-            f"weight {weights[token]!r} of token {token!r} at scale {scale!r} exceeds "
-            f"Lucene's largest term frequency {MAX_IMPACT}"
-        )
     return impacts
 
 
