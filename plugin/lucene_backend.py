@@ -81,6 +81,7 @@ class _Lucene:
         self.StringField = j("org.apache.lucene.document.StringField")
         self.TextField = j("org.apache.lucene.document.TextField")
         self.IndexSearcher = j("org.apache.lucene.search.IndexSearcher")
+        self.TermQuery = j("org.apache.lucene.search.TermQuery")
         self.BM25Similarity = j("org.apache.lucene.search.similarities.BM25Similarity")
         self.ImpactSimilarity = j("io.anserini.search.similarity.ImpactSimilarity")
         self.CustomAnalyzer = j("org.apache.lucene.analysis.custom.CustomAnalyzer")
@@ -178,7 +179,7 @@ class LuceneBackend(BackendBase):
         self._impact_searcher: Any = None
         self._bm25_searcher: Any = None
         self._text_analyzer: Any = None
-        self._doc_template: tuple[Any, Any, Any, Any] = ()  # type: ignore[assignment]
+        self._doc_template: tuple[Any, ...] = ()
         self._bm25_similarity = self._j.BM25Similarity(self.k1, self.b)
         self._query_generator = self._j.BagOfWordsQueryGenerator()
 
@@ -413,7 +414,15 @@ class LuceneBackend(BackendBase):
             raise ConfigError(f"k must be >= 0, got {k}")
 
     def _contains(self, doc_id: str) -> bool:
-        return self._reader is not None and self._reader.docFreq(self._j.Term(ID_FIELD, doc_id)) > 0
+        """Whether a live document has ``doc_id`` (a refused ``addDocument`` leaves a deleted one)."""
+        if self._reader is None:
+            return False
+        term = self._j.Term(ID_FIELD, doc_id)
+        if self._reader.docFreq(term) == 0:
+            return False
+        if not self._reader.hasDeletions():
+            return True
+        return self._bm25_searcher.count(self._j.TermQuery(term)) > 0
 
     def _require_reader(self) -> None:
         if self._reader is None:

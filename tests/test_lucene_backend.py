@@ -194,6 +194,18 @@ def test_bad_token_is_a_failure_not_a_crash(lucene_backend_cls: type, tmp_path: 
         assert "U+001E" in report.failures[0].reason
 
 
+def test_lucene_refusal_is_a_failure_and_can_be_retried(lucene_backend_cls: type, tmp_path: Path) -> None:
+    huge = EncodedDocument("huge", "text", SparseVector({"y" * 40_000: 1.0}))  # over Lucene's term limit
+    with lucene_backend_cls(tmp_path / "idx", raise_on_failure=False) as backend:
+        report = backend.index([huge, EncodedDocument("ok", "text", SparseVector({"y": 1.0}))])
+        assert (report.indexed, [f.doc_id for f in report.failures]) == (1, ["huge"])
+        assert "\n" not in report.failures[0].reason and "IllegalArgumentException" in report.failures[0].reason
+        assert backend.count() == 1 and backend.existing_ids(["huge", "ok"]) == {"ok"}
+        fixed = backend.index([EncodedDocument("huge", "text", SparseVector({"y": 2.0}))])
+        assert (fixed.indexed, fixed.skipped) == (1, 0)
+        assert [h.doc_id for h in backend.search_sparse(SparseVector({"y": 1.0}))] == ["huge", "ok"]
+
+
 def test_empty_vector_and_text_are_indexed(lucene_backend_cls: type, tmp_path: Path) -> None:
     with lucene_backend_cls(tmp_path / "idx") as backend:
         report = backend.index(
