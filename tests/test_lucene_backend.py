@@ -1,0 +1,274 @@
+"""The embedded Lucene backend against brute force and hand-computed BM25 (needs Java 21+)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nsparse.encoder.errors import BackendError, ConfigError, IndexingError
+from nsparse.encoder.sparse_vector import SparseVector
+from nsparse.plugin.base import Backend, EncodedDocument, Hit
+from nsparse.plugin.quantization import quantize_weight
+
+pytestmark = pytest.mark.engine
+
+SCALE = 100.0
+N_DOCS = 200
+EVERYWHERE = ["every", "##s", "."]  # tokens in every document: must not be dropped
+ODD = ["##ing", "é", "日本", "a b", "[CLS]", "AND", "the", "don't", "-", "ß", "x" * 300]
+VOCAB = EVERYWHERE + ODD + [f"tok{i}" for i in range(300 - len(EVERYWHERE) - len(ODD))]
+WORDS = ["wing", "lift", "drag", "engine", "air", "flow", "speed", "pressure", "cabin", "pilot"]
+
+
+@pytest.fixture(scope="session")
+def lucene_backend_cls() -> type:
+    """The backend class, skipping the engine tier when no Java 21+ or Anserini jar exists."""
+    from nsparse.plugin.jvm import start_jvm
+    from nsparse.plugin.lucene_backend import LuceneBackend
+
+    try:
+        start_jvm()
+    except BackendError as exc:
+        pytest.skip(f"Lucene unavailable: {exc}")
+    return LuceneBackend
+
+
+def _corpus(seed: int = 7) -> list[EncodedDocument]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(N_DOCS):
+        weights = {t: rng.uniform(0.001, 3.0) for t in rng.sample(VOCAB[len(EVERYWHERE):], rng.randint(5, 60))}
+        weights.update({t: rng.uniform(0.01, 1.0) for t in EVERYWHERE})
+        text = " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))
+        if i == 42:
+            text += " zeppelin"
+        docs.append(EncodedDocument(f"{i:04d}", text, SparseVector(weights)))
+    return docs
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[EncodedDocument]:
+    return _corpus()
+
+
+@pytest.fixture(scope="session")
+def shared_index(lucene_backend_cls: type, corpus: list[EncodedDocument], tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A 200-document index built once; tests using it must not write to it."""
+    backend = lucene_backend_cls(tmp_path_factory.mktemp("lucene") / "idx", impact_scale=SCALE)
+    backend.create_index()
+    report = backend.index(corpus)
+    assert (report.indexed, report.skipped, report.failures) == (N_DOCS, 0, [])
+    yield backend
+    backend.close()
+
+
+def _brute_force(query: SparseVector, corpus: list[EncodedDocument]) -> dict[str, float]:
+    """Dot products of the float32 query weights and the quantised document weights."""
+    scores = {}
+    for doc in corpus:
+        total = sum(
+            float(np.float32(w)) * quantize_weight(doc.vector[t], SCALE) for t, w in query.items() if t in doc.vector
+        )
+        if total > 0:
+            scores[doc.doc_id] = total / SCALE
+    return scores
+
+
+def test_is_a_backend(shared_index: Backend) -> None:
+    assert isinstance(shared_index, Backend)
+
+
+def test_sparse_ranking_equals_brute_force(shared_index, corpus: list[EncodedDocument]) -> None:
+    rng = random.Random(11)
+    for _ in range(20):
+        tokens = rng.sample(VOCAB, rng.randint(1, 15))
+        query = SparseVector({t: rng.uniform(0.05, 5.0) for t in tokens})
+        expected = _brute_force(query, corpus)
+        hits = shared_index.search_sparse(query, k=N_DOCS)
+        assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        assert {h.doc_id for h in hits} == set(expected)
+        tolerance = 1e-6 * max(expected.values(), default=1.0)  # float32 sums
+        for hit in hits:
+            assert hit.score == pytest.approx(expected[hit.doc_id], rel=1e-5, abs=tolerance)
+        for before, after in zip(hits, hits[1:]):  # same order up to (float32) ties
+            assert expected[before.doc_id] >= expected[after.doc_id] - 2 * tolerance
+
+
+def test_top_k_and_everywhere_tokens(shared_index, corpus: list[EncodedDocument]) -> None:
+    query = SparseVector({"every": 1.5})  # in every document: an IDF cut-off would drop it
+    hits = shared_index.search_sparse(query, k=5)
+    expected = sorted(_brute_force(query, corpus).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert [h.doc_id for h in hits] == [doc_id for doc_id, _ in expected]
+    assert len(shared_index.search_sparse(query, k=1000)) == N_DOCS
+
+
+def test_odd_tokens_are_indexed_verbatim(shared_index, corpus: list[EncodedDocument]) -> None:
+    for token in ODD:
+        holders = {d.doc_id for d in corpus if quantize_weight(d.vector.get(token, 0.0), SCALE) > 0}
+        hits = shared_index.search_sparse(SparseVector({token: 1.0}), k=N_DOCS)
+        assert {h.doc_id for h in hits} == holders, token
+
+
+def test_bm25_rare_word_ranks_first(shared_index) -> None:
+    hits = shared_index.search_bm25("zeppelin wing lift", k=10)
+    assert hits[0].doc_id == "0042"
+    assert all(isinstance(h, Hit) and isinstance(h.doc_id, str) for h in hits)
+
+
+def test_count_existing_ids_and_batch_search(shared_index) -> None:
+    assert shared_index.count() == N_DOCS
+    assert shared_index.existing_ids(["0000", "0199", "0200", "0042", "42"]) == {"0000", "0199", "0042"}
+    sparse = shared_index.batch_search_sparse({"q1": SparseVector({"tok5": 1.0}), "q2": SparseVector()}, k=3)
+    assert set(sparse) == {"q1", "q2"} and sparse["q2"] == [] and len(sparse["q1"]) <= 3
+    bm25 = shared_index.batch_search_bm25({"a": "zeppelin", "b": "the"}, k=3)
+    assert [h.doc_id for h in bm25["a"]] == ["0042"] and bm25["b"] == []  # "the" is a stopword
+    assert shared_index.search_sparse(SparseVector({"tok5": 1.0}), k=0) == []
+    with pytest.raises(ConfigError):
+        shared_index.search_bm25("wing", k=-1)
+
+
+def test_bm25_matches_hand_computation(lucene_backend_cls: type, tmp_path: Path) -> None:
+    k1, b = 0.9, 0.4
+    texts = {"a": "wing lift", "b": "drag cabin pilot lift lift", "c": "the pilot"}  # "the" is a stopword
+    with lucene_backend_cls(tmp_path / "bm25", k1=k1, b=b) as backend:
+        backend.index(EncodedDocument(i, t, SparseVector()) for i, t in texts.items())
+        lengths = {"a": 2, "b": 5, "c": 1}
+        avgdl = sum(lengths.values()) / 3
+
+        def bm25(tf: int, df: int, dl: int) -> float:
+            idf = math.log(1 + (3 - df + 0.5) / (df + 0.5))
+            return idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))
+
+        hits = {h.doc_id: h.score for h in backend.search_bm25("lift pilot", k=10)}
+        expected = {
+            "a": bm25(1, 2, 2),
+            "b": bm25(2, 2, 5) + bm25(1, 2, 5),
+            "c": bm25(1, 2, 1),
+        }
+        assert hits == pytest.approx(expected, abs=1e-4)
+        assert [h.doc_id for h in backend.search_bm25("Lifting the wings", k=10)][0] == "a"  # Porter stems
+
+
+def test_resume_skips_present_ids(lucene_backend_cls: type, corpus: list[EncodedDocument], tmp_path: Path) -> None:
+    with lucene_backend_cls(tmp_path / "idx") as backend:
+        first = backend.index(corpus[:50])
+        again = backend.index(corpus[:50])
+        mixed = backend.index(corpus[40:60])
+        assert (first.indexed, first.skipped) == (50, 0)
+        assert (again.indexed, again.skipped) == (0, 50)
+        assert (mixed.indexed, mixed.skipped) == (10, 10)
+        assert backend.count() == 60
+        hits = backend.search_sparse(SparseVector({"every": 1.0}), k=1000)
+        assert len(hits) == len({h.doc_id for h in hits}) == 60
+
+
+def test_duplicate_in_batch_is_refused(lucene_backend_cls: type, tmp_path: Path) -> None:
+    doc = EncodedDocument("007", "wing", SparseVector({"wing": 1.0}))
+    twin = EncodedDocument("007", "drag", SparseVector({"drag": 1.0}))
+    with lucene_backend_cls(tmp_path / "strict") as backend:
+        with pytest.raises(IndexingError) as info:
+            backend.index([doc, twin, EncodedDocument("8", "x", SparseVector())])
+        assert [f.doc_id for f in info.value.failures] == ["007"]
+        assert "duplicate" in info.value.failures[0].reason
+        assert backend.count() == 2  # the others were committed
+        assert [h.doc_id for h in backend.search_sparse(SparseVector({"wing": 1.0}))] == ["007"]
+    with lucene_backend_cls(tmp_path / "lenient", raise_on_failure=False) as backend:
+        report = backend.index([doc, twin])
+        assert (report.indexed, [f.doc_id for f in report.failures]) == (1, ["007"])
+
+
+def test_bad_token_is_a_failure_not_a_crash(lucene_backend_cls: type, tmp_path: Path) -> None:
+    with lucene_backend_cls(tmp_path / "idx", raise_on_failure=False) as backend:
+        report = backend.index(
+            [
+                EncodedDocument("bad", "text", SparseVector({"a\u001eb": 1.0})),
+                EncodedDocument("good", "text", SparseVector({"ab": 1.0})),
+            ]
+        )
+        assert (report.indexed, [f.doc_id for f in report.failures]) == (1, ["bad"])
+        assert "U+001E" in report.failures[0].reason
+
+
+def test_lucene_refusal_is_a_failure_and_can_be_retried(lucene_backend_cls: type, tmp_path: Path) -> None:
+    huge = EncodedDocument("huge", "text", SparseVector({"y" * 40_000: 1.0}))  # over Lucene's term limit
+    with lucene_backend_cls(tmp_path / "idx", raise_on_failure=False) as backend:
+        report = backend.index([huge, EncodedDocument("ok", "text", SparseVector({"y": 1.0}))])
+        assert (report.indexed, [f.doc_id for f in report.failures]) == (1, ["huge"])
+        assert "\n" not in report.failures[0].reason and "IllegalArgumentException" in report.failures[0].reason
+        assert backend.count() == 1 and backend.existing_ids(["huge", "ok"]) == {"ok"}
+        fixed = backend.index([EncodedDocument("huge", "text", SparseVector({"y": 2.0}))])
+        assert (fixed.indexed, fixed.skipped) == (1, 0)
+        assert [h.doc_id for h in backend.search_sparse(SparseVector({"y": 1.0}))] == ["huge", "ok"]
+
+
+def test_empty_vector_and_text_are_indexed(lucene_backend_cls: type, tmp_path: Path) -> None:
+    with lucene_backend_cls(tmp_path / "idx") as backend:
+        report = backend.index(
+            [
+                EncodedDocument("empty", "", SparseVector()),
+                EncodedDocument("no-text", "", SparseVector({"wing": 1.0})),
+                EncodedDocument("no-vector", "wing", SparseVector({"tiny": 0.001})),  # rounds to 0
+            ]
+        )
+        assert report.indexed == 3 and backend.count() == 3
+        assert backend.existing_ids(["empty", "no-text", "no-vector"]) == {"empty", "no-text", "no-vector"}
+        assert [h.doc_id for h in backend.search_sparse(SparseVector({"wing": 1.0, "tiny": 9.0}))] == ["no-text"]
+        assert [h.doc_id for h in backend.search_bm25("wing")] == ["no-vector"]
+        assert backend.search_bm25("") == []
+
+
+def test_reopen_from_disk(lucene_backend_cls: type, corpus: list[EncodedDocument], tmp_path: Path) -> None:
+    path = tmp_path / "idx"
+    query = SparseVector({"tok3": 2.0, "every": 0.5, "##ing": 1.0})
+    with lucene_backend_cls(path, impact_scale=SCALE) as backend:
+        backend.index(corpus[:80])
+        before = backend.search_sparse(query, k=20)
+    with lucene_backend_cls(path) as reopened:  # the scale is read from the index
+        assert reopened.impact_scale == SCALE
+        assert reopened.count() == 80
+        assert reopened.search_sparse(query, k=20) == before
+        assert reopened.index(corpus[:100]).indexed == 20
+    with pytest.raises(ConfigError, match="impact_scale"):
+        lucene_backend_cls(path, impact_scale=10.0)
+
+
+def test_delete_and_missing_index(lucene_backend_cls: type, tmp_path: Path) -> None:
+    path = tmp_path / "gone"
+    backend = lucene_backend_cls(path)
+    for call in (backend.count, lambda: backend.search_sparse(SparseVector({"a": 1.0})), lambda: backend.search_bm25("a")):
+        with pytest.raises(BackendError, match=str(path)):
+            call()
+    assert backend.existing_ids(["a"]) == set()
+    backend.index([EncodedDocument("a", "wing", SparseVector({"wing": 1.0}))])  # creates the index
+    assert backend.count() == 1
+    backend.delete_index()
+    assert not path.exists()
+    with pytest.raises(BackendError, match="no Lucene index"):
+        backend.count()
+    backend.create_index()
+    assert backend.count() == 0
+    backend.create_index(overwrite=True)
+    backend.close()
+    backend.close()  # idempotent
+
+
+def test_java_errors_become_one_line_backend_errors(lucene_backend_cls: type, tmp_path: Path) -> None:
+    path = tmp_path / "locked"
+    doc = EncodedDocument("a", "wing", SparseVector({"wing": 1.0}))
+    with lucene_backend_cls(path) as first, lucene_backend_cls(path) as second:
+        first.index([doc])  # holds the write lock
+        with pytest.raises(BackendError) as info:
+            second.index([EncodedDocument("b", "drag", SparseVector())])
+        message = str(info.value)
+        assert "\n" not in message and "LockObtainFailedException" in message and str(path) in message
+
+
+@pytest.mark.parametrize("kwargs", [{"k1": -1.0}, {"b": 1.5}, {"impact_scale": 0.0}])
+def test_bad_settings(lucene_backend_cls: type, tmp_path: Path, kwargs: dict) -> None:
+    with pytest.raises(ConfigError):
+        lucene_backend_cls(tmp_path / "idx", **kwargs)
