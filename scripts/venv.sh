@@ -32,7 +32,9 @@ if [ ! -f "$venv/.complete" ]; then
 fi
 
 # Editable install of this clone (no dependencies, no build isolation: fast and offline).
-if [ "$("$venv/bin/python" -c 'import nsparse, pathlib; print(pathlib.Path(nsparse.__file__).resolve().parents[1])' 2>/dev/null)" != "$root" ]; then
+# Checked from / so that the clone's own nsparse/ folder does not shadow the installed mapping.
+installed=$(cd / && "$venv/bin/python" -c 'import nsparse.encoder, pathlib; print(pathlib.Path(nsparse.__file__).resolve().parents[1])' 2>/dev/null || true)
+if [ "$installed" != "$root" ]; then
     "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$root" >&2
 fi
 echo "$venv"
