@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -60,3 +61,24 @@ def cranfield_dir() -> Path:
     if not (path / "corpus.jsonl").is_file():
         pytest.fail(f"shared data missing: {path}")
     return path
+
+
+def engine_unavailable(message: str) -> None:
+    """Skip an engine test locally, but fail it in CI, where every engine must start."""
+    if os.environ.get("CI"):
+        pytest.fail(f"engine unavailable in CI: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def lucene_backend_cls() -> type:
+    """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed)."""
+    from nsparse.encoder.errors import BackendError
+    from nsparse.plugin.jvm import start_jvm
+    from nsparse.plugin.lucene_backend import LuceneBackend
+
+    try:
+        start_jvm()
+    except BackendError as exc:
+        engine_unavailable(f"Lucene unavailable: {exc}")
+    return LuceneBackend

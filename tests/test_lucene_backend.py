@@ -25,19 +25,6 @@ VOCAB = EVERYWHERE + ODD + [f"tok{i}" for i in range(300 - len(EVERYWHERE) - len
 WORDS = ["wing", "lift", "drag", "engine", "air", "flow", "speed", "pressure", "cabin", "pilot"]
 
 
-@pytest.fixture(scope="session")
-def lucene_backend_cls() -> type:
-    """The backend class, skipping the engine tier when no Java 21+ or Anserini jar exists."""
-    from nsparse.plugin.jvm import start_jvm
-    from nsparse.plugin.lucene_backend import LuceneBackend
-
-    try:
-        start_jvm()
-    except BackendError as exc:
-        pytest.skip(f"Lucene unavailable: {exc}")
-    return LuceneBackend
-
-
 def _corpus(seed: int = 7) -> list[EncodedDocument]:
     rng = random.Random(seed)
     docs = []

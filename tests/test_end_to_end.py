@@ -1,0 +1,87 @@
+"""The retrieval workflow through the CLI on a real embedded Lucene index and a real model."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from nsparse.cli.main import main
+
+pytestmark = [pytest.mark.engine, pytest.mark.model]
+
+N_DOCS = 120
+
+
+@pytest.fixture(scope="module")
+def small_cranfield(cranfield_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 120 Cranfield documents with the queries judged on them (BEIR layout)."""
+    root = tmp_path_factory.mktemp("cranfield-small")
+    lines = list(islice((cranfield_dir / "corpus.jsonl").open(encoding="utf-8"), N_DOCS))
+    (root / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")
+    ids = {json.loads(line)["_id"] for line in lines}
+    judged = [row for row in (cranfield_dir / "qrels" / "test.tsv").read_text().splitlines()[1:]
+              if row.split("\t")[1] in ids]
+    (root / "qrels").mkdir()
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(judged) + "\n")
+    query_ids = {row.split("\t")[0] for row in judged}
+    queries = [q for q in (cranfield_dir / "queries.jsonl").read_text().splitlines()
+               if json.loads(q)["_id"] in query_ids]
+    (root / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    return root
+
+
+def test_eval_prints_quality_and_latency_against_bm25(
+    small_cranfield: Path, splade_tiny_dir: Path, tmp_path: Path, lucene_backend_cls: type,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    workdir = tmp_path / "work"
+    assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 0
+    out = capsys.readouterr().out
+    assert "inference-free sparse" in out and "BM25" in out and "p50/BM25" in out
+    report = json.loads((workdir / "results.json").read_text())
+    sparse, bm25 = report["methods"]
+    assert report["document_sparsity"]["documents"] == N_DOCS
+    assert sparse["metrics"]["nDCG@10"] > 0.3 and bm25["metrics"]["nDCG@10"] > 0.3
+    assert sparse["latency"]["p50_ms"] > 0 and sparse["latency_ratio_to_bm25"]["p50_ms"] > 0
+
+    # A second run reuses the workspace: nothing is encoded or indexed twice.
+    assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 0
+    again = json.loads((workdir / "results.json").read_text())
+    assert again["methods"][0]["metrics"] == sparse["metrics"]
+    assert sum(1 for _ in (workdir / "vectors.jsonl").open()) == N_DOCS
+
+
+def test_workspace_refuses_vectors_from_another_model(
+    small_cranfield: Path, splade_tiny_dir: Path, tiny_mlm_dir: Path, tmp_path: Path, lucene_backend_cls: type,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "manifest.json").write_text(json.dumps(
+        {"model": "other", "fingerprint": "0" * 16, "settings": {}}))
+    assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 1
+    assert "use another --workdir or --fresh" in capsys.readouterr().err
+
+
+def test_index_then_search_from_the_command_line(
+    small_cranfield: Path, splade_tiny_dir: Path, tmp_path: Path, lucene_backend_cls: type,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    index = tmp_path / "index"
+    idf = tmp_path / "idf.json"
+    corpus = str(small_cranfield / "corpus.jsonl")
+    assert main(["idf", corpus, "--tokenizer", str(splade_tiny_dir), "--out", str(idf)]) == 0
+    assert main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index)]) == 0
+    assert f"{N_DOCS} in index" in capsys.readouterr().out
+    assert main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index)]) == 0
+    assert f"indexed 0, skipped {N_DOCS} already present; {N_DOCS} in index" in capsys.readouterr().out
+    query = "experimental investigation of the aerodynamics of a wing in a slipstream"
+    assert main(["search", query, "--index", str(index), "--tokenizer", str(splade_tiny_dir),
+                 "--idf", str(idf), "-k", "3"]) == 0
+    sparse_lines = capsys.readouterr().out.splitlines()
+    assert sparse_lines[2].split()[:2] == ["1", "1"]  # rank 1 is document "1", whose title this is
+    assert main(["search", query, "--index", str(index), "--bm25", "-k", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
