@@ -1,0 +1,263 @@
+"""The OpenSearch backend: ``rank_features`` + text, bulk ingestion, ``neural_sparse`` search.
+
+Documents are written with ``op_type=create`` and ``_id = doc_id``, so writing is
+idempotent: a re-run after an interruption skips what is already there (409 -> skipped)
+and never duplicates. HTTP 429 answers are retried per document with exponential backoff
+(opensearch-py's ``streaming_bulk``); connection failures and 5xx are retried by the
+transport, then surface as one-line ``BackendError``s that say how much was written.
+Credentials never appear in messages: URLs are shown without user info.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from nsparse.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
+from nsparse.encoder.sparse_vector import SparseVector
+
+from .base import BackendBase, EncodedDocument, Hit, IndexReport
+from .opensearch_queries import (
+    QUERY_MODES,
+    analyzer_query,
+    bm25_query,
+    index_body,
+    sparse_query,
+    two_phase_pipeline,
+)
+
+logger = logging.getLogger(__name__)
+
+NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without user name or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class OpenSearchBackend(BackendBase):
+    """One OpenSearch index holding each document's sparse vector and text.
+
+    Args:
+        url: cluster URL, ``http://`` or ``https://`` (TLS).
+        index: index name.
+        http_auth: ``(user, password)`` for basic auth.
+        ca_certs: CA bundle to verify the cluster's certificate.
+        verify_certs: verify TLS certificates (keep on outside tests).
+        query_mode: ``neural_sparse`` (plugin), ``rank_feature`` (core) or ``auto`` (detect).
+        vector_field / text_field: field names.
+        shards / replicas / refresh_interval: index settings used by ``create_index``.
+        k1 / b: BM25 parameters of the text field (Anserini's defaults).
+        chunk_size: documents per bulk request.
+        max_retries / initial_backoff / max_backoff: 429 retry policy of bulk writes.
+        timeout: seconds per request.
+        two_phase: parameters of neural-search's two-phase search processor (e.g.
+            ``{"prune_ratio": 0.4, "expansion_rate": 5.0, "max_window_size": 10000}``),
+            installed as the index's default search pipeline; ``None`` for exact search.
+        raise_on_failure: raise ``IndexingError`` when documents are refused (after
+            writing the rest); otherwise return them in the report.
+
+    Example:
+        >>> backend = OpenSearchBackend("http://127.0.0.1:9200", "docs")  # doctest: +SKIP
+        >>> backend.search_sparse(SparseVector({"wing": 3.1}), k=10)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str,
+        index: str,
+        *,
+        http_auth: tuple[str, str] | None = None,
+        ca_certs: str | None = None,
+        verify_certs: bool = True,
+        query_mode: str = "auto",
+        vector_field: str = "sparse",
+        text_field: str = "text",
+        shards: int = 1,
+        replicas: int = 0,
+        refresh_interval: str = "1s",
+        k1: float = 0.9,
+        b: float = 0.4,
+        chunk_size: int = 500,
+        max_retries: int = 5,
+        initial_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        timeout: float = 30.0,
+        two_phase: dict[str, float] | None = None,
+        raise_on_failure: bool = True,
+    ) -> None:
+        try:
+            from opensearchpy import OpenSearch
+        except ImportError as err:
+            raise ImportError("the OpenSearch backend needs opensearch-py: pip install 'nsparse[opensearch]'") from err
+        if query_mode not in QUERY_MODES:
+            raise ConfigError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
+        if not index or index != index.lower() or index.startswith(("_", "-", "+")):
+            raise ConfigError(f"invalid OpenSearch index name {index!r} (lowercase, not starting with _ - +)")
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.url = redact_url(url)
+        self.index_name = index
+        self.vector_field = vector_field
+        self.text_field = text_field
+        self._settings = {"shards": shards, "replicas": replicas, "refresh_interval": refresh_interval, "k1": k1, "b": b}
+        self._bulk = {"chunk_size": chunk_size, "max_retries": max_retries,
+                      "initial_backoff": initial_backoff, "max_backoff": max_backoff}
+        self._two_phase = two_phase
+        self._mode = query_mode
+        self.raise_on_failure = raise_on_failure
+        self.last_took_ms: int | None = None
+        self.client = OpenSearch(
+            hosts=[url], http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
+            use_ssl=url.startswith("https"), ssl_show_warn=False, timeout=timeout,
+            max_retries=3, retry_on_timeout=True, retry_on_status=(502, 503, 504),
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
+
+        try:
+            yield
+        except AuthenticationException as err:
+            raise BackendError(f"{action}: OpenSearch at {self.url} refused the credentials (HTTP 401)") from err
+        except ConnectionError as err:
+            reason = type(err.info).__name__ if getattr(err, "info", None) else "connection failed"
+            raise BackendError(f"{action}: cannot reach OpenSearch at {self.url} ({reason})") from err
+        except TransportError as err:
+            raise BackendError(f"{action}: OpenSearch at {self.url} answered {err.status_code}: "
+                               f"{_reason(err.info) or err.error}") from err
+
+    # -- index lifecycle ---------------------------------------------------------------------
+    def create_index(self, *, overwrite: bool = False) -> None:
+        """Create the index (and the two-phase pipeline if configured)."""
+        with self._errors(f"create index {self.index_name}"):
+            exists = self.client.indices.exists(index=self.index_name)
+            if exists and overwrite:
+                self.client.indices.delete(index=self.index_name)
+            elif exists:
+                self._check_mapping()
+                return
+            body = index_body(vector_field=self.vector_field, text_field=self.text_field, **self._settings)
+            if self._two_phase is not None:
+                pipeline = f"{self.index_name}-two-phase"
+                self.client.transport.perform_request(
+                    "PUT", f"/_search/pipeline/{pipeline}", body=two_phase_pipeline(**self._two_phase))
+                body["settings"]["index"]["search.default_pipeline"] = pipeline
+            self.client.indices.create(index=self.index_name, body=body)
+
+    def _check_mapping(self) -> None:
+        mapping = self.client.indices.get_mapping(index=self.index_name)
+        properties = next(iter(mapping.values()))["mappings"].get("properties", {})
+        if properties.get(self.vector_field, {}).get("type") != "rank_features":
+            raise BackendError(f"index {self.index_name} at {self.url} exists without a rank_features field "
+                               f"'{self.vector_field}'; choose another index or overwrite it")
+
+    def delete_index(self) -> None:
+        """Delete the index (and its two-phase pipeline); a missing index is fine."""
+        with self._errors(f"delete index {self.index_name}"):
+            self.client.indices.delete(index=self.index_name, ignore_unavailable=True)
+            if self._two_phase is not None:
+                self.client.transport.perform_request(
+                    "DELETE", f"/_search/pipeline/{self.index_name}-two-phase", params={"ignore": 404})
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
+
+    # -- writing ---------------------------------------------------------------------------
+    def index(self, documents: Iterable[EncodedDocument]) -> IndexReport:
+        """Bulk-write documents; existing ids are skipped (409), refused ones reported."""
+        from opensearchpy import helpers
+
+        report = IndexReport()
+        actions = (
+            {"_op_type": "create", "_index": self.index_name, "_id": d.doc_id,
+             "_source": {self.vector_field: d.vector.to_dict(), self.text_field: d.text}}
+            for d in documents
+        )
+        try:
+            with self._errors(f"bulk write to {self.index_name}"):
+                for ok, item in helpers.streaming_bulk(self.client, actions, raise_on_error=False, **self._bulk):
+                    result = item["create"]
+                    if ok:
+                        report.indexed += 1
+                    elif result.get("status") == 409:
+                        report.skipped += 1
+                    else:
+                        report.failures.append(IndexFailure(str(result.get("_id")), _reason(result.get("error"))))
+        except BackendError as err:
+            raise BackendError(f"{err} after {report.indexed} documents were written; "
+                               "re-run to resume (written documents are skipped)") from err
+        with self._errors(f"refresh {self.index_name}"):
+            self.client.indices.refresh(index=self.index_name)
+        if report.failures and self.raise_on_failure:
+            raise IndexingError(f"OpenSearch refused documents (indexed {report.indexed})", report.failures)
+        return report
+
+    def existing_ids(self, doc_ids: Sequence[str]) -> set[str]:
+        """Return the ids among ``doc_ids`` already in the index."""
+        if not doc_ids:
+            return set()
+        with self._errors(f"look up ids in {self.index_name}"):
+            found = self.client.mget(index=self.index_name, body={"ids": list(doc_ids)}, _source=False)
+        return {doc["_id"] for doc in found["docs"] if doc.get("found")}
+
+    def count(self) -> int:
+        """Return the number of documents in the index."""
+        with self._errors(f"count {self.index_name}"):
+            return int(self.client.count(index=self.index_name)["count"])
+
+    # -- searching -------------------------------------------------------------------------
+    @property
+    def query_mode(self) -> str:
+        """The sparse query mode in use (``auto`` is resolved from the cluster's plugins)."""
+        if self._mode == "auto":
+            with self._errors("list plugins"):
+                plugins = self.client.cat.plugins(format="json")
+            names = {p.get("component") for p in plugins}
+            self._mode = "neural_sparse" if NEURAL_SEARCH_PLUGIN in names else "rank_feature"
+            logger.info("OpenSearch at %s: sparse queries use %s", self.url, self._mode)
+        return self._mode
+
+    def search_sparse(self, query: SparseVector, k: int = 10) -> list[Hit]:
+        """Rank by the dot product of ``query`` with the stored vectors."""
+        built = sparse_query(query, field=self.vector_field, mode=self.query_mode, size=k)
+        if built.dropped_tokens:
+            logger.debug("rank_feature mode cannot address tokens with '.': dropped %s", built.dropped_tokens)
+        return self._search(built.body, built.score_factor)
+
+    def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> list[Hit]:
+        """Inference-free search where OpenSearch tokenises and weights the query (3.1+)."""
+        return self._search(analyzer_query(text, field=self.vector_field, analyzer=analyzer, size=k))
+
+    def search_bm25(self, text: str, k: int = 10) -> list[Hit]:
+        """Rank by BM25 over the text field."""
+        return self._search(bm25_query(text, field=self.text_field, size=k))
+
+    def _search(self, body: dict[str, Any], score_factor: float = 1.0) -> list[Hit]:
+        with self._errors(f"search {self.index_name}"):
+            response = self.client.search(index=self.index_name, body=body)
+        self.last_took_ms = response.get("took")
+        return [Hit(hit["_id"], float(hit["_score"]) * score_factor, rank)
+                for rank, hit in enumerate(response["hits"]["hits"], start=1)]
+
+
+def _reason(error: Any) -> str:
+    """Extract a short reason from an OpenSearch error object or string."""
+    if isinstance(error, dict):
+        inner = error.get("error", error)
+        if isinstance(inner, dict):
+            caused = inner.get("caused_by", {})
+            reason = inner.get("reason") or inner.get("type") or str(inner)
+            return f"{reason} ({caused.get('reason')})" if caused.get("reason") else str(reason)
+        return str(inner)
+    return str(error) if error else "unknown error"

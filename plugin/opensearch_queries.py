@@ -1,0 +1,101 @@
+"""Request bodies for OpenSearch: the index mapping and the sparse and BM25 queries.
+
+Sparse scoring is a dot product in every mode: ``neural_sparse`` with ``query_tokens``
+(neural-search plugin) and the core fallback, a ``bool``/``should`` of linear
+``rank_feature`` clauses, both build Lucene ``FeatureField`` linear queries, so
+``score = sum_t q_t * d_t`` with ``d_t`` stored at ``rank_features`` precision (9
+significant bits, about 0.4% relative error).
+
+Two limits are handled deliberately:
+
+- Lucene rejects linear weights outside ``(0, 64]``. A query whose largest weight exceeds
+  64 is scaled down by ``max / 64`` (the ranking is unchanged) and the backend multiplies
+  the returned scores back, so scores stay true dot products.
+- ``rank_feature`` addresses a token as the field path ``<field>.<token>``, split at the
+  last dot, so tokens containing ``.`` cannot be queried in the fallback mode; they are
+  dropped from fallback queries (and logged). ``neural_sparse`` has no such limit, and
+  documents always store every token unchanged, so server-side ingestion and the
+  ``analyzer`` mode see the same tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nsparse.encoder.errors import ConfigError
+
+MAX_LINEAR_WEIGHT = 64.0
+QUERY_MODES = ("auto", "neural_sparse", "rank_feature")
+
+
+@dataclass(frozen=True)
+class SparseQuery:
+    """A query body plus the factor to multiply returned scores by, and tokens left out."""
+
+    body: dict[str, Any]
+    score_factor: float
+    dropped_tokens: tuple[str, ...] = ()
+
+
+def index_body(
+    *, vector_field: str, text_field: str, shards: int, replicas: int, refresh_interval: str, k1: float, b: float
+) -> dict[str, Any]:
+    """Settings and mappings: ``rank_features`` + English-analysed text scored by BM25(k1, b)."""
+    return {
+        "settings": {
+            "index": {"number_of_shards": shards, "number_of_replicas": replicas, "refresh_interval": refresh_interval},
+            "similarity": {"default": {"type": "BM25", "k1": k1, "b": b}},
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {
+                vector_field: {"type": "rank_features"},
+                text_field: {"type": "text", "analyzer": "english"},
+            },
+        },
+    }
+
+
+def sparse_query(vector: Mapping[str, float], *, field: str, mode: str, size: int) -> SparseQuery:
+    """Build the dot-product query for ``vector`` in ``mode`` (``neural_sparse`` or ``rank_feature``)."""
+    if mode not in ("neural_sparse", "rank_feature"):
+        raise ConfigError(f"query mode must be neural_sparse or rank_feature, got {mode!r}")
+    dropped: tuple[str, ...] = ()
+    weights = dict(vector)
+    if mode == "rank_feature":
+        dropped = tuple(t for t in weights if "." in t)
+        weights = {t: w for t, w in weights.items() if "." not in t}
+    largest = max(weights.values(), default=0.0)
+    factor = largest / MAX_LINEAR_WEIGHT if largest > MAX_LINEAR_WEIGHT else 1.0
+    weights = {t: w / factor for t, w in weights.items()}
+    if not weights:
+        query: dict[str, Any] = {"match_none": {}}
+    elif mode == "neural_sparse":
+        query = {"neural_sparse": {field: {"query_tokens": weights}}}
+    else:
+        query = {"bool": {"should": [
+            {"rank_feature": {"field": f"{field}.{t}", "linear": {}, "boost": w}} for t, w in weights.items()
+        ]}}
+    return SparseQuery({"size": size, "query": query, "_source": False}, factor, dropped)
+
+
+def analyzer_query(text: str, *, field: str, analyzer: str, size: int) -> dict[str, Any]:
+    """Inference-free ``neural_sparse`` by a server-side analyzer (OpenSearch 3.1+)."""
+    return {"size": size, "_source": False,
+            "query": {"neural_sparse": {field: {"query_text": text, "analyzer": analyzer}}}}
+
+
+def bm25_query(text: str, *, field: str, size: int) -> dict[str, Any]:
+    """A ``match`` query on the text field (BM25)."""
+    return {"size": size, "_source": False, "query": {"match": {field: text}}}
+
+
+def two_phase_pipeline(*, prune_ratio: float, expansion_rate: float, max_window_size: int) -> dict[str, Any]:
+    """A search pipeline with neural-search's two-phase processor (2.15+)."""
+    return {"request_processors": [{"neural_sparse_two_phase_processor": {
+        "enabled": True,
+        "two_phase_parameter": {"prune_type": "max_ratio", "prune_ratio": prune_ratio,
+                                "expansion_rate": expansion_rate, "max_window_size": max_window_size},
+    }}]}
