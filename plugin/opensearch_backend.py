@@ -6,6 +6,10 @@ and never duplicates. HTTP 429 answers are retried per document with exponential
 (opensearch-py's ``streaming_bulk``); connection failures and 5xx are retried by the
 transport, then surface as one-line ``BackendError``s that say how much was written.
 Credentials never appear in messages: URLs are shown without user info.
+
+Stored weights must be positive normal float32 values: weights below the smallest normal
+float32 (about 1.2e-38) contribute nothing and are dropped before writing; weights above
+float32's range are refused by the engine and reported as failures, never clamped.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .opensearch_queries import (
 logger = logging.getLogger(__name__)
 
 NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
+FLOAT32_MIN_NORMAL = 1.1754944e-38
 
 
 def redact_url(url: str) -> str:
@@ -181,7 +186,7 @@ class OpenSearchBackend(BackendBase):
         report = IndexReport()
         actions = (
             {"_op_type": "create", "_index": self.index_name, "_id": d.doc_id,
-             "_source": {self.vector_field: d.vector.to_dict(), self.text_field: d.text}}
+             "_source": {self.vector_field: _storable(d.vector), self.text_field: d.text}}
             for d in documents
         )
         try:
@@ -249,6 +254,11 @@ class OpenSearchBackend(BackendBase):
         self.last_took_ms = response.get("took")
         return [Hit(hit["_id"], float(hit["_score"]) * score_factor, rank)
                 for rank, hit in enumerate(response["hits"]["hits"], start=1)]
+
+
+def _storable(vector: SparseVector) -> dict[str, float]:
+    """The vector's weights that ``rank_features`` can store (see the module notes)."""
+    return {token: weight for token, weight in vector.items() if weight >= FLOAT32_MIN_NORMAL}
 
 
 def _reason(error: Any) -> str:

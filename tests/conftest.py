@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,52 @@ def lucene_backend_cls() -> type:
     except BackendError as exc:
         engine_unavailable(f"Lucene unavailable: {exc}")
     return LuceneBackend
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # no client library, no socket, no engine: all mean "no Docker"
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OpenSearch: $NSPARSE_OPENSEARCH_URL, else testcontainers (Docker), else a local node.
+
+    The local node is the official distribution from Maven Central with the neural-search,
+    ml-commons, k-NN and job-scheduler plugins (plugin/local_node.py), started natively.
+    """
+    if url := os.environ.get("NSPARSE_OPENSEARCH_URL"):
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.opensearch import OpenSearchContainer
+
+        from nsparse.plugin.local_node import OPENSEARCH_VERSION
+
+        with OpenSearchContainer(f"opensearchproject/opensearch:{OPENSEARCH_VERSION}") as container:
+            config = container.get_config()
+            yield f"http://{config['host']}:{config['port']}"
+        return
+    from nsparse.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+
+    node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path_factory.mktemp("opensearch-data"))
+    try:
+        url = node.start()
+    except LocalNodeError as exc:
+        engine_unavailable(f"OpenSearch node did not start: {exc}")
+    try:
+        yield url
+    finally:
+        node.stop()

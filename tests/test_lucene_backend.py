@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sparse_corpus import EVERYWHERE, N_DOCS, ODD, VOCAB, random_corpus
 
 from nsparse.encoder.errors import BackendError, ConfigError, IndexingError
 from nsparse.encoder.sparse_vector import SparseVector
@@ -18,29 +19,9 @@ from nsparse.plugin.quantization import quantize_weight
 pytestmark = pytest.mark.engine
 
 SCALE = 100.0
-N_DOCS = 200
-EVERYWHERE = ["every", "##s", "."]  # tokens in every document: must not be dropped
-ODD = ["##ing", "é", "日本", "a b", "[CLS]", "AND", "the", "don't", "-", "ß", "x" * 300]
-VOCAB = EVERYWHERE + ODD + [f"tok{i}" for i in range(300 - len(EVERYWHERE) - len(ODD))]
-WORDS = ["wing", "lift", "drag", "engine", "air", "flow", "speed", "pressure", "cabin", "pilot"]
-
-
-def _corpus(seed: int = 7) -> list[EncodedDocument]:
-    rng = random.Random(seed)
-    docs = []
-    for i in range(N_DOCS):
-        weights = {t: rng.uniform(0.001, 3.0) for t in rng.sample(VOCAB[len(EVERYWHERE):], rng.randint(5, 60))}
-        weights.update({t: rng.uniform(0.01, 1.0) for t in EVERYWHERE})
-        text = " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))
-        if i == 42:
-            text += " zeppelin"
-        docs.append(EncodedDocument(f"{i:04d}", text, SparseVector(weights)))
-    return docs
-
-
 @pytest.fixture(scope="session")
 def corpus() -> list[EncodedDocument]:
-    return _corpus()
+    return random_corpus()
 
 
 @pytest.fixture(scope="session")
