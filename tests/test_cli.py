@@ -10,12 +10,12 @@ import pytest
 
 from nsparse.cli.main import cli, main
 
-COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets"]
+COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([command, "--help"]) == 0
+    assert main([*command.split(), "--help"]) == 0
     assert "Usage: nsparse" in capsys.readouterr().out
 
 
@@ -48,3 +48,16 @@ def test_importing_packages_does_no_heavy_work() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert cli.name == "cli"
+
+
+def test_unreachable_opensearch_is_one_line(tmp_path: Path) -> None:
+    vectors = tmp_path / "v.jsonl"
+    vectors.write_text('{"_id": "a", "text": "x", "vector": {"x": 1.0}}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "nsparse.cli.main", "index", str(vectors), "--index", "docs",
+         "--backend", "opensearch", "--url", "http://elastic:pw@127.0.0.1:9"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: create index docs: cannot reach OpenSearch at")
+    assert "Traceback" not in done.stderr and ":pw@" not in done.stderr

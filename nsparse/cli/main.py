@@ -23,15 +23,17 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # opensearch-py logs a traceback per failed attempt; our errors already say what failed.
+    logging.getLogger("opensearch").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _register() -> None:
-    from . import assets_commands, retrieval_commands
+    from . import assets_commands, opensearch_commands, retrieval_commands
 
-    for module in (assets_commands, retrieval_commands):
+    for module in (assets_commands, opensearch_commands, retrieval_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

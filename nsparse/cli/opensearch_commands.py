@@ -1,0 +1,78 @@
+"""`nsparse opensearch start|stop|status|install`: a local official OpenSearch node, no Docker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _node_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--port", default=9250, show_default=True, help="HTTP port on 127.0.0.1."),
+        click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+                     help="Cache of artifacts and runs (default ~/.cache/nsparse/opensearch)."),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Node data directory."),
+        click.option("--heap", default="1g", show_default=True, help="JVM heap."),
+        click.option("--no-plugins", is_flag=True, help="Core OpenSearch only (no neural-search, ml-commons)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _with_node(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Build the node from the options and turn its errors into one-line CLI errors."""
+
+    @wraps(command)
+    def run(port: int, home: Path | None, data_dir: Path | None, heap: str, no_plugins: bool, **kwargs: Any) -> Any:
+        from nsparse.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+
+        node = LocalOpenSearchNode(home=home, port=port, data_dir=data_dir, heap=heap, plugins=not no_plugins)
+        try:
+            return command(node, **kwargs)
+        except LocalNodeError as err:
+            raise click.ClickException(str(err)) from err
+
+    return _node_options(run)
+
+
+@click.group("opensearch")
+def opensearch() -> None:
+    """A real OpenSearch node from official Maven Central artifacts, run natively on 127.0.0.1."""
+
+
+@opensearch.command("install")
+@_with_node
+def install(node: Any) -> None:
+    """Download (once, verified) and unpack OpenSearch and its plugins."""
+    click.echo(node.install())
+
+
+@opensearch.command("start")
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for health yellow/green.")
+@_with_node
+def start(node: Any, timeout: float) -> None:
+    """Start the node (installing it first if needed) and print its URL."""
+    click.echo(node.start(timeout=timeout))
+
+
+@opensearch.command("stop")
+@_with_node
+def stop(node: Any) -> None:
+    """Stop the node on --port."""
+    node.stop()
+
+
+@opensearch.command("status")
+@_with_node
+def status(node: Any) -> None:
+    """Print the node's state as JSON (running, pid, version, health, plugins)."""
+    click.echo(json.dumps(node.status(), indent=2))
+
+
+COMMANDS = [opensearch]

@@ -1,0 +1,68 @@
+"""Faults on a real OpenSearch node we own: killed mid-ingest, restarted, resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import engine_unavailable, free_port
+
+from nsparse.encoder.errors import BackendError
+from nsparse.encoder.sparse_vector import SparseVector
+from nsparse.plugin.base import EncodedDocument
+from nsparse.plugin.opensearch_backend import OpenSearchBackend
+
+pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
+
+N_DOCS = 3000
+
+
+def _documents() -> list[EncodedDocument]:
+    return [EncodedDocument(f"d{i:05d}", f"text {i}", SparseVector({f"t{i % 97}": 1.0 + i % 5, "all": 0.5}))
+            for i in range(N_DOCS)]
+
+
+def test_kill_mid_ingest_then_restart_resumes_without_duplicates(tmp_path: Path) -> None:
+    from nsparse.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+
+    node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path / "data")
+    try:
+        url = node.start()
+    except LocalNodeError as exc:
+        engine_unavailable(f"OpenSearch node did not start: {exc}")
+    try:
+        backend = OpenSearchBackend(url, "faults", chunk_size=50, timeout=5, refresh_interval="100ms")
+        backend.create_index()
+        outcome: dict[str, BaseException] = {}
+
+        def ingest() -> None:
+            try:
+                backend.index(_documents())
+            except BaseException as exc:  # noqa: BLE001 - the thread reports what stopped it
+                outcome["error"] = exc
+
+        writer = threading.Thread(target=ingest)
+        writer.start()
+        deadline = time.monotonic() + 60
+        while backend.count() < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(node.read_pid(), signal.SIGKILL)
+        writer.join(timeout=120)
+        error = outcome.get("error")
+        assert isinstance(error, BackendError), outcome
+        assert "re-run to resume" in str(error) and "\n" not in str(error)
+
+        node.start()
+        survived = backend.count()
+        assert 0 < survived < N_DOCS
+        report = backend.index(_documents())
+        assert report.indexed + report.skipped == N_DOCS and report.failures == []
+        assert report.skipped >= survived
+        assert backend.count() == N_DOCS
+        assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS)) == N_DOCS
+    finally:
+        node.stop()
