@@ -428,6 +428,19 @@ class LocalOpenSearchNode:
             cmd = [unshare, "--user", *cmd]
         return cmd
 
+    def _wait_ports_free(self, timeout: float) -> int | None:
+        """Wait until the HTTP and transport ports are free; returns a still-busy port or None.
+
+        A JVM killed with SIGKILL is already a zombie while the kernel is still closing its
+        listening sockets, so a restart right after a kill must give the ports a moment.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = next((p for p in (self.port, self.transport_port) if not _port_free(p)), None)
+            if busy is None or time.monotonic() >= deadline:
+                return busy
+            time.sleep(0.2)
+
     def read_pid(self) -> int | None:
         """PID from the PID file if that process is alive and is this node's JVM."""
         try:
@@ -472,9 +485,9 @@ class LocalOpenSearchNode:
                 return self.url
             raise LocalNodeError(f"node process {pid} is alive but {self.url} is not healthy; stop() it first")
         self.install()
-        for port in (self.port, self.transport_port):
-            if not _port_free(port):
-                raise LocalNodeError(f"port 127.0.0.1:{port} is already in use by another process")
+        busy = self._wait_ports_free(10.0)
+        if busy:
+            raise LocalNodeError(f"port 127.0.0.1:{busy} is already in use by another process")
         java_home = find_java_home()
         for d in (self.run_dir, self.data_dir, self.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -537,6 +550,8 @@ class LocalOpenSearchNode:
         if _pid_alive(pid):
             raise LocalNodeError(f"could not stop OpenSearch pid {pid}")
         self.pid_file.unlink(missing_ok=True)
+        if self._wait_ports_free(10.0):
+            logger.warning("port %d still busy after OpenSearch pid %d exited", self.port, pid)
         self._proc = None
 
     def status(self) -> dict[str, Any]:
