@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 from collections.abc import Iterator
@@ -86,11 +87,27 @@ def lucene_backend_cls() -> type:
     return LuceneBackend
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+def _port_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port p with p and p+100 (the node's transport port) free, below the ephemeral range.
+
+    A port from bind(0) is ephemeral: a client connection may take it while a node is down,
+    and a restart on it then fails with "address in use".
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 29900)
+        if _port_free(port) and _port_free(port + 100):
+            return port
+    raise RuntimeError("no free port pair between 20000 and 30000")
 
 
 def _docker_answers() -> bool:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import random
 import signal
-import socket
 import struct
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import engine_unavailable, free_port
+
+from nsparse.plugin import local_node
 
 pytestmark = pytest.mark.engine
 
@@ -30,36 +28,7 @@ DOCS: dict[str, dict[str, float]] = {
 QUERY: dict[str, float] = {"hello": 6.69, "world": 1.25, "retrieval": 0.5}
 
 
-def _load_local_node() -> ModuleType:
-    try:
-        import nsparse.plugin.local_node as mod  # type: ignore[import-not-found]
-
-        return mod
-    except ImportError:
-        path = Path(__file__).resolve().parents[1] / "plugin" / "local_node.py"
-        spec = importlib.util.spec_from_file_location("nsparse_local_node", path)
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-        return mod
-
-
-ln = _load_local_node()
-
-
-def _free_port_pair() -> int:
-    """A port p with p and p+100 both free on 127.0.0.1, below the ephemeral range.
-
-    Ports from bind(0) are ephemeral: a client connection may grab one while the node is down,
-    and the restart then fails with "address in use".
-    """
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 29900)
-        if ln._port_free(port) and ln._port_free(port + 100):
-            return port
-    raise RuntimeError("no free port pair")
+ln = local_node
 
 
 def _req(url: str, method: str = "GET", body: Any = None) -> Any:
@@ -90,9 +59,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         ln.find_java_home()
     except ln.LocalNodeError as exc:
-        pytest.skip(f"no Java 21+: {exc}")
+        engine_unavailable(f"no Java 21+: {exc}")
     home = Path(os.environ.get("NSPARSE_OPENSEARCH_HOME", Path.home() / ".cache/nsparse/opensearch"))
-    n = ln.LocalOpenSearchNode(home=home, port=_free_port_pair(),
+    n = ln.LocalOpenSearchNode(home=home, port=free_port(),
                                data_dir=tmp_path_factory.mktemp("os-data"), heap="1g")
     n.start(timeout=300)
     yield n
@@ -165,7 +134,7 @@ def test_sigkill_and_restart_keeps_documents(indexed: Any) -> None:
 
 
 def test_start_refuses_taken_port(node: Any, tmp_path: Path) -> None:
-    other = ln.LocalOpenSearchNode(home=node.home, port=node.port, transport_port=_free_port_pair(),
+    other = ln.LocalOpenSearchNode(home=node.home, port=node.port, transport_port=free_port(),
                                    data_dir=tmp_path / "d")
     other.run_dir = tmp_path / "run"  # a different PID file: the port belongs to someone else
     other.pid_file = other.run_dir / "opensearch.pid"
