@@ -51,6 +51,11 @@ class Workspace:
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
 
+    @property
+    def encoding_path(self) -> Path:
+        """Counts of empty and truncated documents, summed over (resumed) encoding runs."""
+        return self.root / "encoding.json"
+
     def claim(self, model_dir: Path, settings: dict[str, Any]) -> None:
         """Record (or check) which model and settings this workspace's vectors come from.
 
@@ -84,9 +89,17 @@ class Workspace:
         total: int | None = None,
         show_progress: bool = False,
     ) -> IngestReport:
-        """Encode the corpus into ``vectors.jsonl`` (resuming); the model loads only if needed."""
+        """Encode the corpus into ``vectors.jsonl`` (resuming); the model loads only if needed.
+
+        The returned report's ``empty`` and ``truncated`` cover every run that built the file.
+        """
         from .vectors_file import encoded_ids
 
+        counts = json.loads(self.encoding_path.read_text()) if self.encoding_path.is_file() else {}
         if total is not None and len(encoded_ids(self.vectors_path)) >= total:
-            return IngestReport(skipped=total)
-        return encode_to_file(documents(), encoder(), self.vectors_path, total=total, show_progress=show_progress)
+            return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0))
+        report = encode_to_file(documents(), encoder(), self.vectors_path, total=total, show_progress=show_progress)
+        report.empty += counts.get("empty", 0)
+        report.truncated += counts.get("truncated", 0)
+        self.encoding_path.write_text(json.dumps({"empty": report.empty, "truncated": report.truncated}))
+        return report

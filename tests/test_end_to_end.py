@@ -51,6 +51,7 @@ def test_eval_prints_quality_and_latency_against_bm25(
     assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 0
     again = json.loads((workdir / "results.json").read_text())
     assert again["methods"][0]["metrics"] == sparse["metrics"]
+    assert again["truncated_documents"] == report["truncated_documents"]
     assert sum(1 for _ in (workdir / "vectors.jsonl").open()) == N_DOCS
 
 
