@@ -93,6 +93,7 @@ class TrainConfig(_Strict):
     docs_per_query: int = Field(4, ge=2)
     vocab_sample: int | None = Field(2000, ge=0)
     eval_every: int = Field(0, ge=0)
+    log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(0, ge=0)
     resume: bool = True
     num_threads: int | None = Field(None, ge=1)

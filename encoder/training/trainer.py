@@ -3,7 +3,7 @@
 ``train(config_path) -> Path`` runs a YAML-configured training and returns a directory that
 ``TorchDocumentEncoder`` loads directly (HF fill-mask checkpoint, tokenizer, ``idf.json``).
 Layout of ``output_dir``: ``model/`` (final), ``checkpoints/step-NNNNNNN/state.pt`` (resume),
-``train_log.jsonl`` (loss parts every 10 steps, dev nDCG@10 at each eval), ``config.json``.
+``train_log.jsonl`` (loss parts every ``log_every`` steps, dev nDCG@10 at each eval), ``config.json``.
 
 Every check that can fail (config, files, tokenizers, IDF table, training data) runs before any
 model is loaded. Runs are reproducible from ``seed``: the data order of epoch ``e`` comes from
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
-LOG_EVERY = 10
 
 
 def train(config_path: str | Path, *, overrides: dict[str, object] | None = None, progress: bool = True) -> Path:
@@ -164,10 +163,10 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            record = {k: float(v) for k, v in parts.items()} | {"step": step, "nonzeros_per_doc": nonzeros}
+            record = {k: float(v.detach()) for k, v in parts.items()} | {"step": step, "nonzeros_per_doc": nonzeros}
             bar.set_postfix(loss=f"{record['loss']:.4f}", flops=f"{record['flops']:.2f}", nnz=f"{nonzeros:.0f}")
             bar.update(1)
-            if step % LOG_EVERY == 0 or step == config.steps:
+            if step % config.log_every == 0 or step == config.steps:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
             if prepared.dev is not None and config.eval_every and (step % config.eval_every == 0 or step == config.steps):
