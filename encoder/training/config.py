@@ -104,8 +104,6 @@ class TrainConfig(_Strict):
         names = [t.name for t in self.teachers]
         if len(set(names)) != len(names):
             raise ValueError(f"teacher names must be unique, got {names}")
-        if not self.teachers and self.loss.ranking != "info_nce":
-            raise ValueError(f"loss.ranking={self.loss.ranking!r} needs at least one teacher (or use 'info_nce')")
         return self
 
 

@@ -80,9 +80,9 @@ def load_student(model_dir: str | Path) -> PreTrainedModel:
     output, embeddings = model.get_output_embeddings(), model.get_input_embeddings()
     if output is None:
         raise ModelLoadError(f"{directory}: the model has no output embeddings (MLM decoder)")
-    if info.get("missing_keys"):
-        logger.warning("%s: fresh MLM head (%d weights initialised, e.g. %s)", directory,
-                       len(info["missing_keys"]), info["missing_keys"][0])
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        logger.warning("%s: fresh MLM head (%d weights initialised, e.g. %s)", directory, len(missing), missing[0])
         if output.weight is not embeddings.weight and output.weight.shape == embeddings.weight.shape:
             output.weight = embeddings.weight  # tie the fresh decoder to the word embeddings
     return model

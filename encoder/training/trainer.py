@@ -81,6 +81,12 @@ def preflight(config: TrainConfig) -> _Prepared:
     usable = [e for e in examples if len(e.docs) >= 2]
     if not usable:
         raise InputError("no example has a negative (each needs a positive and >= 1 negative)", path=config.train_file)
+    if not config.teachers and config.loss.ranking != "info_nce":
+        unscored = next((i for i, e in enumerate(usable) if not e.scores), None)
+        if unscored is not None:
+            raise InputError(f"example {unscored + 1} has no teacher scores and the config lists no teachers "
+                             f"(loss.ranking={config.loss.ranking!r} needs them; add teachers or use 'info_nce')",
+                             path=config.train_file)
     if len(usable) < len(examples):
         logger.warning("dropped %d examples without negatives", len(examples) - len(usable))
     if config.idf.path is not None:
