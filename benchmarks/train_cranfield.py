@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections import Counter
@@ -86,8 +87,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/cranfield"))
     parser.add_argument("--main-steps", type=int, default=600)
     parser.add_argument("--ablation-steps", type=int, default=200)
-    parser.add_argument("--runs", default="main,lambda0,no_idf,dense_only,sparse_only")
+    parser.add_argument("--runs", default="main,main_short,lambda0,no_idf,dense_only,sparse_only")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--max-queries", type=int, default=0, help="use only this many pseudo-queries (0: all)")
+    parser.add_argument("--negatives", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     out = args.out.resolve()
@@ -108,7 +111,10 @@ def main() -> None:
         bodies = {d.doc_id: document_body(d.text, d.title) for d in documents}
         bm25 = InProcessBm25(bodies)
         pseudo = generate_pseudo_queries(documents, seed=args.seed, per_document=1)
-        examples = mine_hard_negatives(pseudo, bm25, bodies, num_negatives=7, depth=30)
+        if args.max_queries:
+            random.Random(args.seed).shuffle(pseudo)
+            pseudo = pseudo[: args.max_queries]
+        examples = mine_hard_negatives(pseudo, bm25, bodies, num_negatives=args.negatives, depth=30)
         write_training_file(examples, train_file)
         (out / "pseudo_queries_sample.json").write_text(json.dumps(
             [{"doc_id": q.doc_id, "strategy": q.strategy, "query": q.query} for q in pseudo[:20]], indent=1))
@@ -150,7 +156,9 @@ def main() -> None:
         overrides, steps = variants[name]
         overrides = overrides | {"steps": steps, "output_dir": str(out / name), "train_file": str(train_file),
                                  "idf": {"path": str(idf_path)}, "cache_dir": str(out / "teacher-cache"),
-                                 "eval_every": max(steps // 3, 1), "seed": args.seed}
+                                 "eval_every": steps // 2 if name == "main" else 0, "seed": args.seed,
+                                 "checkpoint_every": 50}
+        overrides["loss"] = {"warmup_steps": max(1, steps // 2)} | overrides.get("loss", {})
         started = time.time()
         model_dir = train(RECIPE, overrides=overrides)
         train_seconds = time.time() - started
