@@ -1,0 +1,356 @@
+"""The training loop: preflight checks, teacher scoring, sampled-vocabulary steps, eval, checkpoints.
+
+``train(config_path) -> Path`` runs a YAML-configured training and returns a directory that
+``TorchDocumentEncoder`` loads directly (HF fill-mask checkpoint, tokenizer, ``idf.json``).
+Layout of ``output_dir``: ``model/`` (final), ``checkpoints/step-NNNNNNN/state.pt`` (resume),
+``train_log.jsonl`` (loss parts every ``log_every`` steps, dev nDCG@10 at each eval), ``config.json``.
+
+Every check that can fail (config, files, tokenizers, IDF table, training data) runs before any
+model is loaded. Runs are reproducible from ``seed``: the data order of epoch ``e`` comes from
+``Random(seed, e)``, the vocabulary sample of step ``t`` from a generator seeded with ``(seed, t)``,
+and a resumed run restores the optimizer, scheduler, step and torch/numpy/python RNG states.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from ..idf import compute_idf, load_idf, save_idf
+from ..loading import check_model_dir, load_tokenizer
+from .config import TrainConfig, load_config
+from .data import DevSet, TrainingExample, read_dev_set, read_training_file
+from .ensemble import ensemble_targets
+from .idf_scoring import TrainableIdf, idf_aware_scores, idf_vector, query_presence
+from .sparse_loss import InferenceFreeSparseLoss
+from .student import SparseStudent, load_student, sample_columns
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+
+def train(config_path: str | Path, *, overrides: dict[str, object] | None = None, progress: bool = True) -> Path:
+    """Train from a YAML config (``overrides`` patch top-level keys); return the model directory.
+
+    Raises:
+        ConfigError: invalid config, unusable model/tokenizer combination, bad IDF table.
+        InputError: missing or malformed training/dev files, or an empty training file.
+        ModelLoadError: a model directory is missing or broken.
+    """
+    return train_from_config(load_config(config_path, overrides), progress=progress)
+
+
+@dataclass
+class _Prepared:
+    tokenizer: PreTrainedTokenizerBase
+    examples: list[TrainingExample]
+    idf: dict[str, float]
+    dev: DevSet | None
+
+
+def preflight(config: TrainConfig) -> _Prepared:
+    """All cheap checks and data loading; raises before any model is loaded."""
+    check_model_dir(config.student.model_dir)
+    tokenizer = load_tokenizer(config.student.model_dir)
+    student_config = json.loads((config.student.model_dir / "config.json").read_text(encoding="utf-8"))
+    vocab_size = int(student_config.get("vocab_size", 0))
+    if vocab_size < len(tokenizer):
+        raise ConfigError(f"student {config.student.model_dir}: vocab_size {vocab_size} < tokenizer size {len(tokenizer)}")
+    vocabulary = tokenizer.get_vocab()
+    for teacher in config.teachers:
+        check_model_dir(teacher.model_dir)
+        if teacher.kind == "sparse":
+            teacher_vocabulary = load_tokenizer(teacher.model_dir).get_vocab()
+            if teacher_vocabulary != vocabulary:
+                differing = sorted(set(teacher_vocabulary.items()) ^ set(vocabulary.items()))[:3]
+                raise ConfigError(
+                    f"sparse teacher {teacher.name!r}: its tokenizer ({len(teacher_vocabulary)} tokens) does not fit "
+                    f"the student's vocabulary ({len(vocabulary)} tokens; e.g. {differing})")
+    examples = read_training_file(config.train_file)
+    usable = [e for e in examples if len(e.docs) >= 2]
+    if not usable:
+        raise InputError("no example has a negative (each needs a positive and >= 1 negative)", path=config.train_file)
+    if not config.teachers and config.loss.ranking != "info_nce":
+        unscored = next((i for i, e in enumerate(usable) if not e.scores), None)
+        if unscored is not None:
+            raise InputError(f"example {unscored + 1} has no teacher scores and the config lists no teachers "
+                             f"(loss.ranking={config.loss.ranking!r} needs them; add teachers or use 'info_nce')",
+                             path=config.train_file)
+    if len(usable) < len(examples):
+        logger.warning("dropped %d examples without negatives", len(examples) - len(usable))
+    if config.idf.path is not None:
+        idf = load_idf(config.idf.path)
+    else:
+        idf = compute_idf(list(dict.fromkeys(d for e in usable for d in e.docs)), tokenizer)
+    idf_vector(idf, vocabulary, vocab_size)  # raises on tokens outside the vocabulary
+    dev = None
+    if config.dev is not None:
+        dev = read_dev_set(config.dev.corpus, config.dev.queries, config.dev.qrels, config.dev.max_queries)
+        if not dev.queries:
+            raise InputError("dev set has no judged queries", path=config.dev.qrels)
+    return _Prepared(tokenizer, usable, idf, dev)
+
+
+def _attach_teacher_scores(config: TrainConfig, examples: list[TrainingExample]) -> list[TrainingExample]:
+    from ..assets import cache_home
+    from .teachers import make_teacher, score_with_teachers
+
+    cache_dir = config.cache_dir or cache_home() / "teacher-scores"
+    for spec in config.teachers:
+        missing = [i for i, e in enumerate(examples) if spec.name not in e.scores]
+        if not missing:
+            continue
+        teacher = make_teacher(spec.kind, spec.name, spec.model_dir, max_length=spec.max_length,
+                               batch_size=spec.batch_size)
+        scored = score_with_teachers([examples[i] for i in missing], [teacher], cache_dir=cache_dir)
+        for i, example in zip(missing, scored):
+            examples[i].scores[spec.name] = example.scores[spec.name]
+    return examples
+
+
+def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
+    """Run training for a validated config; see ``train``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    prepared = preflight(config)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    _seed_everything(config.seed)
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    examples = _attach_teacher_scores(config, prepared.examples)
+    teacher_names = [t.name for t in config.teachers] or sorted({n for e in examples for n in e.scores})
+    weights = {t.name: t.weight for t in config.teachers} or None
+
+    tokenizer = prepared.tokenizer
+    model = load_student(config.student.model_dir)
+    model.train()
+    student = SparseStudent(model, config.student.activation)
+    vocab_size = student.vocab_size
+    special = {i for i in tokenizer.all_special_ids if i is not None and i >= 0}
+    idf = TrainableIdf(idf_vector(prepared.idf, tokenizer.get_vocab(), vocab_size), trainable=config.idf.trainable)
+    loss_fn = InferenceFreeSparseLoss(config.loss.ranking, config.loss.flops_weight, config.loss.warmup_steps,
+                                      config.loss.temperature, config.loss.l0_threshold)
+    optimizer, scheduler = _optimizer(config, model, idf)
+    checkpoints = output / "checkpoints"
+    step = _resume(checkpoints, model, optimizer, scheduler, idf) if config.resume else 0
+    if step:
+        logger.info("resumed from step %d", step)
+
+    batches_per_epoch = max(1, len(examples) // config.batch_size)
+    log = (output / "train_log.jsonl").open("a", encoding="utf-8")
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", dynamic_ncols=True)
+    try:
+        while step < config.steps:
+            epoch, position = divmod(step, batches_per_epoch)
+            order = list(range(len(examples)))
+            random.Random(f"{config.seed}:{epoch}").shuffle(order)
+            picked = order[position * config.batch_size : (position + 1) * config.batch_size]
+            batch = [_select_docs(examples[i], config.docs_per_query, f"{config.seed}:{epoch}:{i}") for i in picked]
+            parts, nonzeros = _train_step(config, batch, step, tokenizer, student, idf, loss_fn, teacher_names,
+                                          weights, special, vocab_size)
+            parts["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in optimizer.param_groups for p in g["params"]], config.optimizer.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            record = {k: float(v.detach()) for k, v in parts.items()} | {"step": step, "nonzeros_per_doc": nonzeros}
+            bar.set_postfix(loss=f"{record['loss']:.4f}", flops=f"{record['flops']:.2f}", nnz=f"{nonzeros:.0f}")
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.steps:
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+            if prepared.dev is not None and config.eval_every and (step % config.eval_every == 0 or step == config.steps):
+                result = evaluate_dev(student, tokenizer, idf.values().detach(), prepared.dev, special,
+                                      config.student.max_length, config.dev.batch_size)
+                log.write(json.dumps({"step": step, "dev": result}) + "\n")
+                log.flush()
+                bar.write(f"step {step}: dev nDCG@10 {result['nDCG@10']:.4f}")
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
+                _save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
+    finally:
+        bar.close()
+        log.close()
+    return save_model(output / "model", model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
+
+
+def _train_step(config, batch, step, tokenizer, student, idf, loss_fn, teacher_names, weights, special, vocab_size):
+    import torch
+
+    queries = [e.query for e in batch]
+    group = config.docs_per_query
+    query_ids = tokenizer(queries, add_special_tokens=False, verbose=False)["input_ids"]
+    flat_docs, owner = [], []
+    mask = torch.zeros(len(batch), group, dtype=torch.bool)
+    for qi, example in enumerate(batch):
+        for di, doc in enumerate(example.docs[:group]):
+            flat_docs.append(doc)
+            owner.append((qi, di))
+            mask[qi, di] = True
+    encoded = tokenizer(flat_docs, padding=True, truncation=True, max_length=config.student.max_length,
+                        return_tensors="pt", verbose=False)
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    sample = sample_columns({t for ids in query_ids for t in ids}, vocab_size, special, config.vocab_sample, generator)
+    doc_weights = student.document_weights(encoded["input_ids"], encoded["attention_mask"], sample.columns)
+    presence = query_presence(query_ids, sample.columns)
+    query_idf = idf.values(sample.columns) if config.loss.idf_aware else None
+    all_scores = idf_aware_scores(presence, doc_weights, query_idf)
+    rows = torch.tensor([q for q, _ in owner])
+    cols = torch.tensor([d for _, d in owner])
+    student_scores = torch.zeros(len(batch), group).index_put((rows, cols), all_scores[rows, torch.arange(len(owner))])
+    teacher = {}
+    for name in teacher_names:
+        matrix = torch.zeros(len(batch), group)
+        for qi, example in enumerate(batch):
+            values = example.scores.get(name)
+            if values is None:
+                raise InputError(f"an example has no scores from teacher {name!r}")
+            matrix[qi, : min(group, len(values))] = torch.tensor(values[:group])
+        teacher[name] = matrix
+    targets = (ensemble_targets(teacher, weights, scale=config.loss.score_scale, mask=mask) if teacher
+               else torch.zeros_like(student_scores))
+    nonzeros = ((doc_weights.detach() > 0).float() * sample.scale).sum(dim=-1)
+    parts = loss_fn(student_scores, targets, doc_weights, step=step, mask=mask, column_scale=sample.scale,
+                    nonzeros=nonzeros)
+    return parts, float(nonzeros.mean())
+
+
+def _select_docs(example: TrainingExample, group: int, seed: str) -> TrainingExample:
+    """Positive plus ``group - 1`` negatives sampled (seeded) when there are more."""
+    if len(example.docs) <= group:
+        return example
+    rng = random.Random(seed)
+    chosen = [0, *sorted(rng.sample(range(1, len(example.docs)), group - 1))]
+    return TrainingExample(example.query, [example.docs[i] for i in chosen],
+                           {n: [s[i] for i in chosen] for n, s in example.scores.items()})
+
+
+def evaluate_dev(student: SparseStudent, tokenizer, idf_values, dev: DevSet, special: set[int], max_length: int,
+                 batch_size: int, k: int = 100) -> dict[str, float]:
+    """Exact nDCG@10 of the student (IDF queries) on ``dev``: documents scored on the queries' columns."""
+    import torch
+
+    from ..metrics import evaluate_run
+
+    query_ids = list(dev.queries)
+    token_ids = tokenizer([dev.queries[q] for q in query_ids], add_special_tokens=False, verbose=False)["input_ids"]
+    columns = torch.tensor(sorted({t for ids in token_ids for t in ids} - special), dtype=torch.long)
+    weights = torch.zeros(len(dev.doc_texts), len(columns))
+    order = sorted(range(len(dev.doc_texts)), key=lambda i: len(dev.doc_texts[i]))
+    was_training = student.model.training
+    student.model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            encoded = tokenizer([dev.doc_texts[i] for i in index], padding=True, truncation=True,
+                                max_length=max_length, return_tensors="pt", verbose=False)
+            weights[index] = student.document_weights(encoded["input_ids"], encoded["attention_mask"], columns)
+        scores = idf_aware_scores(query_presence(token_ids, columns), weights, idf_values[columns])
+    student.model.train(was_training)
+    top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+    run = {
+        q: {dev.doc_ids[int(d)]: float(s) for s, d in zip(values.tolist(), docs.tolist())}
+        for q, values, docs in zip(query_ids, top.values, top.indices)
+    }
+    return evaluate_run(run, dev.qrels, ["nDCG@10"])
+
+
+def save_model(directory: Path, model, tokenizer, idf: dict[str, float]) -> Path:
+    """Write the HF fill-mask checkpoint, its tokenizer and ``idf.json``; return the directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+    save_idf(idf, directory / "idf.json")
+    return directory
+
+
+def _vocabulary(tokenizer) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+
+
+def _optimizer(config: TrainConfig, model, idf: TrainableIdf):
+    import torch
+
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (no_decay if parameter.ndim < 2 or "LayerNorm" in name or "bias" in name else decay).append(parameter)
+    groups = [
+        {"params": decay, "lr": config.optimizer.lr, "weight_decay": config.optimizer.weight_decay},
+        {"params": no_decay, "lr": config.optimizer.lr, "weight_decay": 0.0},
+    ]
+    if config.idf.trainable:
+        groups.append({"params": [idf.parameter], "lr": config.idf.lr, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups)
+    warmup = int(config.optimizer.warmup_ratio * config.steps)
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _save_checkpoint(directory: Path, step: int, model, optimizer, scheduler, idf: TrainableIdf, keep: int = 2) -> Path:
+    import torch
+
+    target = directory / f"step-{step:07d}"
+    partial = directory / f".step-{step:07d}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    torch.save({
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "idf": idf.parameter.detach().clone(),
+        "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+    }, partial / "state.pt")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    for old in sorted(directory.glob("step-*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _resume(directory: Path, model, optimizer, scheduler, idf: TrainableIdf) -> int:
+    import torch
+
+    found = sorted(directory.glob("step-*/state.pt"))
+    if not found:
+        return 0
+    state = torch.load(found[-1], map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    with torch.no_grad():
+        idf.parameter.copy_(state["idf"])
+    random.setstate(state["rng"]["python"])
+    np.random.set_state(state["rng"]["numpy"])
+    torch.set_rng_state(state["rng"]["torch"])
+    return int(state["step"])
