@@ -72,7 +72,8 @@ def load_masked_lm(path: str | Path) -> PreTrainedModel:
         )
     except Exception as err:
         raise ModelLoadError(f"{directory}: cannot load fill-mask model ({type(err).__name__}: {err})") from err
-    if info.get("missing_keys"):
+    missing = sorted(info.get("missing_keys") or ())  # a list in transformers 4, a set in 5
+    if missing:
         logger.warning("%s: %d weights initialised fresh (e.g. %s); the MLM head may be untrained",
-                       directory, len(info["missing_keys"]), info["missing_keys"][0])
+                       directory, len(missing), missing[0])
     return model.eval()

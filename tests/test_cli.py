@@ -10,7 +10,8 @@ import pytest
 
 from nsparse.cli.main import cli, main
 
-COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start"]
+COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
+            "teachers score"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -90,3 +90,9 @@ def test_corrupt_model_directories_fail_at_load(tiny_mlm_dir: Path, tmp_path: Pa
     with pytest.raises(ModelLoadError, match="cannot load fill-mask model"):
         TorchDocumentEncoder(truncated)
     assert json.loads((tiny_mlm_dir / "config.json").read_text())  # source untouched
+
+
+def test_encoder_only_checkpoint_loads_with_a_fresh_head(minilm_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    encoder = TorchDocumentEncoder(minilm_dir, max_length=32)
+    assert "initialised fresh" in caplog.text
+    assert len(encoder.encode_document(["wing"])[0]) > 0
