@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import random
-import re
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from nsparse.encoder.assets import fetch_asset
 from nsparse.encoder.idf import compute_idf, load_idf, save_idf
 from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
 from nsparse.encoder.loading import load_tokenizer
@@ -31,37 +29,20 @@ from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
 from nsparse.encoder.training import generate_pseudo_queries, mine_hard_negatives, train, write_training_file
 from nsparse.encoder.training.pseudo_queries import document_body
 from nsparse.ingest.readers import read_documents, read_qrels, read_queries
-from nsparse.plugin.base import Hit
+from nsparse.encoder.sparse_vector import SparseVector
+from nsparse.plugin.base import EncodedDocument
+from nsparse.plugin.lucene_backend import LuceneBackend
 
-DATA = Path("/work/shared/data/cranfield")
-MODELS = Path.home() / ".cache" / "nsparse" / "models"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield"
 RECIPE = Path(__file__).resolve().parents[1] / "encoder" / "training" / "recipes" / "cranfield.yaml"
 
 
-class InProcessBm25:
-    """A small BM25 (k1 0.9, b 0.4) over lowercase word tokens, with the ``search_bm25`` of the Backend protocol."""
-
-    def __init__(self, docs: dict[str, str], k1: float = 0.9, b: float = 0.4) -> None:
-        self.ids = list(docs)
-        self.tf = [Counter(self._tokens(docs[d])) for d in self.ids]
-        lengths = np.array([sum(c.values()) for c in self.tf], dtype=float)
-        self.norm = k1 * (1 - b + b * lengths / lengths.mean())
-        df = Counter(t for c in self.tf for t in c)
-        n = len(self.ids)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self.k1 = k1
-
-    @staticmethod
-    def _tokens(text: str) -> list[str]:
-        return re.findall(r"[a-z0-9]+", text.lower())
-
-    def search_bm25(self, text: str, k: int) -> list[Hit]:
-        terms = set(self._tokens(text))
-        scores = np.zeros(len(self.ids))
-        for i, tf in enumerate(self.tf):
-            scores[i] = sum(self.idf[t] * tf[t] * (self.k1 + 1) / (tf[t] + self.norm[i]) for t in terms if t in tf)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(self.ids[i], float(scores[i]), r + 1) for r, i in enumerate(top) if scores[i] > 0]
+def lucene_bm25(texts: dict[str, str], path: Path) -> LuceneBackend:
+    """A Lucene index of ``texts`` (no vectors) for BM25: Anserini's analyzer, k1 0.9, b 0.4."""
+    backend = LuceneBackend(path)
+    backend.create_index(overwrite=True)
+    backend.index(EncodedDocument(doc_id, text, SparseVector()) for doc_id, text in texts.items())
+    return backend
 
 
 def evaluate_sparse(doc_vectors, query_vectors, doc_ids, query_ids, qrels) -> dict[str, float]:
@@ -92,6 +73,7 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int, default=0, help="use only this many pseudo-queries (0: all)")
     parser.add_argument("--negatives", type=int, default=3)
     args = parser.parse_args()
+    models = {name: fetch_asset(name) for name in ("splade-tiny", "all-MiniLM-L6-v2")}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -102,14 +84,14 @@ def main() -> None:
     queries = list(read_queries(DATA / "queries.jsonl"))
     qrels = read_qrels(DATA / "qrels" / "test.tsv")
     queries = [q for q in queries if q.query_id in qrels]
-    tokenizer = load_tokenizer(MODELS / "splade-tiny")
+    tokenizer = load_tokenizer(models["splade-tiny"])
     idf_path = save_idf(compute_idf([d.content for d in documents], tokenizer), out / "idf.json")
 
     # 1. training data: pseudo-queries from documents only, BM25 negatives on title-stripped bodies
     train_file = out / "train.jsonl"
     if not train_file.is_file():
         bodies = {d.doc_id: document_body(d.text, d.title) for d in documents}
-        bm25 = InProcessBm25(bodies)
+        bm25 = lucene_bm25(bodies, out / "bm25-bodies")
         pseudo = generate_pseudo_queries(documents, seed=args.seed, per_document=1)
         if args.max_queries:
             random.Random(args.seed).shuffle(pseudo)
@@ -121,15 +103,15 @@ def main() -> None:
 
     # 2. baselines on the real queries
     if "bm25" not in results:
-        bm25 = InProcessBm25({d.doc_id: d.content for d in documents})
+        bm25 = lucene_bm25({d.doc_id: d.content for d in documents}, out / "bm25-documents")
         run = {q.query_id: {h.doc_id: h.score for h in bm25.search_bm25(q.text, 100)} for q in queries}
         results["bm25"] = evaluate_run(run, qrels, ["nDCG@10", "R@100"])
     if "splade_tiny_inference_free" not in results:
-        results["splade_tiny_inference_free"] = evaluate_model(MODELS / "splade-tiny", idf_path, documents, queries, qrels)
+        results["splade_tiny_inference_free"] = evaluate_model(models["splade-tiny"], idf_path, documents, queries, qrels)
     if "dense_teacher" not in results:
         from sentence_transformers import SentenceTransformer
 
-        dense = SentenceTransformer(str(MODELS / "all-MiniLM-L6-v2"), device="cpu")
+        dense = SentenceTransformer(str(models["all-MiniLM-L6-v2"]), device="cpu")
         dense.max_seq_length = 256
         d = dense.encode([x.content for x in documents], normalize_embeddings=True, batch_size=32)
         q = dense.encode([x.text for x in queries], normalize_embeddings=True, batch_size=32)
@@ -145,9 +127,9 @@ def main() -> None:
         "main_short": ({}, args.ablation_steps),
         "lambda0": ({"loss": {"flops_weight": 0.0}}, args.ablation_steps),
         "no_idf": ({"loss": {"idf_aware": False}}, args.ablation_steps),
-        "dense_only": ({"teachers": [{"name": "dense", "kind": "dense", "model_dir": str(MODELS / "all-MiniLM-L6-v2")}]},
+        "dense_only": ({"teachers": [{"name": "dense", "kind": "dense", "model_dir": str(models["all-MiniLM-L6-v2"])}]},
                        args.ablation_steps),
-        "sparse_only": ({"teachers": [{"name": "sparse", "kind": "sparse", "model_dir": str(MODELS / "splade-tiny")}]},
+        "sparse_only": ({"teachers": [{"name": "sparse", "kind": "sparse", "model_dir": str(models["splade-tiny"])}]},
                         args.ablation_steps),
     }
     for name in args.runs.split(","):
