@@ -7,13 +7,14 @@ import os
 import signal
 import struct
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import engine_unavailable, free_port
+from conftest import FAST_START, engine_unavailable, free_port
 
 from nsparse.plugin import local_node
 
@@ -39,8 +40,11 @@ def _req(url: str, method: str = "GET", body: Any = None) -> Any:
     elif body is not None:
         data = json.dumps(body).encode()
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=60) as r:
-        return json.loads(r.read() or b"null")
+    try:
+        with opener.open(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=60) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{method} {url} -> {exc.code}: {exc.read()[:2000]!r}") from exc
 
 
 def _feature_value(x: float) -> float:
@@ -61,8 +65,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     except ln.LocalNodeError as exc:
         engine_unavailable(f"no Java 21+: {exc}")
     home = Path(os.environ.get("NSPARSE_OPENSEARCH_HOME", Path.home() / ".cache/nsparse/opensearch"))
-    n = ln.LocalOpenSearchNode(home=home, port=free_port(),
-                               data_dir=tmp_path_factory.mktemp("os-data"), heap="1g")
+    n = ln.LocalOpenSearchNode(home=home, port=free_port(), data_dir=tmp_path_factory.mktemp("os-data"),
+                               heap="1g", java_opts=FAST_START)
     n.start(timeout=300)
     yield n
     n.stop()
@@ -139,7 +143,7 @@ def test_start_refuses_taken_port(node: Any, tmp_path: Path) -> None:
     other.run_dir = tmp_path / "run"  # a different PID file: the port belongs to someone else
     other.pid_file = other.run_dir / "opensearch.pid"
     with pytest.raises(ln.LocalNodeError, match="already in use"):
-        other.start(timeout=30)
+        other.start(timeout=30, port_wait=1.0)
 
 
 def test_stop(node: Any) -> None:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import engine_unavailable, free_port
+from conftest import FAST_START, engine_unavailable, free_port
 
 from nsparse.encoder.errors import BackendError
 from nsparse.encoder.sparse_vector import SparseVector
@@ -29,7 +29,7 @@ def _documents() -> list[EncodedDocument]:
 def test_kill_mid_ingest_then_restart_resumes_without_duplicates(tmp_path: Path) -> None:
     from nsparse.plugin.local_node import LocalNodeError, LocalOpenSearchNode
 
-    node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path / "data")
+    node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path / "data", java_opts=FAST_START)
     try:
         url = node.start()
     except LocalNodeError as exc:
