@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import ConfigError, InputError
+from ..jsonl import read_jsonl
 from .pseudo_queries import PseudoQuery
 
 
@@ -58,18 +59,7 @@ def read_training_file(path: str | Path) -> list[TrainingExample]:
             or a file with no examples.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("training file not found", path=path)
-    examples = []
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"malformed JSON: {err.msg}", path=path, line=line_number) from err
-            examples.append(_parse_example(record, path, line_number))
+    examples = [_parse_example(record, path, line) for line, record in read_jsonl(path)]
     if not examples:
         raise InputError("training file has no examples", path=path)
     return examples
@@ -185,16 +175,7 @@ def read_dev_set(corpus: Path, queries: Path, qrels: Path, max_queries: int | No
 
 
 def _jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise InputError(f"malformed JSON: {err.msg}", path=path, line=number) from err
-                if not isinstance(record, dict) or "_id" not in record:
-                    raise InputError("expected an object with '_id'", path=path, line=number)
-                yield number, record
+    for number, record in read_jsonl(path):
+        if "_id" not in record:
+            raise InputError("expected an object with '_id'", path=path, line=number)
+        yield number, record
