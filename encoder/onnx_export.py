@@ -216,6 +216,7 @@ def export_onnx(
         # parity gate below checks padded and unpadded batches of other shapes instead.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
         torch.onnx.export(
             graph,
             (torch.from_numpy(sample.input_ids), torch.from_numpy(sample.attention_mask)),
