@@ -12,7 +12,7 @@ batch of varied lengths, padded and unpadded; a failure raises :class:`ExportVal
 and renames the bad file to ``model.onnx.invalid`` so no loader picks it up.
 
 The pooling is computed the cheap way, with the same result: padded positions' hidden states
-are replaced by position 0's (so they cannot raise the maximum), the vocabulary projection's
+are replaced by the first real token's (so they cannot raise the maximum), the vocabulary projection's
 maximum over positions is taken before its bias is added (``max_i(x_i + b) = max_i x_i + b``),
 and :func:`sparse_pool` applies the activation on that ``[batch, 1, vocab]`` maximum. This
 skips two full passes over the ``[batch, seq, vocab]`` logits (masking and bias), which
@@ -97,13 +97,20 @@ def _pooled_projection(decoder: torch.nn.Linear) -> torch.nn.Module:
             self.attention_mask: torch.Tensor | None = None
 
         def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-            if self.attention_mask is None:
+            mask = self.attention_mask
+            if mask is None:
                 raise RuntimeError("PooledProjection needs attention_mask set by its wrapper")
-            real = self.attention_mask.unsqueeze(-1) != 0
-            hidden = torch.where(real, hidden, hidden[:, :1, :])  # padding repeats position 0
+            # Padded positions repeat the first real token, so they cannot raise the maximum
+            # (works for left or right padding).
+            real = (mask != 0).to(hidden.dtype)
+            first = real.argmax(dim=1).view(-1, 1, 1).expand(-1, 1, hidden.shape[-1])
+            anchor = hidden.gather(1, first)
+            hidden = torch.where(real.unsqueeze(-1) != 0, hidden, anchor)
             pooled = torch.amax(torch.nn.functional.linear(hidden, self.weight), dim=1)
             if self.bias is not None:
                 pooled = pooled + self.bias
+            # A row without tokens pools to 0, as masked max pooling gives.
+            pooled = torch.where(real.amax(dim=1, keepdim=True) != 0, pooled, torch.zeros_like(pooled))
             return pooled.unsqueeze(1)
 
     return PooledProjection(decoder)
@@ -120,7 +127,7 @@ def build_export_module(model: torch.nn.Module, special_ids: Sequence[int], acti
     import torch
 
     check_activation(activation)
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model).float().eval()
     vocab_size = int(model.config.vocab_size)
     keep = torch.ones(vocab_size)
     keep[[i for i in special_ids if i < vocab_size]] = 0.0
@@ -141,13 +148,14 @@ def build_export_module(model: torch.nn.Module, special_ids: Sequence[int], acti
             self.register_buffer("keep", keep)
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            if self.projection is None:
-                logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-                return sparse_pool(logits, attention_mask, activation) * self.keep
-            self.projection.attention_mask = attention_mask
-            pooled = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-            self.projection.attention_mask = None
-            return sparse_pool(pooled, torch.ones_like(attention_mask[:, :1]), activation) * self.keep
+            if self.projection is not None:
+                self.projection.attention_mask = attention_mask
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            if self.projection is not None:
+                self.projection.attention_mask = None
+            if self.projection is not None and logits.shape[1] == 1:  # fused: already max-pooled
+                return sparse_pool(logits, torch.ones_like(attention_mask[:, :1]), activation) * self.keep
+            return sparse_pool(logits, attention_mask, activation) * self.keep
 
     return SparseDocumentGraph().eval()
 

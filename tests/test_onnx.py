@@ -274,3 +274,21 @@ def test_exact_search_ranks_by_dot_product() -> None:
     docs = {"a": SparseVector({"wing": 1.0}), "b": SparseVector({"wing": 2.0, "lift": 1.0}), "c": SparseVector()}
     run = exact_search({"q": SparseVector({"wing": 1.0, "lift": 3.0})}, docs, k=5)
     assert run == {"q": {"b": 5.0, "a": 1.0}}
+
+
+def test_graph_handles_left_padding_and_rows_without_tokens(random_onnx: Path, random_mlm_dir: Path) -> None:
+    import torch
+
+    from nsparse.encoder.loading import load_masked_lm
+    from nsparse.encoder.pooling import sparse_pool, zero_columns
+
+    encoder = OnnxDocumentEncoder(random_onnx)
+    ids = np.array([[101, 7592, 2088, 102], [0, 0, 0, 0], [0, 101, 7592, 102]], dtype=np.int64)
+    mask = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [0, 1, 1, 1]], dtype=np.int64)
+    weights = encoder.run_batch(ids, mask)
+    with torch.inference_mode():
+        logits = load_masked_lm(random_mlm_dir)(input_ids=torch.from_numpy(ids),
+                                                attention_mask=torch.from_numpy(mask)).logits
+        expected = zero_columns(sparse_pool(logits, torch.from_numpy(mask)), encoder.special_ids).numpy()
+    assert not weights[1].any() and weights[0].any() and weights[2].any()
+    assert np.abs(weights - expected).max() <= 1e-4
