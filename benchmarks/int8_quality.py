@@ -1,0 +1,73 @@
+"""Int8 quality gate on a BEIR dataset: nDCG@10 of the int8 ONNX model vs the fp32 one.
+
+Exports the checkpoint (unless ``--onnx-dir`` holds an export), quantises it, encodes the
+corpus with both, and retrieves exactly with IDF query vectors computed on the corpus.
+Exits 1, with a loud message on stderr, when int8 loses more than ``--max-drop``.
+
+    python benchmarks/int8_quality.py --model-dir ~/.cache/nsparse/models/splade-tiny \
+        --dataset /work/shared/data/cranfield --out runs/bench/int8_quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+from nsparse.encoder.onnx_export import export_onnx
+from nsparse.encoder.onnx_quantize import DEFAULT_MAX_NDCG_DROP, compare_quantized_quality, quantize_int8
+from nsparse.ingest.readers import BeirDataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--onnx-dir", type=Path, help="existing fp32 export (default: export to a temp dir)")
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-drop", type=float, default=DEFAULT_MAX_NDCG_DROP)
+    parser.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/int8_quality.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+    dataset = BeirDataset.open(args.dataset)
+    documents = {d.doc_id: d.text for d in dataset.documents()}
+    queries = {q.query_id: q.text for q in dataset.queries()}
+    qrels = dataset.qrels("test")
+    with tempfile.TemporaryDirectory() as scratch:
+        fp32_dir = args.onnx_dir or Path(scratch) / "fp32"
+        if args.onnx_dir is None:
+            export_onnx(args.model_dir, fp32_dir, max_length=args.max_length)
+        int8_dir = Path(scratch) / "int8"
+        quantize_int8(fp32_dir, int8_dir, per_channel=args.per_channel)
+        options = dict(batch_size=args.batch_size, num_threads=args.threads, max_length=args.max_length)
+        start = time.perf_counter()
+        quality = compare_quantized_quality(
+            OnnxDocumentEncoder(fp32_dir, **options), OnnxDocumentEncoder(int8_dir, **options),
+            documents, queries, qrels, max_drop=args.max_drop,
+        )
+        seconds = time.perf_counter() - start
+    result = {**asdict(quality), "delta": quality.delta, "passed": quality.passed, "dataset": dataset.name,
+              "per_channel": args.per_channel, "max_length": args.max_length, "seconds": round(seconds, 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"{dataset.name}: nDCG@10 fp32 {quality.fp32_ndcg:.4f}  int8 {quality.int8_ndcg:.4f}  "
+          f"delta {quality.delta:+.4f}  ({'PASS' if quality.passed else 'FAIL'}, max drop {args.max_drop})")
+    if not quality.passed:
+        print(f"INT8 QUALITY GATE FAILED: nDCG@10 dropped by {-quality.delta:.4f} > {args.max_drop}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

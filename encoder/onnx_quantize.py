@@ -1,0 +1,211 @@
+"""Dynamic int8 quantisation of an ONNX export, and the retrieval-quality gate for it.
+
+Weights of every ``MatMul``/``Gemm`` are stored as int8 (per output channel by default,
+which keeps the 30k-column vocabulary projection accurate); activations are quantised on
+the fly per batch. The gate encodes a corpus with both models and compares nDCG@10 of
+inference-free retrieval (IDF query vectors from the same corpus, exact dot products).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+from .idf import compute_idf
+from .idf_query_encoder import IdfQueryEncoder
+from .metrics import evaluate_run
+from .onnx_export import MODEL_FILE, file_sha256, read_metadata, write_metadata
+from .protocols import DocumentEncoder
+from .sparse_vector import SparseVector
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_NDCG_DROP = 0.005
+
+
+def quantize_int8(
+    onnx_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    per_channel: bool = True,
+    reduce_range: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Write a dynamically int8-quantised copy of an fp32 export to ``output_dir``.
+
+    Args:
+        onnx_dir: a directory from :func:`export_onnx` (fp32).
+        output_dir: the new self-contained directory (tokenizer and metadata copied).
+        per_channel: one scale per weight column (recommended: the vocabulary projection's
+            columns differ widely in range).
+        reduce_range: 7-bit weights, for CPUs without VNNI where u8 x s8 products can
+            saturate; costs some accuracy.
+        overwrite: replace an existing directory's contents.
+
+    Returns:
+        The path of the quantised ``model.onnx``.
+
+    Raises:
+        ConfigError: ``output_dir`` is not empty, or the source is not fp32.
+        ModelLoadError: the source directory is not a valid export.
+
+    Example:
+        >>> quantize_int8("models/splade-tiny-onnx", "models/splade-tiny-int8")  # doctest: +SKIP
+    """
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:
+        raise ImportError("quantize_int8 needs onnxruntime: pip install 'nsparse[export]'") from err
+
+    source = Path(onnx_dir)
+    metadata = read_metadata(source)
+    if metadata.get("precision", "fp32") != "fp32":
+        raise ConfigError(f"{source} is already {metadata['precision']}; quantise the fp32 export")
+    source_model = source / metadata["model_file"]
+    if file_sha256(source_model) != metadata["model_sha256"]:
+        raise ConfigError(f"{source_model} does not match its nsparse_onnx.json (corrupt or replaced)")
+    output = Path(output_dir)
+    if output.resolve() == source.resolve():
+        raise ConfigError("output_dir must differ from onnx_dir")
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        raise ConfigError(f"{output} is not empty (pass overwrite=True to replace it)")
+    output.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and path.name not in (MODEL_FILE, "nsparse_onnx.json") and not path.name.endswith(".invalid"):
+            shutil.copy2(path, output / path.name)
+    target = output / MODEL_FILE
+    logger.info("quantising %s to int8 (per_channel=%s, reduce_range=%s)", source_model, per_channel, reduce_range)
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = Path(scratch) / MODEL_FILE
+        quantize_dynamic(
+            str(source_model),
+            str(staged),
+            op_types_to_quantize=["MatMul", "Gemm"],
+            per_channel=per_channel,
+            reduce_range=reduce_range,
+            weight_type=QuantType.QInt8,
+        )
+        shutil.move(str(staged), target)
+    metadata = dict(metadata)
+    metadata.pop("parity", None)
+    metadata.update(
+        model_sha256=file_sha256(target),
+        precision="int8-dynamic",
+        quantization={"per_channel": per_channel, "reduce_range": reduce_range, "weight_type": "int8",
+                      "op_types": ["MatMul", "Gemm"], "fp32_sha256": file_sha256(source_model)},
+    )
+    write_metadata(output, metadata)
+    return target
+
+
+@dataclass(frozen=True)
+class QuantizationQuality:
+    """nDCG@10 of the fp32 and int8 models on one corpus, and whether the drop is acceptable."""
+
+    fp32_ndcg: float
+    int8_ndcg: float
+    max_drop: float
+    documents: int
+    queries: int
+
+    @property
+    def delta(self) -> float:
+        """``int8 - fp32`` (negative: int8 is worse)."""
+        return self.int8_ndcg - self.fp32_ndcg
+
+    @property
+    def passed(self) -> bool:
+        """True when int8 loses at most ``max_drop`` nDCG@10."""
+        return self.delta >= -self.max_drop
+
+
+def compare_quantized_quality(
+    fp32_encoder: DocumentEncoder,
+    int8_encoder: DocumentEncoder,
+    documents: Mapping[str, str],
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    max_drop: float = DEFAULT_MAX_NDCG_DROP,
+    batch_size: int = 64,
+) -> QuantizationQuality:
+    """Measure inference-free nDCG@10 of both encoders on one collection.
+
+    Queries are IDF vectors (IDF computed on ``documents`` with the int8 encoder's
+    tokenizer); every document is scored by exact dot product, so the only difference
+    between the two runs is the document encoder.
+
+    Args:
+        fp32_encoder, int8_encoder: the encoders to compare (any ``DocumentEncoder`` with a
+            ``tokenizer`` attribute on ``int8_encoder``).
+        documents: doc_id -> text.
+        queries: query_id -> text.
+        qrels: query_id -> doc_id -> relevance.
+        max_drop: largest acceptable nDCG@10 loss.
+        batch_size: documents handed to each ``encode_document`` call.
+
+    Returns:
+        The two scores; the caller reports ``passed`` (it does not raise).
+
+    Example:
+        >>> q = compare_quantized_quality(fp32, int8, docs, queries, qrels)  # doctest: +SKIP
+        >>> q.delta, q.passed  # doctest: +SKIP
+    """
+    if max_drop < 0:
+        raise ConfigError(f"max_drop must be >= 0, got {max_drop}")
+    tokenizer = getattr(int8_encoder, "tokenizer", None)
+    if tokenizer is None:
+        raise ConfigError("int8_encoder has no tokenizer attribute (needed to build IDF query vectors)")
+    doc_ids = list(documents)
+    texts = [documents[d] for d in doc_ids]
+    query_encoder = IdfQueryEncoder(tokenizer, compute_idf(texts, tokenizer))
+    query_ids = list(queries)
+    query_vectors = query_encoder.encode_query([queries[q] for q in query_ids])
+    scores = []
+    for encoder in (fp32_encoder, int8_encoder):
+        vectors: list[SparseVector] = []
+        for start in range(0, len(texts), batch_size):
+            vectors.extend(encoder.encode_document(texts[start : start + batch_size]))
+        run = exact_search(dict(zip(query_ids, query_vectors)), dict(zip(doc_ids, vectors)), k=100)
+        scores.append(evaluate_run(run, qrels, ["nDCG@10"])["nDCG@10"])
+    return QuantizationQuality(scores[0], scores[1], max_drop, len(doc_ids), len(query_ids))
+
+
+def exact_search(
+    query_vectors: Mapping[str, SparseVector], document_vectors: Mapping[str, SparseVector], *, k: int = 100
+) -> dict[str, dict[str, float]]:
+    """Brute-force dot-product retrieval through an in-memory inverted index.
+
+    Returns:
+        query_id -> {doc_id: score} for the ``k`` best documents with a positive score.
+    """
+    postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for doc_id, vector in document_vectors.items():
+        for token, weight in vector.items():
+            postings[token].append((doc_id, weight))
+    run: dict[str, dict[str, float]] = {}
+    for query_id, query in query_vectors.items():
+        scores: dict[str, float] = defaultdict(float)
+        for token, query_weight in query.items():
+            for doc_id, weight in postings.get(token, ()):
+                scores[doc_id] += query_weight * weight
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+        run[query_id] = dict(best)
+    return run
+
+
+def top_token_agreement(a: Sequence[SparseVector], b: Sequence[SparseVector], k: int = 10) -> float:
+    """Mean overlap (0..1) of the top-``k`` token sets of paired vectors."""
+    if len(a) != len(b):
+        raise ConfigError(f"need paired vectors, got {len(a)} and {len(b)}")
+    overlaps = []
+    for x, y in zip(a, b):
+        tx, ty = set(x.top_k(k)), set(y.top_k(k))
+        overlaps.append(len(tx & ty) / max(1, min(k, max(len(tx), len(ty)))))
+    return sum(overlaps) / len(overlaps) if overlaps else 1.0
