@@ -11,7 +11,7 @@ import pytest
 from nsparse.cli.main import cli, main
 
 COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
-            "teachers score"]
+            "teachers score", "export-onnx", "quantize"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -86,3 +86,22 @@ def test_index_then_search_from_the_command_line(
     assert sparse_lines[2].split()[:2] == ["1", "1"]  # rank 1 is document "1", whose title this is
     assert main(["search", query, "--index", str(index), "--bm25", "-k", "3"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
+
+
+def test_onnx_export_indexes_like_torch(
+    small_cranfield: Path, splade_tiny_dir: Path, tmp_path: Path, lucene_backend_cls: type,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    onnx_dir = tmp_path / "onnx"
+    corpus = str(small_cranfield / "corpus.jsonl")
+    assert main(["export-onnx", str(splade_tiny_dir), "--out", str(onnx_dir)]) == 0
+    for name, model in (("torch", splade_tiny_dir), ("onnx", onnx_dir)):
+        assert main(["index", corpus, "--model", str(model), "--index", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    torch_vectors = {json.loads(line)["_id"]: json.loads(line)["vector"]
+                     for line in (tmp_path / "torch.vectors.jsonl").open()}
+    for line in (tmp_path / "onnx.vectors.jsonl").open():
+        record = json.loads(line)
+        reference = torch_vectors[record["_id"]]
+        assert set(record["vector"]) == set(reference)
+        assert all(abs(weight - reference[token]) < 1e-4 for token, weight in record["vector"].items())

@@ -20,8 +20,8 @@ def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
     options = [
         click.option("--max-length", default=512, show_default=True, help="Token window; longer documents are truncated."),
         click.option("--batch-size", default=16, show_default=True, help="Documents per forward pass."),
-        click.option("--activation", type=click.Choice(ACTIVATIONS), default="log1p", show_default=True,
-                     help="log1p (SPLADE, doc-v1/v2) or log1p_log1p (doc-v3)."),
+        click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
+                     help="log1p (SPLADE, doc-v1/v2; default) or log1p_log1p (doc-v3). ONNX exports carry their own."),
         click.option("--prune-type", type=click.Choice(PRUNE_TYPES), default="none", show_default=True,
                      help="Ingest-time pruning of document vectors."),
         click.option("--prune-ratio", default=0.0, show_default=True, help="Pruning parameter (k, ratio or threshold)."),
@@ -46,14 +46,15 @@ def corpus_field_options(command: click.decorators.FC) -> click.decorators.FC:
 
 
 def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEncoder:
-    """Load the document encoder for ``model`` with the options of ``encoder_options``."""
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+    """Load the document encoder for ``model`` (onnxruntime for an ONNX export, else PyTorch)."""
+    from nsparse.encoder.onnx_doc_encoder import is_onnx_dir, load_document_encoder
 
-    return TorchDocumentEncoder(
+    activation = options["activation"] or (None if is_onnx_dir(model) else "log1p")
+    return load_document_encoder(
         model,
         max_length=options["max_length"],
         batch_size=options["batch_size"],
-        activation=options["activation"],
+        activation=activation,
         pruning=Pruning(options["prune_type"], options["prune_ratio"]),
         num_threads=options["threads"],
     )

@@ -225,7 +225,7 @@ def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: 
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny")
-    options = {"max_length": 512, "batch_size": 16, "activation": "log1p", "prune_type": "none",
+    options = {"max_length": 512, "batch_size": 16, "activation": None, "prune_type": "none",
                "prune_ratio": 0.0, "threads": None}
     _evaluate(dataset, model, workdir / dataset.name, "lucene", {}, options, split="test", fresh=fresh, out=None)
 

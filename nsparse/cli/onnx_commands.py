@@ -1,0 +1,63 @@
+"""`nsparse export-onnx | quantize`: ONNX export with a parity gate, int8 with a quality gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nsparse.encoder.pooling import ACTIVATIONS
+
+from .options import MODEL_DIR
+
+OUTPUT_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command("export-onnx")
+@click.argument("model", type=MODEL_DIR)
+@click.option("--out", required=True, type=OUTPUT_DIR, help="Directory for model.onnx, tokenizer and metadata.")
+@click.option("--activation", type=click.Choice(ACTIVATIONS), default="log1p", show_default=True)
+@click.option("--max-length", default=512, show_default=True, help="Token window recorded for encoders.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing export.")
+def export_onnx_command(model: Path, out: Path, activation: str, max_length: int, overwrite: bool) -> None:
+    """Export a fill-mask MODEL to ONNX (pooling inside the graph), validated against PyTorch.
+
+    The export fails unless every weight is within 1e-4 of PyTorch and the top tokens match.
+    """
+    from nsparse.encoder.onnx_export import export_onnx
+
+    click.echo(export_onnx(model, out, activation=activation, max_length=max_length, overwrite=overwrite))
+
+
+@click.command("quantize")
+@click.argument("onnx_dir", type=MODEL_DIR)
+@click.option("--out", required=True, type=OUTPUT_DIR, help="Directory for the int8 model.")
+@click.option("--gate", "gate_dataset", type=MODEL_DIR,
+              help="BEIR dataset folder: compare nDCG@10 of int8 and fp32 (fails if int8 loses more than --max-drop).")
+@click.option("--max-drop", default=0.005, show_default=True, help="Largest acceptable nDCG@10 loss.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
+def quantize_command(onnx_dir: Path, out: Path, gate_dataset: Path | None, max_drop: float, overwrite: bool) -> None:
+    """Quantise an fp32 ONNX export to int8 (dynamic, per channel), optionally behind a quality gate."""
+    from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+    from nsparse.encoder.onnx_quantize import compare_quantized_quality, quantize_int8
+    from nsparse.ingest.readers import BeirDataset
+
+    target = quantize_int8(onnx_dir, out, overwrite=overwrite)
+    click.echo(target)
+    if gate_dataset is None:
+        return
+    dataset = BeirDataset.open(gate_dataset)
+    qrels = dataset.qrels()
+    quality = compare_quantized_quality(
+        OnnxDocumentEncoder(onnx_dir), OnnxDocumentEncoder(target),
+        {d.doc_id: d.content for d in dataset.documents()},
+        {q.query_id: q.text for q in dataset.queries() if q.query_id in qrels}, qrels, max_drop=max_drop,
+    )
+    click.echo(f"nDCG@10 on {dataset.name}: fp32 {quality.fp32_ndcg:.4f}, int8 {quality.int8_ndcg:.4f} "
+               f"(delta {quality.delta:+.4f}, allowed -{max_drop})")
+    if not quality.passed:
+        raise click.ClickException(f"int8 model loses {-quality.delta:.4f} nDCG@10, more than {max_drop}; "
+                                   f"keep the fp32 export for quality")
+
+
+COMMANDS = [export_onnx_command, quantize_command]
