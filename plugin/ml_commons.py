@@ -177,8 +177,7 @@ class MlCommonsClient:
                 for number in range(total):
                     chunk = handle.read(CHUNK_BYTES)
                     self._request(f"{action}: upload chunk {number + 1}/{total}", "POST",
-                                  f"{ML}/models/{model_id}/upload_chunk/{number}", chunk,
-                                  headers={"Content-Type": "application/octet-stream"})
+                                  f"{ML}/models/{model_id}/upload_chunk/{number}", chunk)  # raw bytes; the REST layer only accepts the JSON content type
         logger.info("registered %s as %s (%s)", body["name"], model_id, via)
         return model_id
 

@@ -14,7 +14,8 @@ Two kinds of package, both registered with ``POST /_plugins/_ml/models/_register
   output row into ``{decode([id]): weight}``. Model formats:
 
   - ``ONNX``: ``model.onnx`` from :func:`export_onnx` (pooling inside the graph, output
-    ``weights [batch, vocab]``), checked with onnxruntime before packaging.
+    ``weights [batch, vocab]``), checked with onnxruntime before packaging, with its inputs
+    renamed ``input1.input_ids`` / ``input1.attention_mask`` (the names DJL feeds).
   - ``TORCH_SCRIPT``: ``model.pt``, a ``torch.jit.trace`` of a wrapper whose forward takes
     one dict ``{"input_ids", "attention_mask"}`` (DJL passes inputs named
     ``input1.input_ids`` / ``input1.attention_mask`` as one dict argument) and returns
@@ -61,6 +62,7 @@ REGISTER_FILE = "register.json"
 TOKENIZER_FILE = "tokenizer.json"
 IDF_FILE = "idf.json"
 TORCHSCRIPT_OUTPUT = "output"
+ML_COMMONS_INPUTS = ("input1.input_ids", "input1.attention_mask")
 _FORMAT_FILES = {"ONNX": "model.onnx", "TORCH_SCRIPT": "model.pt"}
 _TRACE_TEXTS = ("a short document", "a somewhat longer sample document about wings and lift")
 
@@ -325,14 +327,46 @@ def _package_onnx(onnx_dir: Path, output_dir: str | Path, name: str, version: st
     encoder = OnnxDocumentEncoder(onnx_dir, num_threads=1)  # checksum, graph and tokenizer checks
     window = min(max_length or encoder.max_length, encoder.max_length)
     check_token_names(encoder.tokenizer, onnx_dir)
-    model_path = onnx_dir / encoder.metadata["model_file"]
-    files: dict[str, str | Path] = {TOKENIZER_FILE: _tokenizer_json(encoder.tokenizer, onnx_dir, window),
-                                    _FORMAT_FILES["ONNX"]: model_path}
-    details = {"source": str((origin or onnx_dir).resolve()), "max_length": window,
-               "activation": encoder.activation, "vocab_size": int(encoder.metadata["vocab_size"]),
-               "model_sha256": encoder.metadata["model_sha256"]}
-    return _write_package(files, output_dir, kind="encoder", model_format="ONNX", name=name, version=version,
-                          description=description, details=details)
+    with tempfile.TemporaryDirectory(prefix="nsparse-onnx-") as scratch:
+        model_path = rename_onnx_inputs(onnx_dir / encoder.metadata["model_file"], Path(scratch) / "model.onnx")
+        files: dict[str, str | Path] = {TOKENIZER_FILE: _tokenizer_json(encoder.tokenizer, onnx_dir, window),
+                                        _FORMAT_FILES["ONNX"]: model_path}
+        details = {"source": str((origin or onnx_dir).resolve()), "max_length": window,
+                   "activation": encoder.activation, "vocab_size": int(encoder.metadata["vocab_size"]),
+                   "export_sha256": encoder.metadata["model_sha256"], "inputs": list(ML_COMMONS_INPUTS)}
+        return _write_package(files, output_dir, kind="encoder", model_format="ONNX", name=name,
+                              version=version, description=description, details=details)
+
+
+def rename_onnx_inputs(source: Path, target: Path) -> Path:
+    """Copy an nsparse ONNX export with its inputs renamed to ``ML_COMMONS_INPUTS``.
+
+    DJL's onnxruntime engine feeds inputs by the names ML Commons' sparse-encoding
+    translator gives them (``input1.input_ids``, ``input1.attention_mask``) and refuses
+    names the graph does not have. Only names change; the computation is the same.
+    """
+    try:
+        import onnx
+    except ImportError as err:
+        raise ImportError("packaging ONNX models needs onnx: pip install 'nsparse[export]'") from err
+    from nsparse.encoder.onnx_export import INPUT_NAMES
+
+    try:
+        model = onnx.load(str(source))
+    except Exception as err:  # onnx raises DecodeError and friends for corrupt files
+        raise ModelLoadError(f"{source}: onnx cannot read it ({type(err).__name__}: {err})") from err
+    renames = dict(zip(INPUT_NAMES, ML_COMMONS_INPUTS))
+    names = [i.name for i in model.graph.input]
+    if sorted(names) != sorted(INPUT_NAMES):
+        raise ModelLoadError(f"{source}: graph inputs {names}, expected {list(INPUT_NAMES)} (not an nsparse export)")
+    for graph_input in model.graph.input:
+        graph_input.name = renames[graph_input.name]
+    for node in model.graph.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+    onnx.save(model, str(target))
+    return target
 
 
 def build_torchscript_module(model: Any, special_ids: list[int], activation: str) -> Any:
