@@ -31,6 +31,7 @@ from nsparse.encoder.sparse_vector import SparseVector
 
 from .ml_commons_package import MlCommonsPackage, check_zip
 from .opensearch_backend import redact_url
+from .opensearch_queries import index_body
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +273,19 @@ class MlCommonsClient:
         body = {"description": description or f"nsparse sparse_encoding with {model_id}",
                 "processors": [{"sparse_encoding": processor}]}
         self._request(f"create ingest pipeline {name}", "PUT", f"/_ingest/pipeline/{name}", body)
+        return body
+
+    def create_pipeline_index(
+        self, index: str, pipeline: str, *, text_field: str = "text", vector_field: str = "sparse",
+        shards: int = 1, replicas: int = 0,
+    ) -> dict[str, Any]:
+        """Create an index like :class:`OpenSearchBackend`'s (``rank_features`` + text) whose
+        ``default_pipeline`` is ``pipeline``, so plain writes of ``{text_field: ...}`` are
+        encoded by the node. Returns the body sent."""
+        body = index_body(vector_field=vector_field, text_field=text_field, shards=shards, replicas=replicas,
+                          refresh_interval="1s", k1=0.9, b=0.4)
+        body["settings"]["index"]["default_pipeline"] = pipeline
+        self._request(f"create index {index}", "PUT", f"/{index}", body)
         return body
 
     def delete_ingest_pipeline(self, name: str) -> None:
