@@ -5,9 +5,12 @@ Two kinds of package, both registered with ``POST /_plugins/_ml/models/_register
 * ``tokenizer`` -> ``function_name: SPARSE_TOKENIZE``: a zip of ``tokenizer.json`` and
   ``idf.json``. ML Commons tokenises the query with special tokens, keeps unique ids, names
   each by ``decode([id], skip_special_tokens=True)`` and weights it by ``idf.json``, giving
-  **1.0** to tokens absent from the table. nsparse's :class:`IdfQueryEncoder` gives them
-  ``unknown_weight`` (0 by default), so the packaged table lists every vocabulary token,
-  absent ones at ``unknown_weight``: both sides then return the same vector.
+  **1.0** to tokens absent from the table. A weight of 0 cannot stand in for "absent":
+  ``neural_sparse`` with ``query_text`` + ``model_id`` refuses it ("weight must be in
+  (0, 64.0], got: 0.0"). So the server side always weights unknown tokens by a positive
+  ``unknown_weight`` (1.0, ML Commons' own, by default; another value is written into
+  ``idf.json`` for every vocabulary token absent from the table); it equals
+  ``IdfQueryEncoder(..., unknown_weight=<same>)``, not nsparse's default of 0.
 * ``encoder`` -> ``function_name: SPARSE_ENCODING``: a zip of one model file and
   ``tokenizer.json``. ML Commons runs each document alone (batch 1) through the model with
   ``input_ids`` and ``attention_mask`` and turns every non-zero entry of the ``[vocab]``
@@ -62,6 +65,7 @@ REGISTER_FILE = "register.json"
 TOKENIZER_FILE = "tokenizer.json"
 IDF_FILE = "idf.json"
 TORCHSCRIPT_OUTPUT = "output"
+ML_COMMONS_UNKNOWN_WEIGHT = 1.0
 ML_COMMONS_INPUTS = ("input1.input_ids", "input1.attention_mask")
 _FORMAT_FILES = {"ONNX": "model.onnx", "TORCH_SCRIPT": "model.pt"}
 _TRACE_TEXTS = ("a short document", "a somewhat longer sample document about wings and lift")
@@ -227,7 +231,7 @@ def package_sparse_tokenizer(
     name: str | None = None,
     version: str = "1.0.0",
     description: str | None = None,
-    unknown_weight: float = 0.0,
+    unknown_weight: float = 1.0,
 ) -> MlCommonsPackage:
     """Build a SPARSE_TOKENIZE package: ``tokenizer.json`` + ``idf.json`` for every vocabulary token.
 
@@ -236,7 +240,9 @@ def package_sparse_tokenizer(
         idf_path: ``idf.json`` built on that tokenizer's vocabulary.
         output_dir: where to write ``<name>.zip`` and ``register.json``.
         name / version / description: model name (default: the tokenizer directory's name).
-        unknown_weight: weight of tokens absent from ``idf.json`` (as in :class:`IdfQueryEncoder`).
+        unknown_weight: weight of tokens absent from ``idf.json`` (> 0; 1.0 is ML Commons'
+            default and adds nothing to the zip). Query with ``IdfQueryEncoder(...,
+            unknown_weight=<same>)`` for the same vectors client-side.
 
     Returns:
         The package, with ``register.json`` written.
@@ -248,19 +254,22 @@ def package_sparse_tokenizer(
     """
     from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
 
-    if unknown_weight < 0:
-        raise ConfigError(f"unknown_weight must be >= 0, got {unknown_weight}")
+    if not unknown_weight > 0:
+        raise ConfigError(f"unknown_weight must be > 0 (neural_sparse refuses weight 0), got {unknown_weight}")
     source = Path(tokenizer_dir)
     tokenizer = load_tokenizer(source)
     idf = load_idf(idf_path)
     IdfQueryEncoder(tokenizer, idf)  # raises ModelLoadError for a table from another vocabulary
     checked = check_token_names(tokenizer, source)
     special = set(tokenizer.all_special_tokens)
-    table = {token: idf.get(token, unknown_weight) for token in tokenizer.get_vocab() if token not in special}
+    table = dict(idf)
+    if unknown_weight != ML_COMMONS_UNKNOWN_WEIGHT:
+        table = {token: idf.get(token, unknown_weight) for token in tokenizer.get_vocab() if token not in special}
     files = {TOKENIZER_FILE: _tokenizer_json(tokenizer, source, None),
              IDF_FILE: json.dumps(dict(sorted(table.items())), ensure_ascii=False)}
     details = {"source": str(source.resolve()), "idf": str(Path(idf_path).resolve()), "idf_tokens": len(idf),
-               "vocabulary": checked, "unknown_weight": unknown_weight}
+               "vocabulary": checked, "unknown_weight": unknown_weight,
+               "query_encoder": f"IdfQueryEncoder(tokenizer, idf, unknown_weight={unknown_weight})"}
     return _write_package(files, output_dir, kind="tokenizer", model_format="TORCH_SCRIPT",
                           name=name or f"{source.name}-sparse-tokenizer", version=version,
                           description=description or f"nsparse IDF query tokenizer ({source.name})", details=details)
