@@ -11,7 +11,8 @@ import pytest
 from nsparse.cli.main import cli, main
 
 COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
-            "teachers score", "export-onnx", "quantize"]
+            "teachers score", "export-onnx", "quantize", "package",
+            "deploy", "predict"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

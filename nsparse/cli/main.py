@@ -31,9 +31,17 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from . import assets_commands, onnx_commands, opensearch_commands, retrieval_commands, training_commands
+    from . import (
+        assets_commands,
+        mlcommons_commands,
+        onnx_commands,
+        opensearch_commands,
+        retrieval_commands,
+        training_commands,
+    )
 
-    modules = (assets_commands, onnx_commands, opensearch_commands, retrieval_commands, training_commands)
+    modules = (assets_commands, mlcommons_commands, onnx_commands, opensearch_commands, retrieval_commands,
+               training_commands)
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -55,10 +55,18 @@ def install(node: Any) -> None:
 
 @opensearch.command("start")
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for health yellow/green.")
+@click.option("--djl-natives/--no-djl-natives", default=True, show_default=True,
+              help="Put DJL's libtorch (from Maven Central) into the node's ML cache, so ML Commons can "
+                   "deploy SPARSE_ENCODING models offline.")
 @_with_node
-def start(node: Any, timeout: float) -> None:
+def start(node: Any, timeout: float, djl_natives: bool) -> None:
     """Start the node (installing it first if needed) and print its URL."""
-    click.echo(node.start(timeout=timeout))
+    url = node.start(timeout=timeout)
+    if djl_natives and node.plugins:
+        from nsparse.plugin.djl_natives import seed_djl_pytorch
+
+        seed_djl_pytorch(node.data_dir / "ml_cache")
+    click.echo(url)
 
 
 @opensearch.command("stop")
