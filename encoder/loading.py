@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -77,3 +78,18 @@ def load_masked_lm(path: str | Path) -> PreTrainedModel:
         logger.warning("%s: %d weights initialised fresh (e.g. %s); the MLM head may be untrained",
                        directory, len(missing), missing[0])
     return model.eval()
+
+
+def model_fingerprint(path: str | Path) -> str:
+    """SHA-256 over the relative paths and bytes of every non-hidden file in a model directory."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = file.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(str(relative).encode() + b"\0")
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -39,7 +39,7 @@ import numpy as np
 
 from .doc_batches import special_token_ids, tokenize_documents
 from .errors import ConfigError, ExportValidationError, ModelLoadError
-from .loading import WEIGHT_FILES, check_model_dir, load_masked_lm, load_tokenizer
+from .loading import check_model_dir, load_masked_lm, load_tokenizer, model_fingerprint
 from .pooling import check_activation, sparse_pool
 
 if TYPE_CHECKING:
@@ -343,18 +343,6 @@ def file_sha256(path: str | Path) -> str:
     with Path(path).open("rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    return digest.hexdigest()
-
-
-def model_fingerprint(model_dir: str | Path) -> str:
-    """A SHA-256 over the checkpoint's config and weight files (names and contents)."""
-    directory = Path(model_dir)
-    digest = hashlib.sha256()
-    for name in ("config.json", *WEIGHT_FILES):
-        path = directory / name
-        if path.is_file():
-            digest.update(name.encode())
-            digest.update(file_sha256(path).encode())
     return digest.hexdigest()
 
 

@@ -6,7 +6,6 @@ vectors file is never silently reused with a different model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,22 +14,11 @@ from typing import Any
 
 from nsparse.encoder.errors import ConfigError
 from nsparse.encoder.idf import compute_idf, load_idf, save_idf
-from nsparse.encoder.loading import load_tokenizer
+from nsparse.encoder.loading import load_tokenizer, model_fingerprint
 from nsparse.encoder.protocols import DocumentEncoder
 
 from .pipeline import IngestReport, encode_to_file
 from .records import Document
-
-
-def model_fingerprint(model_dir: Path) -> str:
-    """Hash a model directory's config, tokenizer and weight file names and sizes."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
-        digest.update(path.name.encode())
-        digest.update(str(path.stat().st_size).encode())
-        if path.suffix == ".json" and path.stat().st_size < 4_000_000:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sparse_corpus import EVERYWHERE, N_DOCS, ODD, VOCAB, random_corpus
+from sparse_corpus import N_DOCS, ODD, VOCAB, random_corpus
 
 from nsparse.encoder.errors import BackendError, ConfigError, IndexingError
 from nsparse.encoder.sparse_vector import SparseVector

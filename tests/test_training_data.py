@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -12,7 +11,8 @@ from nsparse.encoder.errors import ConfigError, InputError
 from nsparse.encoder.training.config import parse_config
 from nsparse.encoder.training.data import TrainingExample, mine_hard_negatives, read_training_file
 from nsparse.encoder.training.pseudo_queries import document_body, generate_pseudo_queries
-from nsparse.encoder.training.teachers import model_dir_fingerprint, score_with_teachers
+from nsparse.encoder.loading import model_fingerprint
+from nsparse.encoder.training.teachers import score_with_teachers
 
 
 def test_both_formats(tmp_path):
@@ -110,11 +110,11 @@ def test_teacher_scores_are_cached(tmp_path):
 
 def test_fingerprint_follows_content(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    before = model_dir_fingerprint(tmp_path)
+    before = model_fingerprint(tmp_path)
     (tmp_path / ".marker").write_text("ignored")
-    assert model_dir_fingerprint(tmp_path) == before
+    assert model_fingerprint(tmp_path) == before
     (tmp_path / "config.json").write_text('{"a": 1}')
-    assert model_dir_fingerprint(tmp_path) != before
+    assert model_fingerprint(tmp_path) != before
 
 
 BASE = {"output_dir": "out", "train_file": "t.jsonl", "steps": 5, "student": {"model_dir": "m"},

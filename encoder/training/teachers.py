@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import ConfigError, ModelLoadError
-from ..loading import check_model_dir
+from ..loading import check_model_dir, model_fingerprint
 from .data import TrainingExample
 
 logger = logging.getLogger(__name__)
@@ -38,21 +38,6 @@ class Teacher(Protocol):
     def fingerprint(self) -> str: ...
 
     def score(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> list[list[float]]: ...
-
-
-def model_dir_fingerprint(path: str | Path) -> str:
-    """sha256 over the relative paths and bytes of every (non-hidden) file in a model directory."""
-    root = Path(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        relative = file.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        digest.update(str(relative).encode() + b"\0")
-        with file.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _TeacherBase:
@@ -71,7 +56,7 @@ class _TeacherBase:
     def fingerprint(self) -> str:
         if self._fingerprint is None:
             settings = f"{self.kind}:{self.max_length}:"
-            self._fingerprint = hashlib.sha256((settings + model_dir_fingerprint(self.model_dir)).encode()).hexdigest()
+            self._fingerprint = hashlib.sha256((settings + model_fingerprint(self.model_dir)).encode()).hexdigest()
         return self._fingerprint
 
     def score(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> list[list[float]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from nsparse.encoder.idf import compute_idf, load_idf, save_idf
+from nsparse.encoder.idf import compute_idf, save_idf
 from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
 from nsparse.encoder.loading import load_tokenizer
 from nsparse.encoder.metrics import sparsity_stats
