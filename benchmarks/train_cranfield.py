@@ -136,7 +136,14 @@ def main() -> None:
         if name in results and "nDCG@10" in results[name]:
             continue
         overrides, steps = variants[name]
-        overrides = overrides | {"steps": steps, "output_dir": str(out / name), "train_file": str(train_file),
+        paths = {
+            "student": {"model_dir": str(models["splade-tiny"])},
+            "teachers": [{"name": "dense", "kind": "dense", "model_dir": str(models["all-MiniLM-L6-v2"])},
+                         {"name": "sparse", "kind": "sparse", "model_dir": str(models["splade-tiny"])}],
+            "dev": {"corpus": str(DATA / "corpus.jsonl"), "queries": str(DATA / "queries.jsonl"),
+                    "qrels": str(DATA / "qrels" / "test.tsv")},
+        }
+        overrides = paths | overrides | {"steps": steps, "output_dir": str(out / name), "train_file": str(train_file),
                                  "idf": {"path": str(idf_path)}, "cache_dir": str(out / "teacher-cache"),
                                  "eval_every": steps // 2 if name == "main" else 0, "seed": args.seed,
                                  "checkpoint_every": 50}
