@@ -12,7 +12,7 @@ one run:
   load from other processes hits both alike. Reports QPS and client percentiles.
 
 A *method* is any ``Callable[[int], float | None]`` that runs query number ``i`` and
-returns the server-reported milliseconds (or ``None``). ``backend_methods`` wraps any
+returns the server-reported milliseconds (anything else, e.g. ``None``, means "not reported"). ``backend_methods`` wraps any
 ``Backend``; ``OpenSearchMethods`` sends raw requests with opensearch-py to read ``took``.
 Every measurement is bounded by both a request count and a time limit.
 
@@ -173,7 +173,7 @@ def measure_interleaved(
             start = time.perf_counter()
             took = methods[name](r % num_queries)
             client[name].append((time.perf_counter() - start) * 1000.0)
-            if took is not None:
+            if isinstance(took, (int, float)):
                 server[name].append(float(took))
         if time.perf_counter() > deadline:
             break
