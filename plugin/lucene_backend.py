@@ -88,6 +88,7 @@ class _Lucene:
         self.PerFieldAnalyzerWrapper = j("org.apache.lucene.analysis.miscellaneous.PerFieldAnalyzerWrapper")
         self.DefaultEnglishAnalyzer = j("io.anserini.analysis.DefaultEnglishAnalyzer")
         self.BagOfWordsQueryGenerator = j("io.anserini.search.query.BagOfWordsQueryGenerator")
+        self.ScoredDocs = j("io.anserini.search.ScoredDocs")
         self.JavaException = _java_exception_type()
 
     @classmethod
@@ -403,10 +404,19 @@ class LuceneBackend(BackendBase):
         return ranked_hits(scored, k)
 
     def _run(self, searcher: Any, query: Any, k: int) -> list[tuple[str, float]]:
+        """Search and return ``(doc_id, score)`` pairs.
+
+        The hits' ids are read from stored fields inside Java by Anserini's
+        ``ScoredDocs.fromTopDocs`` (it reads the field named ``id``, our ``ID_FIELD``) and
+        cross into Python as two arrays: one JNI round trip per field instead of two per
+        hit, which cost about 7 ms at ``k=100``.
+        """
         with self._java_errors("searching"):
             top = searcher.search(query, k)
-            stored = searcher.storedFields()
-            return [(str(stored.document(sd.doc).get(ID_FIELD)), float(sd.score)) for sd in top.scoreDocs]
+            if len(top.scoreDocs) == 0:
+                return []
+            scored = self._j.ScoredDocs.fromTopDocs(top, searcher)
+            return [(str(doc_id), float(score)) for doc_id, score in zip(scored.docids, scored.scores)]
 
     @staticmethod
     def _check_k(k: int) -> None:

@@ -240,3 +240,17 @@ def test_java_errors_become_one_line_backend_errors(lucene_backend_cls: type, tm
 def test_bad_settings(lucene_backend_cls: type, tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         lucene_backend_cls(tmp_path / "idx", **kwargs)
+
+
+def test_hit_ids_are_right_across_segments_and_refreshes(lucene_backend_cls: type, tmp_path: Path) -> None:
+    """Ids are resolved in Java per search (``ScoredDocs``): new segments after a refresh map right."""
+    backend = lucene_backend_cls(tmp_path / "idx", impact_scale=SCALE)
+    backend.index([EncodedDocument(f"a{i}", "old text", SparseVector({"tok": 1.0 + i / 100})) for i in range(50)])
+    assert [h.doc_id for h in backend.search_sparse(SparseVector({"tok": 1.0}), k=3)] == ["a49", "a48", "a47"]
+    backend.index([EncodedDocument(f"b{i}", "new words", SparseVector({"tok": 2.0 + i / 100})) for i in range(50)])
+    hits = backend.search_sparse(SparseVector({"tok": 1.0}), k=100)
+    assert [h.doc_id for h in hits[:2]] == ["b49", "b48"] and len(hits) == 100
+    assert {h.doc_id for h in hits} == {f"a{i}" for i in range(50)} | {f"b{i}" for i in range(50)}
+    assert {h.doc_id for h in backend.search_bm25("words", k=100)} == {f"b{i}" for i in range(50)}
+    assert backend.search_sparse(SparseVector({"absent": 1.0}), k=10) == []
+    backend.close()

@@ -1,0 +1,199 @@
+"""Query latency: BM25 vs inference-free sparse (exact and approximate), Lucene and OpenSearch.
+
+Run from the repository root::
+
+    python -m benchmarks.latency                     # Cranfield + synthetic 100k, both engines
+    python -m benchmarks.latency --with-1m           # also the 1M-document synthetic corpus
+    python -m benchmarks.latency --engines lucene --corpora cranfield
+
+For each corpus and engine, every method runs in ONE interleaved single-client pass (the
+order alternating per query), then BM25 and exact sparse run under N concurrent clients
+in alternating time slices. Approximate methods get recall@10 against exact sparse on the
+same engine. Writes ``<out>/latency.json``, ``<out>/latency-<corpus>-<engine>.json`` and
+``<out>/tradeoff-<corpus>.png``; prints tables. OpenSearch runs on a local node this
+script starts on 127.0.0.1:<port> (``nsparse.plugin.local_node``) and stops at the end,
+or on ``--url`` (nothing is started or stopped then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nsparse.cli.tables import format_table
+from nsparse.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compare_latency, environment
+
+from .datasets import Dataset, cranfield_dataset, synthetic_dataset
+from .engines import LuceneSetup, OpenSearchSetup, Top10
+
+logger = logging.getLogger("benchmarks.latency")
+
+
+def recall_at_10(top: dict[str, Top10], num_queries: int) -> dict[str, float]:
+    """Mean overlap of each approximate method's top 10 with exact sparse's top 10."""
+    exact = [set(top["exact sparse"](i)) for i in range(num_queries)]
+    out = {}
+    for name, fn in top.items():
+        if name == "exact sparse":
+            continue
+        total = 0.0
+        for i in range(num_queries):
+            if exact[i]:
+                total += len(exact[i] & set(fn(i))) / len(exact[i])
+        out[name] = total / max(1, sum(1 for e in exact if e))
+    return out
+
+
+def run_engine(engine: str, setup: Any, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    n = min(args.queries, len(dataset.query_texts))
+    if engine == "lucene":
+        methods, top = setup.methods(args.k, args.query_keep)
+    else:
+        methods, top, _ = setup.methods(args.k, args.query_keep, args.seismic)
+    recall = recall_at_10(top, min(n, args.recall_queries))
+    comparison = compare_latency(methods, n, clients=(), max_requests=n, max_seconds=args.max_seconds)
+    pair = {name: methods[name] for name in ("BM25", "exact sparse")}
+    throughput = compare_latency(pair, n, clients=args.clients, warmup=0, max_requests=1,
+                                 seconds_per_method=args.throughput_seconds).throughput
+    comparison.throughput = throughput
+    k100 = None
+    if args.k != 100:
+        if engine == "lucene":
+            methods100, _ = setup.methods(100, [])
+        else:
+            methods100, _, _ = setup.methods(100, [], [])
+        pair100 = {f"{name} k=100": methods100[name] for name in ("BM25", "exact sparse")}
+        k100 = compare_latency(pair100, n, baseline="BM25 k=100", clients=(), max_requests=n,
+                               max_seconds=args.max_seconds / 2)
+    result = {
+        "engine": engine, "corpus": dataset.name, "documents": dataset.num_documents, "queries": n, "k": args.k,
+        "comparison": comparison.to_dict(), "recall_at_10": recall,
+        "k100": k100.to_dict() if k100 else None,
+        "index_build_seconds": setup.build_seconds,
+    }
+    if engine == "opensearch":
+        result["server_profile"] = setup.profile(0)
+    _print(engine, dataset, comparison, recall, k100)
+    return result
+
+
+def _print(engine: str, dataset: Dataset, comparison: LatencyComparison, recall: dict[str, float],
+           k100: LatencyComparison | None) -> None:
+    print(f"\n== {dataset.name} ({dataset.num_documents} docs), {engine}, load {comparison.environment['loadavg']}")
+    rows = [row + [recall.get(str(row[0]), 1.0 if row[0] == "exact sparse" else "-")] for row in comparison.rows()]
+    print(format_table([*ROW_HEADERS, "R@10 vs exact"], rows))
+    if k100:
+        print(format_table(ROW_HEADERS, k100.rows()))
+    tp = [[t.name, t.clients, t.requests, t.qps, t.client["p50_ms"], t.client["p99_ms"],
+           comparison.qps_ratio(t.name, t.clients)] for t in comparison.throughput]
+    print(format_table(["method", "clients", "requests", "QPS", "p50 ms", "p99 ms", "QPS x BM25"], tp))
+
+
+def plot_tradeoff(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for result, marker in zip(results, "os^D"):
+        ratios = result["comparison"]["ratios"]
+        names = [n for n in ratios if n != "BM25"]
+        xs = [1.0 if n == "exact sparse" else result["recall_at_10"][n] for n in names]
+        ys = [ratios[n]["p50_ms"] for n in names]
+        ax.scatter(xs, ys, marker=marker, label=result["engine"])
+        for x, y, name in zip(xs, ys, names):
+            ax.annotate(name, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.axvline(0.95, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("recall@10 relative to exact sparse")
+    ax.set_ylabel("p50 latency / BM25 p50 (client side)")
+    ax.set_title(f"{results[0]['corpus']}: latency vs recall (k={results[0]['k']})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--corpora", default="cranfield,synthetic-100k")
+    parser.add_argument("--with-1m", action="store_true", help="Add the 1M-document synthetic corpus (slow).")
+    parser.add_argument("--engines", default="lucene,opensearch")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=300, help="Queries per interleaved pass.")
+    parser.add_argument("--recall-queries", type=int, default=200)
+    parser.add_argument("--max-seconds", type=float, default=90.0, help="Cap on each interleaved pass.")
+    parser.add_argument("--clients", default="1,4", help="Concurrent clients for the QPS runs.")
+    parser.add_argument("--throughput-seconds", type=float, default=6.0, help="Per method and client count.")
+    parser.add_argument("--ingest-prune", default="0.1,0.3", help="max_ratio values for ingest-time pruning.")
+    parser.add_argument("--query-keep", default="3,5", help="Keep this many highest-IDF query tokens.")
+    parser.add_argument("--url", help="Use this OpenSearch instead of starting a local node.")
+    parser.add_argument("--port", type=int, default=9270, help="Port of the local node this script starts.")
+    parser.add_argument("--heap", default="2g")
+    parser.add_argument("--no-seismic", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    args.clients = [int(c) for c in args.clients.split(",") if c]
+    args.query_keep = [int(c) for c in args.query_keep.split(",") if c]
+    prune = [float(r) for r in args.ingest_prune.split(",") if r]
+    args.seismic = [] if args.no_seismic else [{"top_n": 10, "heap_factor": 1.0}, {"top_n": 30, "heap_factor": 1.0}]
+    corpora = [c for c in args.corpora.split(",") if c] + (["synthetic-1m"] if args.with_1m else [])
+    engines = [e for e in args.engines.split(",") if e]
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    node = client = None
+    results: list[dict[str, Any]] = []
+    try:
+        if "opensearch" in engines:
+            from opensearchpy import OpenSearch
+
+            url = args.url
+            if not url:
+                from nsparse.plugin.local_node import LocalOpenSearchNode
+
+                node = LocalOpenSearchNode(port=args.port, heap=args.heap)
+                url = node.start(timeout=300)
+            client = OpenSearch(url, timeout=120, pool_maxsize=max(args.clients) + 2)
+        for corpus in corpora:
+            dataset = cranfield_dataset(args.out) if corpus == "cranfield" else synthetic_dataset(corpus, args.out)
+            per_corpus = []
+            for engine in engines:
+                if engine == "lucene":
+                    setup: Any = LuceneSetup(dataset, args.out / "indexes", prune)
+                else:
+                    setup = OpenSearchSetup(client, dataset, prune, seismic=bool(args.seismic))
+                result = run_engine(engine, setup, dataset, args)
+                if engine == "lucene":
+                    setup.close()
+                (args.out / f"latency-{corpus}-{engine}.json").write_text(json.dumps(result, indent=1))
+                per_corpus.append(result)
+            plot_tradeoff(per_corpus, args.out / f"tradeoff-{corpus}.png")
+            results += per_corpus
+    finally:
+        if node is not None:
+            node.stop()
+    summary = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {**environment(), "platform": platform.platform(), "python": platform.python_version()},
+        "command": " ".join(["python -m benchmarks.latency", *(argv if argv is not None else sys.argv[1:])]),
+        "seconds": time.perf_counter() - started,
+        "results": results,
+    }
+    (args.out / "latency.json").write_text(json.dumps(summary, indent=1))
+    print(f"\nwrote {args.out / 'latency.json'} ({summary['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

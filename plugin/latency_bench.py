@@ -1,0 +1,375 @@
+"""Query latency of inference-free sparse retrieval against BM25 on the same engine.
+
+Timing on a shared machine is noisy, so methods are only ever compared side by side in
+one run:
+
+* **One client** (``measure_interleaved``): for every query the methods run back to back,
+  the order alternating from query to query, after an untimed warm-up. Each request's
+  client wall time is recorded, and the engine's own time where it reports one
+  (OpenSearch's ``took``).
+* **N clients** (``measure_throughput``): ``clients`` threads send requests as fast as
+  they can; methods take turns in short time slices (A, B, A, B, ...) so that a burst of
+  load from other processes hits both alike. Reports QPS and client percentiles.
+
+A *method* is any ``Callable[[int], float | None]`` that runs query number ``i`` and
+returns the server-reported milliseconds (anything else, e.g. ``None``, means "not reported"). ``backend_methods`` wraps any
+``Backend``; ``OpenSearchMethods`` sends raw requests with opensearch-py to read ``took``.
+Every measurement is bounded by both a request count and a time limit.
+
+Example:
+    >>> comparison = compare_latency(methods, num_queries=200, clients=(1, 4))  # doctest: +SKIP
+    >>> comparison.ratio("inference-free sparse", "p50_ms")  # doctest: +SKIP
+    0.93
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nsparse.encoder.errors import BackendError, ConfigError
+from nsparse.encoder.sparse_vector import SparseVector
+from nsparse.plugin.base import Backend
+
+__all__ = [
+    "LatencyComparison",
+    "LatencyStats",
+    "OpenSearchMethods",
+    "ThroughputStats",
+    "backend_methods",
+    "compare_latency",
+    "measure_interleaved",
+    "measure_throughput",
+]
+
+Method = Callable[[int], "float | None"]
+_PERCENTILES = (50, 95, 99)
+
+
+def _percentiles(ms: Sequence[float]) -> dict[str, float]:
+    if not ms:
+        return {**{f"p{p}_ms": float("nan") for p in _PERCENTILES}, "mean_ms": float("nan")}
+    values = np.asarray(ms, dtype=np.float64)
+    return {**{f"p{p}_ms": float(np.percentile(values, p)) for p in _PERCENTILES}, "mean_ms": float(values.mean())}
+
+
+@dataclass
+class LatencyStats:
+    """One method's single-client latency: client-side and (if reported) server-side, in ms."""
+
+    name: str
+    requests: int
+    client: dict[str, float]
+    server: dict[str, float] | None
+
+
+@dataclass
+class ThroughputStats:
+    """One method under ``clients`` concurrent clients."""
+
+    name: str
+    clients: int
+    requests: int
+    seconds: float
+    qps: float
+    client: dict[str, float]
+
+
+@dataclass
+class LatencyComparison:
+    """Single-client latencies and throughputs of several methods, measured in one run."""
+
+    latency: dict[str, LatencyStats]
+    throughput: list[ThroughputStats] = field(default_factory=list)
+    baseline: str = "BM25"
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def ratio(self, name: str, stat: str = "p50_ms", *, server: bool = False) -> float:
+        """``name``'s statistic divided by the baseline's (client side unless ``server``)."""
+        part = "server" if server else "client"
+        mine, base = getattr(self.latency[name], part), getattr(self.latency[self.baseline], part)
+        if not mine or not base or not base.get(stat):
+            return float("nan")
+        return mine[stat] / base[stat]
+
+    def qps_ratio(self, name: str, clients: int) -> float:
+        """``name``'s QPS divided by the baseline's at ``clients`` clients."""
+        qps = {(t.name, t.clients): t.qps for t in self.throughput}
+        base = qps.get((self.baseline, clients))
+        return qps[(name, clients)] / base if base else float("nan")
+
+    def rows(self) -> list[list[object]]:
+        """Table rows: method, requests, client p50/p95/p99, server p50/p99, p50 and p99 ratios."""
+        out: list[list[object]] = []
+        for name, stats in self.latency.items():
+            server = stats.server or {}
+            out.append([
+                name, stats.requests, stats.client["p50_ms"], stats.client["p95_ms"], stats.client["p99_ms"],
+                server.get("p50_ms", "-"), server.get("p99_ms", "-"),
+                self.ratio(name, "p50_ms"), self.ratio(name, "p99_ms"),
+            ])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, with ratios to the baseline."""
+        return {
+            "baseline": self.baseline,
+            "environment": self.environment,
+            "latency": {name: asdict(s) for name, s in self.latency.items()},
+            "ratios": {
+                name: {stat: self.ratio(name, stat) for stat in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")}
+                | {f"server_{stat}": self.ratio(name, stat, server=True) for stat in ("p50_ms", "p99_ms")}
+                for name in self.latency
+            },
+            "throughput": [asdict(t) for t in self.throughput],
+        }
+
+
+ROW_HEADERS = ["method", "n", "p50 ms", "p95 ms", "p99 ms", "server p50", "server p99", "p50 x", "p99 x"]
+
+
+def environment() -> dict[str, Any]:
+    """Cores, memory and load average, to record next to timings."""
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg": list(os.getloadavg())}
+    try:
+        with open("/proc/meminfo") as handle:
+            info["mem_total_gib"] = round(int(handle.readline().split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return info
+
+
+def measure_interleaved(
+    methods: Mapping[str, Method],
+    num_queries: int,
+    *,
+    warmup: int = 20,
+    max_requests: int | None = None,
+    max_seconds: float = 60.0,
+) -> dict[str, LatencyStats]:
+    """Time each method on queries ``0 .. num_queries-1``, interleaved, one client.
+
+    Queries are cycled if ``max_requests`` exceeds ``num_queries``; the run stops early
+    after ``max_seconds`` (always on a whole round, so every method has the same queries).
+    """
+    if num_queries < 1 or not methods:
+        raise ConfigError("need at least one query and one method")
+    names = list(methods)
+    for i in range(min(warmup, num_queries)):
+        for name in names:
+            methods[name](i)
+    total = max_requests or num_queries
+    client: dict[str, list[float]] = {n: [] for n in names}
+    server: dict[str, list[float]] = {n: [] for n in names}
+    deadline = time.perf_counter() + max_seconds
+    for r in range(total):
+        for name in names if r % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            took = methods[name](r % num_queries)
+            client[name].append((time.perf_counter() - start) * 1000.0)
+            if isinstance(took, (int, float)):
+                server[name].append(float(took))
+        if time.perf_counter() > deadline:
+            break
+    return {
+        n: LatencyStats(n, len(client[n]), _percentiles(client[n]), _percentiles(server[n]) if server[n] else None)
+        for n in names
+    }
+
+
+def measure_throughput(
+    methods: Mapping[str, Method],
+    num_queries: int,
+    clients: int,
+    *,
+    seconds_per_method: float = 10.0,
+    slice_seconds: float = 2.0,
+) -> list[ThroughputStats]:
+    """Run each method with ``clients`` threads for ``seconds_per_method`` in alternating slices."""
+    if clients < 1:
+        raise ConfigError(f"clients must be >= 1, got {clients}")
+    names = list(methods)
+    client_ms: dict[str, list[float]] = {n: [] for n in names}
+    elapsed: dict[str, float] = dict.fromkeys(names, 0.0)
+    slices = max(1, round(seconds_per_method / slice_seconds))
+    errors: list[BaseException] = []
+    for s in range(slices):
+        for name in names if s % 2 == 0 else reversed(names):
+            method, counter, lock = methods[name], [s * 7919], threading.Lock()
+            stop_at = time.perf_counter() + slice_seconds
+            times: list[float] = []
+
+            def work(method: Method = method, counter: list[int] = counter, lock: threading.Lock = lock,
+                     stop_at: float = stop_at, times: list[float] = times) -> None:
+                try:
+                    while time.perf_counter() < stop_at:
+                        with lock:
+                            i = counter[0] % num_queries
+                            counter[0] += 1
+                        start = time.perf_counter()
+                        method(i)
+                        times.append((time.perf_counter() - start) * 1000.0)
+                except BaseException as exc:  # noqa: BLE001 - reported after join
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
+            begin = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed[name] += time.perf_counter() - begin
+            client_ms[name].extend(times)
+            if errors:
+                raise BackendError(f"{name} failed under {clients} clients: {errors[0]}") from errors[0]
+    return [
+        ThroughputStats(n, clients, len(client_ms[n]), elapsed[n], len(client_ms[n]) / elapsed[n],
+                        _percentiles(client_ms[n]))
+        for n in names
+    ]
+
+
+def compare_latency(
+    methods: Mapping[str, Method],
+    num_queries: int,
+    *,
+    baseline: str = "BM25",
+    clients: Sequence[int] = (1, 4),
+    warmup: int = 20,
+    max_requests: int | None = None,
+    max_seconds: float = 60.0,
+    seconds_per_method: float = 10.0,
+) -> LatencyComparison:
+    """Single-client interleaved latency, then throughput at each of ``clients`` (> 1)."""
+    if baseline not in methods:
+        raise ConfigError(f"baseline {baseline!r} is not one of the methods {sorted(methods)}")
+    before = environment()
+    latency = measure_interleaved(methods, num_queries, warmup=warmup, max_requests=max_requests,
+                                  max_seconds=max_seconds)
+    throughput: list[ThroughputStats] = []
+    for n in clients:
+        throughput += measure_throughput(methods, num_queries, n, seconds_per_method=seconds_per_method)
+    env = {**before, "loadavg_after": list(os.getloadavg())}
+    return LatencyComparison(latency, throughput, baseline, env)
+
+
+# ---- methods ------------------------------------------------------------------------
+
+
+def backend_methods(
+    backend: Backend,
+    texts: Sequence[str],
+    vectors: Sequence[SparseVector] | Callable[[int], SparseVector],
+    *,
+    k: int = 100,
+    sparse_name: str = "inference-free sparse",
+) -> dict[str, Method]:
+    """BM25 and sparse search through the ``Backend`` protocol (no server-side times).
+
+    ``vectors`` is either the query vectors, or a function encoding query ``i`` on each
+    call (so that query encoding counts in the sparse latency).
+    """
+    encode = vectors if callable(vectors) else vectors.__getitem__
+
+    def sparse(i: int) -> None:
+        backend.search_sparse(encode(i), k)
+
+    def bm25(i: int) -> None:
+        backend.search_bm25(texts[i], k)
+
+    return {"BM25": bm25, sparse_name: sparse}
+
+
+class OpenSearchMethods:
+    """Raw OpenSearch requests (opensearch-py) that return the server's ``took``.
+
+    Args:
+        client: an ``opensearchpy.OpenSearch`` client.
+        index: index name.
+        text_field: the BM25 text field.
+        vector_field: the ``rank_features`` (or ``sparse_vector``) field.
+        k: hits per request.
+        query_style: ``"neural_sparse"`` (neural-search plugin) or ``"rank_feature"``
+            (core OpenSearch, a bool of linear ``rank_feature`` clauses).
+
+    Each call returns a ``Method``; its requests ask for no ``_source`` (ids only).
+    """
+
+    QUERY_STYLES = ("neural_sparse", "rank_feature")
+
+    def __init__(self, client: Any, index: str, *, text_field: str = "text", vector_field: str = "sparse",
+                 k: int = 100, query_style: str = "neural_sparse") -> None:
+        if query_style not in self.QUERY_STYLES:
+            raise ConfigError(f"query_style must be one of {self.QUERY_STYLES}, got {query_style!r}")
+        if k < 1:
+            raise ConfigError(f"k must be >= 1, got {k}")
+        self.client, self.index, self.k = client, index, k
+        self.text_field, self.vector_field, self.query_style = text_field, vector_field, query_style
+
+    def search(self, body: dict[str, Any], *, index: str | None = None, params: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+        """Send one search and return the response (raises ``BackendError`` on failure)."""
+        try:
+            return self.client.search(index=index or self.index, body=body, params=params or {})
+        except Exception as exc:  # opensearch-py raises several unrelated types
+            raise BackendError(f"search on {index or self.index} failed: {exc}") from exc
+
+    def bm25_body(self, text: str) -> dict[str, Any]:
+        """``match`` query on the text field."""
+        return {"size": self.k, "_source": False, "query": {"match": {self.text_field: text}}}
+
+    def sparse_body(self, vector: SparseVector | Mapping[str, float], *, field: str | None = None,
+                    method_parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Dot-product query for ``vector`` (weights scaled into Lucene's (0, 64] if needed)."""
+        target = field or self.vector_field
+        top = max(vector.values(), default=0.0)
+        scale = 64.0 / top if top > 64.0 else 1.0
+        tokens = {t: w * scale for t, w in vector.items()}
+        if not tokens:
+            query: dict[str, Any] = {"match_none": {}}
+        elif self.query_style == "neural_sparse" or method_parameters is not None:
+            inner: dict[str, Any] = {"query_tokens": tokens}
+            if method_parameters is not None:
+                inner["method_parameters"] = dict(method_parameters)
+            query = {"neural_sparse": {target: inner}}
+        else:
+            query = {"bool": {"should": [
+                {"rank_feature": {"field": f"{target}.{t}", "linear": {}, "boost": w}}
+                for t, w in tokens.items() if "." not in t
+            ]}}
+        return {"size": self.k, "_source": False, "query": query}
+
+    def bm25(self, texts: Sequence[str]) -> Method:
+        """A method running BM25 for ``texts[i]``."""
+        bodies = [self.bm25_body(t) for t in texts]
+        return lambda i: float(self.search(bodies[i])["took"])
+
+    def sparse(self, vectors: Sequence[SparseVector] | Callable[[int], SparseVector], *,
+               index: str | None = None, field: str | None = None, pipeline: str | None = None,
+               method_parameters: Mapping[str, Any] | None = None) -> Method:
+        """A method running the sparse query ``i``; optionally through a search pipeline.
+
+        With precomputed ``vectors`` the bodies are built once; with an encoding function
+        each call encodes (tokenise + IDF), so that cost is part of the latency.
+        """
+        params = {"search_pipeline": pipeline} if pipeline else None
+
+        def body(vector: SparseVector) -> dict[str, Any]:
+            return self.sparse_body(vector, field=field, method_parameters=method_parameters)
+
+        if callable(vectors):
+            encode = vectors
+            return lambda i: float(self.search(body(encode(i)), index=index, params=params)["took"])
+        bodies = [body(v) for v in vectors]
+        return lambda i: float(self.search(bodies[i], index=index, params=params)["took"])
+
+    def ids(self, body: dict[str, Any], *, index: str | None = None, pipeline: str | None = None) -> list[str]:
+        """The hit ids of one request (for recall against an exact run)."""
+        params = {"search_pipeline": pipeline} if pipeline else None
+        return [hit["_id"] for hit in self.search(body, index=index, params=params)["hits"]["hits"]]

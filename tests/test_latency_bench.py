@@ -1,0 +1,121 @@
+"""The interleaved latency library (fake methods) and `nsparse bench latency` on a small Lucene index."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import pytest
+
+from nsparse.encoder.errors import BackendError, ConfigError
+from nsparse.encoder.sparse_vector import SparseVector
+from nsparse.plugin.latency_bench import (
+    OpenSearchMethods,
+    compare_latency,
+    measure_interleaved,
+    measure_throughput,
+)
+
+
+def _sleeper(seconds: float, calls: list[tuple[str, int]], name: str, took: float | None = None):
+    def method(i: int) -> float | None:
+        calls.append((name, i))
+        time.sleep(seconds)
+        return took
+    return method
+
+
+def test_interleaved_alternates_order_and_reports_server_time() -> None:
+    calls: list[tuple[str, int]] = []
+    methods = {"BM25": _sleeper(0.001, calls, "BM25", took=1.0), "sparse": _sleeper(0.002, calls, "sparse")}
+    stats = measure_interleaved(methods, 4, warmup=0, max_requests=4)
+    assert calls == [("BM25", 0), ("sparse", 0), ("sparse", 1), ("BM25", 1),
+                     ("BM25", 2), ("sparse", 2), ("sparse", 3), ("BM25", 3)]
+    assert stats["BM25"].requests == 4 and stats["BM25"].server == {
+        "p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0, "mean_ms": 1.0}
+    assert stats["sparse"].server is None
+    assert stats["sparse"].client["p50_ms"] > stats["BM25"].client["p50_ms"] >= 1.0
+
+
+def test_time_cap_stops_on_a_whole_round() -> None:
+    calls: list[tuple[str, int]] = []
+    methods = {"a": _sleeper(0.01, calls, "a"), "b": _sleeper(0.01, calls, "b")}
+    stats = measure_interleaved(methods, 10, warmup=0, max_requests=1000, max_seconds=0.1)
+    assert stats["a"].requests == stats["b"].requests < 20
+
+
+def test_compare_gives_ratios_and_throughput() -> None:
+    calls: list[tuple[str, int]] = []
+    methods = {"BM25": _sleeper(0.002, calls, "BM25"), "sparse": _sleeper(0.001, calls, "sparse")}
+    report = compare_latency(methods, 5, clients=(2,), warmup=1, max_requests=10,
+                             seconds_per_method=0.2)
+    assert 0.2 < report.ratio("sparse") < 0.9
+    assert report.ratio("BM25") == 1.0
+    assert {(t.name, t.clients) for t in report.throughput} == {("BM25", 2), ("sparse", 2)}
+    assert report.qps_ratio("sparse", 2) > 1.0
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["environment"]["cpus"] >= 1 and len(data["environment"]["loadavg"]) == 3
+    assert len(report.rows()) == 2
+    with pytest.raises(ConfigError):
+        compare_latency(methods, 5, baseline="nope")
+
+
+def test_throughput_raises_a_failing_method() -> None:
+    def broken(i: int) -> None:
+        raise RuntimeError("boom")
+    with pytest.raises(BackendError, match="boom"):
+        measure_throughput({"x": broken}, 3, 2, seconds_per_method=0.1, slice_seconds=0.1)
+
+
+def test_opensearch_bodies() -> None:
+    runner = OpenSearchMethods(object(), "idx", vector_field="emb", k=7)
+    assert runner.bm25_body("wing lift") == {"size": 7, "_source": False, "query": {"match": {"text": "wing lift"}}}
+    body = runner.sparse_body(SparseVector({"wing": 128.0, "lift": 2.0}))
+    assert body["query"] == {"neural_sparse": {"emb": {"query_tokens": {"wing": 64.0, "lift": 1.0}}}}
+    seismic = runner.sparse_body({"1996": 1.0}, field="sv", method_parameters={"k": 10, "top_n": 10})
+    assert seismic["query"]["neural_sparse"]["sv"]["method_parameters"] == {"k": 10, "top_n": 10}
+    core = OpenSearchMethods(object(), "idx", vector_field="emb", query_style="rank_feature")
+    clauses = core.sparse_body(SparseVector({"a.b": 1.0, "c": 2.0}))["query"]["bool"]["should"]
+    assert clauses == [{"rank_feature": {"field": "emb.c", "linear": {}, "boost": 2.0}}]
+    with pytest.raises(ConfigError):
+        OpenSearchMethods(object(), "idx", query_style="bogus")
+
+
+def test_bench_command_has_help() -> None:
+    from nsparse.cli.bench_commands import COMMANDS
+
+    group = COMMANDS[0]
+    assert isinstance(group, click.Group) and "latency" in group.commands
+
+
+@pytest.mark.engine
+def test_bench_latency_on_lucene(tmp_path: Path, minilm_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from nsparse.cli.bench_commands import bench
+    from nsparse.plugin.base import EncodedDocument
+
+    try:
+        from nsparse.plugin.lucene_backend import LuceneBackend
+
+        backend = LuceneBackend(tmp_path / "idx")
+    except BackendError as exc:
+        pytest.skip(f"no Lucene: {exc}")
+    words = ["wing", "lift", "drag", "flow", "heat"]
+    backend.index([EncodedDocument(f"d{i}", " ".join(words[: 1 + i % 5]),
+                                   SparseVector({w: 1.0 + i / 10 for w in words[: 1 + i % 5]})) for i in range(30)])
+    backend.close()
+    (tmp_path / "q.jsonl").write_text('{"_id": "1", "text": "wing lift"}\n{"_id": "2", "text": "heat flow"}\n')
+    (tmp_path / "idf.json").write_text(json.dumps({w: 1.0 + n for n, w in enumerate(words)}))
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(bench, [
+        "latency", "--index", str(tmp_path / "idx"), "--queries", str(tmp_path / "q.jsonl"),
+        "--tokenizer", str(minilm_dir), "--idf", str(tmp_path / "idf.json"), "--clients", "2",
+        "--throughput-seconds", "0.4", "--max-seconds", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "inference-free sparse" in result.output and "BM25" in result.output
+    report = json.loads(out.read_text())
+    assert report["latency"]["BM25"]["requests"] == 2
+    assert [t["clients"] for t in report["throughput"]] == [2, 2]
