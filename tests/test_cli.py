@@ -12,7 +12,7 @@ from nsparse.cli.main import cli, main
 
 COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
             "teachers score", "export-onnx", "quantize", "package",
-            "deploy", "predict"]
+            "deploy", "predict", "bench", "bench latency"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -33,6 +33,7 @@ def cli(verbose: int) -> None:
 def _register() -> None:
     from . import (
         assets_commands,
+        bench_commands,
         mlcommons_commands,
         onnx_commands,
         opensearch_commands,
@@ -40,7 +41,7 @@ def _register() -> None:
         training_commands,
     )
 
-    modules = (assets_commands, mlcommons_commands, onnx_commands, opensearch_commands, retrieval_commands,
+    modules = (assets_commands, bench_commands, mlcommons_commands, onnx_commands, opensearch_commands, retrieval_commands,
                training_commands)
     for module in modules:
         for command in module.COMMANDS:
