@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .pruning import Pruning
 from .sparse_vector import SparseVector
 
 if TYPE_CHECKING:
@@ -76,3 +77,30 @@ def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
 def vocabulary_list(tokenizer: PreTrainedTokenizerBase) -> list[str]:
     """Return token strings indexed by id (``vocabulary[id] == token``)."""
     return tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+
+
+class BatchedDocumentEncoder:
+    """``encode_document`` on top of a runtime's ``encode_to_array`` (torch, onnxruntime).
+
+    Subclasses set ``batch_size``, ``vocabulary`` and ``pruning`` and implement
+    ``encode_to_array(texts) -> [batch, vocab]`` for one batch.
+    """
+
+    batch_size: int
+    vocabulary: list[str]
+    pruning: Pruning
+
+    def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""
+        raise NotImplementedError
+
+    def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
+        """Encode documents in length-sorted batches; empty or whitespace-only texts give empty vectors."""
+        vectors: list[SparseVector] = [SparseVector() for _ in texts]
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        live_texts = [texts[i] for i in live]
+        for batch in length_sorted_batches(live_texts, self.batch_size):
+            weights = self.encode_to_array([live_texts[i] for i in batch])
+            for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
+                vectors[live[i]] = self.pruning.apply(vector)
+        return vectors

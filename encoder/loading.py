@@ -80,6 +80,15 @@ def load_masked_lm(path: str | Path) -> PreTrainedModel:
     return model.eval()
 
 
+def file_sha256(path: str | Path) -> str:
+    """Return the hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def model_fingerprint(path: str | Path) -> str:
     """SHA-256 over the relative paths and bytes of every non-hidden file in a model directory."""
     root = Path(path)

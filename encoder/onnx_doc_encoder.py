@@ -14,20 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from .doc_batches import length_sorted_batches, rows_to_vectors, tokenize_documents, vocabulary_list
+from .doc_batches import BatchedDocumentEncoder, tokenize_documents, vocabulary_list
 from .errors import ConfigError, ModelLoadError
 from .loading import load_tokenizer
-from .onnx_export import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, file_sha256, read_metadata
+from .loading import file_sha256
+from .onnx_export import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, read_metadata
 from .protocols import DocumentEncoder
 from .pruning import Pruning
-from .sparse_vector import SparseVector
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
 
-class OnnxDocumentEncoder:
+class OnnxDocumentEncoder(BatchedDocumentEncoder):
     """Encode documents with an exported ONNX model (fp32 or int8) on onnxruntime.
 
     Args:
@@ -144,17 +144,6 @@ class OnnxDocumentEncoder:
         if isinstance(width, int) and width != int(self.metadata["vocab_size"]):
             raise ModelLoadError(f"{model_path}: output width {width} != vocab_size in {METADATA_FILE}")
         return session
-
-    def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
-        """Encode documents; empty or whitespace-only texts give empty vectors."""
-        vectors: list[SparseVector] = [SparseVector() for _ in texts]
-        live = [i for i, t in enumerate(texts) if t.strip()]
-        live_texts = [texts[i] for i in live]
-        for batch in length_sorted_batches(live_texts, self.batch_size):
-            weights = self.encode_to_array([live_texts[i] for i in batch])
-            for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
-                vectors[live[i]] = self.pruning.apply(vector)
-        return vectors
 
     def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""

@@ -25,7 +25,6 @@ Search Relevance for Inference-Free Learned Sparse Retrievers" (arXiv 2411.04403
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import shutil
@@ -39,7 +38,7 @@ import numpy as np
 
 from .doc_batches import special_token_ids, tokenize_documents
 from .errors import ConfigError, ExportValidationError, ModelLoadError
-from .loading import check_model_dir, load_masked_lm, load_tokenizer, model_fingerprint
+from .loading import check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_fingerprint
 from .pooling import check_activation, sparse_pool
 
 if TYPE_CHECKING:
@@ -335,15 +334,6 @@ def _mark_invalid(output: Path) -> None:
         model_path.replace(output / (MODEL_FILE + ".invalid"))
     (output / METADATA_FILE).unlink(missing_ok=True)
     logger.error("export failed validation; kept for inspection as %s", output / (MODEL_FILE + ".invalid"))
-
-
-def file_sha256(path: str | Path) -> str:
-    """Return the hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_metadata(onnx_dir: str | Path, metadata: dict[str, Any]) -> Path:

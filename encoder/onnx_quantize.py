@@ -20,7 +20,8 @@ from .errors import ConfigError
 from .idf import compute_idf
 from .idf_query_encoder import IdfQueryEncoder
 from .metrics import evaluate_run
-from .onnx_export import MODEL_FILE, file_sha256, read_metadata, write_metadata
+from .loading import file_sha256
+from .onnx_export import MODEL_FILE, read_metadata, write_metadata
 from .protocols import DocumentEncoder
 from .sparse_vector import SparseVector
 

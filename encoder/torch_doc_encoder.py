@@ -8,17 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .doc_batches import length_sorted_batches, rows_to_vectors, special_token_ids, tokenize_documents, vocabulary_list
+from .doc_batches import BatchedDocumentEncoder, special_token_ids, tokenize_documents, vocabulary_list
 from .errors import ConfigError
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
 from .pooling import check_activation, sparse_pool, zero_columns
 from .pruning import Pruning
-from .sparse_vector import SparseVector
 
 logger = logging.getLogger(__name__)
 
 
-class TorchDocumentEncoder:
+class TorchDocumentEncoder(BatchedDocumentEncoder):
     """Encode documents with a fill-mask model and SPLADE max pooling.
 
     Args:
@@ -67,17 +66,6 @@ class TorchDocumentEncoder:
         self.vocabulary = vocabulary_list(self.tokenizer)
         self.special_ids = special_token_ids(self.tokenizer)
         self.truncated_documents = 0
-
-    def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
-        """Encode documents; empty or whitespace-only texts give empty vectors."""
-        vectors: list[SparseVector] = [SparseVector() for _ in texts]
-        live = [i for i, t in enumerate(texts) if t.strip()]
-        live_texts = [texts[i] for i in live]
-        for batch in length_sorted_batches(live_texts, self.batch_size):
-            weights = self.encode_to_array([live_texts[i] for i in batch])
-            for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
-                vectors[live[i]] = self.pruning.apply(vector)
-        return vectors
 
     def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""

@@ -22,15 +22,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from nsparse.encoder.errors import BackendError, ConfigError
 from nsparse.encoder.sparse_vector import SparseVector
 
 from .ml_commons_package import MlCommonsPackage, check_zip
-from .opensearch_backend import redact_url
+from .opensearch_errors import one_line, redact_url, translate_errors
 from .opensearch_queries import index_body
 
 logger = logging.getLogger(__name__)
@@ -98,20 +98,8 @@ class MlCommonsClient:
         self.poll_interval = poll_interval
 
     # -- plumbing -----------------------------------------------------------------------------
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
-
-        try:
-            yield
-        except AuthenticationException as err:
-            raise BackendError(f"{action}: OpenSearch at {self.url} refused the credentials (HTTP 401)") from err
-        except ConnectionError as err:
-            reason = type(err.info).__name__ if getattr(err, "info", None) else "connection failed"
-            raise BackendError(f"{action}: cannot reach OpenSearch at {self.url} ({reason})") from err
-        except TransportError as err:
-            raise BackendError(f"{action}: OpenSearch at {self.url} answered {err.status_code}: "
-                               f"{_reason(err.info) or err.error}") from err
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return translate_errors(action, self.url)
 
     def _request(self, action: str, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
         with self._errors(action):
@@ -136,7 +124,7 @@ class MlCommonsClient:
             if state in _DONE:
                 return task
             if state in _FAILED:
-                raise BackendError(f"{action}: ML task {task_id} {state}: {_one_line(task.get('error')) or 'no error text'}")
+                raise BackendError(f"{action}: ML task {task_id} {state}: {one_line(task.get('error')) or 'no error text'}")
             if time.monotonic() > deadline:
                 raise BackendError(f"{action}: ML task {task_id} still {state or 'unknown'} after {self.timeout:g}s")
             time.sleep(self.poll_interval)
@@ -219,13 +207,13 @@ class MlCommonsClient:
         answer = self._request(action, "POST", f"{ML}/_predict/sparse_encoding/{model_id}", {"text_docs": texts})
         results = answer.get("inference_results")
         if not isinstance(results, list) or len(results) != len(texts):
-            raise BackendError(f"{action}: expected {len(texts)} inference results, got {_one_line(answer)[:200]}")
+            raise BackendError(f"{action}: expected {len(texts)} inference results, got {one_line(answer)[:200]}")
         vectors = []
         for result in results:
             try:
                 weights = result["output"][0]["dataAsMap"]["response"][0]
             except (KeyError, IndexError, TypeError) as err:
-                raise BackendError(f"{action}: unexpected result shape {_one_line(result)[:200]}") from err
+                raise BackendError(f"{action}: unexpected result shape {one_line(result)[:200]}") from err
             vectors.append(SparseVector({str(t): float(w) for t, w in weights.items()}))
         return vectors
 
@@ -306,21 +294,5 @@ class MlCommonsClient:
 def _required(answer: Mapping[str, Any], key: str, action: str) -> str:
     value = answer.get(key)
     if not value:
-        raise BackendError(f"{action}: answer has no {key}: {_one_line(answer)[:200]}")
+        raise BackendError(f"{action}: answer has no {key}: {one_line(answer)[:200]}")
     return str(value)
-
-
-def _one_line(value: Any) -> str:
-    return " ".join(str(value).split()) if value else ""
-
-
-def _reason(info: Any) -> str:
-    """The innermost reason of an OpenSearch error body, on one line."""
-    if isinstance(info, dict):
-        error = info.get("error", info)
-        if isinstance(error, dict):
-            causes = error.get("root_cause") or []
-            cause = causes[0] if causes and isinstance(causes[0], dict) else error
-            return _one_line(f"{cause.get('type', '')}: {cause.get('reason', '')}".strip(": "))
-        return _one_line(error)
-    return _one_line(info)

@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -51,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from nsparse.encoder.errors import ConfigError, ModelLoadError
 from nsparse.encoder.idf import load_idf
-from nsparse.encoder.loading import load_tokenizer
+from nsparse.encoder.loading import file_sha256, load_tokenizer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -167,16 +166,6 @@ def check_zip(zip_path: str | Path, register_body: Mapping[str, Any]) -> None:
         raise ModelLoadError(f"{zip_path}: missing {missing} (has {sorted(names)})")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# -- tokenizer.json ------------------------------------------------------------------------
 def _fast_tokenizer(tokenizer: PreTrainedTokenizerBase, source: Path) -> Any:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:

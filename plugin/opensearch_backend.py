@@ -15,15 +15,15 @@ float32's range are refused by the engine and reported as failures, never clampe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from nsparse.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
 from nsparse.encoder.sparse_vector import SparseVector
 
 from .base import BackendBase, EncodedDocument, Hit, IndexReport
+from .opensearch_errors import error_reason, redact_url, translate_errors
 from .opensearch_queries import (
     QUERY_MODES,
     analyzer_query,
@@ -37,14 +37,6 @@ logger = logging.getLogger(__name__)
 
 NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
 FLOAT32_MIN_NORMAL = 1.1754944e-38
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without user name or password."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class OpenSearchBackend(BackendBase):
@@ -126,20 +118,8 @@ class OpenSearchBackend(BackendBase):
         )
 
     # -- errors ----------------------------------------------------------------------------
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
-
-        try:
-            yield
-        except AuthenticationException as err:
-            raise BackendError(f"{action}: OpenSearch at {self.url} refused the credentials (HTTP 401)") from err
-        except ConnectionError as err:
-            reason = type(err.info).__name__ if getattr(err, "info", None) else "connection failed"
-            raise BackendError(f"{action}: cannot reach OpenSearch at {self.url} ({reason})") from err
-        except TransportError as err:
-            raise BackendError(f"{action}: OpenSearch at {self.url} answered {err.status_code}: "
-                               f"{_reason(err.info) or err.error}") from err
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return translate_errors(action, self.url)
 
     # -- index lifecycle ---------------------------------------------------------------------
     def create_index(self, *, overwrite: bool = False) -> None:
@@ -198,7 +178,7 @@ class OpenSearchBackend(BackendBase):
                     elif result.get("status") == 409:
                         report.skipped += 1
                     else:
-                        report.failures.append(IndexFailure(str(result.get("_id")), _reason(result.get("error"))))
+                        report.failures.append(IndexFailure(str(result.get("_id")), error_reason(result.get("error"))))
         except BackendError as err:
             raise BackendError(f"{err} after {report.indexed} documents were written; "
                                "re-run to resume (written documents are skipped)") from err
@@ -259,15 +239,3 @@ class OpenSearchBackend(BackendBase):
 def _storable(vector: SparseVector) -> dict[str, float]:
     """The vector's weights that ``rank_features`` can store (see the module notes)."""
     return {token: weight for token, weight in vector.items() if weight >= FLOAT32_MIN_NORMAL}
-
-
-def _reason(error: Any) -> str:
-    """Extract a short reason from an OpenSearch error object or string."""
-    if isinstance(error, dict):
-        inner = error.get("error", error)
-        if isinstance(inner, dict):
-            caused = inner.get("caused_by", {})
-            reason = inner.get("reason") or inner.get("type") or str(inner)
-            return f"{reason} ({caused.get('reason')})" if caused.get("reason") else str(reason)
-        return str(inner)
-    return str(error) if error else "unknown error"

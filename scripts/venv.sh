@@ -35,6 +35,12 @@ fi
 # Checked from / so that the clone's own nsparse/ folder does not shadow the installed mapping.
 installed=$(cd / && "$venv/bin/python" -c 'import nsparse.encoder, pathlib; print(pathlib.Path(nsparse.__file__).resolve().parents[1])' 2>/dev/null || true)
 if [ "$installed" != "$root" ]; then
-    "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$root" >&2
+    log=$(mktemp)
+    if ! "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$root" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
 fi
 echo "$venv"

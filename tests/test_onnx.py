@@ -19,11 +19,11 @@ pytest.importorskip("onnx")
 
 from nsparse.encoder.errors import ConfigError, ExportValidationError, ModelLoadError  # noqa: E402
 from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder, load_document_encoder  # noqa: E402
+from nsparse.encoder.loading import file_sha256  # noqa: E402
 from nsparse.encoder.onnx_export import (  # noqa: E402
     METADATA_FILE,
     MODEL_FILE,
     export_onnx,
-    file_sha256,
     validate_export,
 )
 from nsparse.encoder.onnx_quantize import (  # noqa: E402

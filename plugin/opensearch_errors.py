@@ -1,0 +1,57 @@
+"""OpenSearch failures as one-line ``BackendError``s that never show credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from nsparse.encoder.errors import BackendError
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without user name or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def error_reason(error: Any) -> str:
+    """The innermost reason of an OpenSearch error body (or bulk item error), on one line."""
+    if isinstance(error, dict):
+        inner = error.get("error", error)
+        if isinstance(inner, dict):
+            causes = inner.get("root_cause") or []
+            cause = causes[0] if causes and isinstance(causes[0], dict) else inner
+            reason = str(cause.get("reason") or cause.get("type") or cause)
+            caused_by = (inner.get("caused_by") or {}).get("reason")
+            return one_line(f"{reason} ({caused_by})" if caused_by else reason)
+        return one_line(inner)
+    return one_line(error) or "unknown error"
+
+
+@contextmanager
+def translate_errors(action: str, url: str) -> Iterator[None]:
+    """Turn opensearch-py exceptions raised inside the block into one-line ``BackendError``s.
+
+    ``url`` must already be redacted (see :func:`redact_url`).
+    """
+    from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
+
+    try:
+        yield
+    except AuthenticationException as err:
+        raise BackendError(f"{action}: OpenSearch at {url} refused the credentials (HTTP 401)") from err
+    except ConnectionError as err:
+        reason = type(err.info).__name__ if getattr(err, "info", None) else "connection failed"
+        raise BackendError(f"{action}: cannot reach OpenSearch at {url} ({reason})") from err
+    except TransportError as err:
+        raise BackendError(f"{action}: OpenSearch at {url} answered {err.status_code}: "
+                           f"{error_reason(err.info) or err.error}") from err
+
+
+def one_line(value: Any) -> str:
+    """``value`` as one line of text (empty for falsy values)."""
+    return " ".join(str(value).split()) if value else ""
