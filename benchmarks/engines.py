@@ -152,7 +152,7 @@ class OpenSearchSetup:
 
         c = self.client
         if c.indices.exists(index=index):
-            c.indices.refresh(index=index)
+            c.indices.refresh(index=index, request_timeout=3600)
             if int(c.count(index=index)["count"]) == self.dataset.num_documents:
                 return
             c.indices.delete(index=index)
@@ -164,9 +164,10 @@ class OpenSearchSetup:
             if not ok:
                 raise RuntimeError(f"bulk failure: {item}")
         c.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
-        c.indices.refresh(index=index)
-        c.indices.forcemerge(index=index, max_num_segments=1, request_timeout=900)
-        c.indices.refresh(index=index)
+        c.indices.refresh(index=index, request_timeout=3600)  # SEISMIC builds its clusters here
+        if variant != "seismic":  # a force merge would rebuild every SEISMIC cluster once more
+            c.indices.forcemerge(index=index, max_num_segments=1, request_timeout=3600)
+            c.indices.refresh(index=index, request_timeout=600)
         self.build_seconds[variant] = time.perf_counter() - start
         logger.info("opensearch %s: %d docs in %.0f s", index, self.dataset.num_documents,
                     self.build_seconds[variant])

@@ -1,0 +1,71 @@
+"""Collect ``runs/bench/latency-*.json`` (from one or several runs) into tables and plots.
+
+    python -m benchmarks.report [--out runs/bench]
+
+Prints Markdown tables (for ``benchmarks/README.md``) and redraws ``tradeoff-<corpus>.png``
+with every engine measured for that corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .latency import plot_tradeoff
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "-" if value is None else str(value)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    comparison = result["comparison"]
+    lines = [f"**{result['corpus']}** ({result['documents']} docs), {result['engine']}, k={result['k']}, "
+             f"{result['queries']} queries, load average {comparison['environment']['loadavg'][0]:.1f}",
+             "",
+             "| method | p50 ms | p95 ms | p99 ms | server p50/p99 ms | p50 x BM25 | p99 x BM25 | R@10 vs exact |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, stats in comparison["latency"].items():
+        c, s = stats["client"], stats["server"]
+        ratios = comparison["ratios"][name]
+        recall = 1.0 if name == "exact sparse" else result["recall_at_10"].get(name)
+        server = f"{s['p50_ms']:.0f} / {s['p99_ms']:.0f}" if s else "-"
+        lines.append(f"| {name} | {c['p50_ms']:.2f} | {c['p95_ms']:.2f} | {c['p99_ms']:.2f} | {server} | "
+                     f"{ratios['p50_ms']:.2f} | {ratios['p99_ms']:.2f} | {_fmt(recall)} |")
+    if result.get("k100"):
+        k100 = result["k100"]
+        parts = [f"{n}: p50 {v['client']['p50_ms']:.2f} / p99 {v['client']['p99_ms']:.2f} ms"
+                 for n, v in k100["latency"].items()]
+        ratio = k100["ratios"]["exact sparse k=100"]
+        lines += ["", f"k=100: {'; '.join(parts)} (sparse/BM25 p50 {ratio['p50_ms']:.2f}, p99 {ratio['p99_ms']:.2f})"]
+    tp = comparison["throughput"]
+    if tp:
+        qps = {(t["name"], t["clients"]): t["qps"] for t in tp}
+        cells = [f"{c} client(s): BM25 {qps[('BM25', c)]:.0f} QPS, sparse {qps[('exact sparse', c)]:.0f} QPS "
+                 f"({qps[('exact sparse', c)] / qps[('BM25', c)]:.2f}x)"
+                 for c in sorted({t["clients"] for t in tp})]
+        lines += ["", "Throughput: " + "; ".join(cells)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    args = parser.parse_args(argv)
+    results = [json.loads(p.read_text()) for p in sorted(args.out.glob("latency-*.json"))]
+    by_corpus: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        by_corpus.setdefault(result["corpus"], []).append(result)
+        print(markdown(result), end="\n\n")
+    for corpus, group in by_corpus.items():
+        plot_tradeoff(group, args.out / f"tradeoff-{corpus}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
