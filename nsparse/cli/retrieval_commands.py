@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from nsparse.encoder.idf import compute_idf, save_idf
+from nsparse.encoder.idf import compute_idf, load_idf, save_idf
 from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
 from nsparse.encoder.loading import load_tokenizer
 from nsparse.encoder.metrics import sparsity_stats
@@ -128,14 +128,16 @@ def search_command(query: str, index_name: str, tokenizer_dir: Path | None, idf_
 
 
 def _evaluate(dataset_dir: Path, model: Path, workdir: Path, backend: str, connection: dict[str, Any],
-              options: dict[str, Any], *, split: str, fresh: bool, out: Path | None) -> dict[str, Any]:
+              options: dict[str, Any], *, split: str, fresh: bool, out: Path | None,
+              idf_path: Path | None = None) -> dict[str, Any]:
     dataset = BeirDataset.open(dataset_dir)
     workspace = Workspace(workdir)
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workspace.claim(model, encoder_settings(options))
     total = _count_lines(dataset.root / "corpus.jsonl")
-    idf = workspace.ensure_idf(dataset.documents, model)
+    idf_path = idf_path or (model / "idf.json" if (model / "idf.json").is_file() else None)
+    idf = load_idf(idf_path) if idf_path else workspace.ensure_idf(dataset.documents, model)
     encoding = workspace.ensure_vectors(dataset.documents, lambda: build_document_encoder(model, options),
                                         total=total, show_progress=True)
     queries, qrels = dataset.queries(), dataset.qrels(split)
@@ -200,15 +202,17 @@ def _render(report: dict[str, Any]) -> str:
 @click.option("--split", default="test", show_default=True, help="qrels/<split>.tsv to evaluate on.")
 @click.option("--fresh", is_flag=True, help="Start over: drop the workdir's vectors and index.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="results JSON (default: workdir/results.json).")
+@click.option("--idf", "idf_path", type=INPUT_FILE,
+              help="Query IDF table (default: the model's idf.json if it has one, else computed on the corpus).")
 @encoder_options
 @backend_options
 def eval_command(dataset: Path, model: Path, workdir: Path | None, split: str, fresh: bool, out: Path | None,
-                 backend: str, url: str | None, user: str | None, password: str | None, ca_certs: str | None,
-                 **options: Any) -> None:
+                 idf_path: Path | None, backend: str, url: str | None, user: str | None, password: str | None,
+                 ca_certs: str | None, **options: Any) -> None:
     """Evaluate MODEL on a BEIR DATASET folder: inference-free sparse vs BM25 on one engine."""
     connection = {"url": url, "user": user, "password": password, "ca_certs": ca_certs}
     _evaluate(dataset, model, workdir or Path("runs") / f"{dataset.name}-{model.name}", backend, connection, options,
-              split=split, fresh=fresh, out=out)
+              split=split, fresh=fresh, out=out, idf_path=idf_path)
 
 
 @click.command("quickstart")
