@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="Use this OpenSearch instead of starting a local node.")
     parser.add_argument("--port", type=int, default=9270, help="Port of the local node this script starts.")
     parser.add_argument("--heap", default="2g")
+    parser.add_argument("--node-data", type=Path, help="Data folder of the local node (default: its own).")
     parser.add_argument("--no-seismic", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             if not url:
                 from nsparse.plugin.local_node import LocalOpenSearchNode
 
-                node = LocalOpenSearchNode(port=args.port, heap=args.heap)
+                node = LocalOpenSearchNode(port=args.port, heap=args.heap, data_dir=args.node_data)
                 url = node.start(timeout=300)
             client = OpenSearch(url, timeout=120, pool_maxsize=max(args.clients) + 2)
         for corpus in corpora:
