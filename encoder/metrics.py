@@ -1,4 +1,4 @@
-"""Retrieval quality (through ir_measures) and sparsity statistics of encoded vectors.
+"""Retrieval quality (through ir_measures), sparsity statistics, and latency measurement.
 
 Quality metrics are computed by ir_measures, never by hand. Sparsity follows the paper:
 document length is the number of nonzero tokens, and the FLOPS of a query set against a
@@ -8,14 +8,18 @@ which token ``j`` is active.
 
 from __future__ import annotations
 
+import math
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 DEFAULT_MEASURES = ("nDCG@10", "R@100", "RR@10")
 
+T = TypeVar("T")
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 
@@ -92,3 +96,34 @@ def latency_percentiles(seconds: Sequence[float]) -> dict[str, float]:
         return {"p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0}
     ms = np.asarray(seconds) * 1000.0
     return {f"p{p}_ms": float(np.percentile(ms, p)) for p in (50, 95, 99)}
+
+
+def time_interleaved(
+    methods: Mapping[str, Callable[[int], T]],
+    rounds: Iterable[int],
+    *,
+    warmup: Iterable[int] = (),
+    max_seconds: float = math.inf,
+) -> dict[str, list[tuple[float, T]]]:
+    """Call every method once per round on that round's query index, alternating which goes first.
+
+    Untimed warm-up calls (JIT, caches, connections) come first. A run past ``max_seconds``
+    stops after a whole round, so every method has answered the same queries.
+
+    Returns:
+        Per method, ``(seconds, result)`` of each timed call, in round order.
+    """
+    names = list(methods)
+    for index in warmup:
+        for name in names:
+            methods[name](index)
+    timed: dict[str, list[tuple[float, T]]] = {name: [] for name in names}
+    deadline = time.perf_counter() + max_seconds
+    for round_number, index in enumerate(rounds):
+        for name in names if round_number % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            result = methods[name](index)
+            timed[name].append((time.perf_counter() - start, result))
+        if time.perf_counter() > deadline:
+            break
+    return timed

@@ -8,11 +8,16 @@ the whole online cost of an inference-free model.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from nsparse.encoder.metrics import DEFAULT_MEASURES, Qrels, evaluate_run, latency_percentiles
+from nsparse.encoder.metrics import (
+    DEFAULT_MEASURES,
+    Qrels,
+    evaluate_run,
+    latency_percentiles,
+    time_interleaved,
+)
 from nsparse.encoder.protocols import QueryEncoder
 from nsparse.plugin.base import Backend, Hit
 
@@ -68,16 +73,11 @@ def _interleaved(
 ) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, list[float]]]:
     from tqdm.auto import tqdm
 
-    names = list(methods)
-    for query in queries[: min(len(queries), 20)]:  # warm-up: JIT, caches, connections
-        for name in names:
-            methods[name](query)
-    runs: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    for i, query in enumerate(tqdm(queries, disable=not show_progress, unit="query", desc="searching")):
-        for name in names if i % 2 == 0 else reversed(names):
-            start = time.perf_counter()
-            hits = methods[name](query)
-            seconds[name].append(time.perf_counter() - start)
-            runs[name][query.query_id] = {hit.doc_id: hit.score for hit in hits}
-    return runs, seconds
+    by_index = {name: (lambda i, search=search: search(queries[i])) for name, search in methods.items()}
+    rounds = tqdm(range(len(queries)), disable=not show_progress, unit="query", desc="searching")
+    timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), 20)))
+    runs = {
+        name: {q.query_id: {hit.doc_id: hit.score for hit in hits} for q, (_, hits) in zip(queries, calls)}
+        for name, calls in timed.items()
+    }
+    return runs, {name: [seconds for seconds, _ in calls] for name, calls in timed.items()}

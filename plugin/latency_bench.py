@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from nsparse.encoder.errors import BackendError, ConfigError
+from nsparse.encoder.metrics import time_interleaved
 from nsparse.encoder.sparse_vector import SparseVector
 from nsparse.plugin.base import Backend
 
@@ -160,26 +161,14 @@ def measure_interleaved(
     """
     if num_queries < 1 or not methods:
         raise ConfigError("need at least one query and one method")
-    names = list(methods)
-    for i in range(min(warmup, num_queries)):
-        for name in names:
-            methods[name](i)
     total = max_requests or num_queries
-    client: dict[str, list[float]] = {n: [] for n in names}
-    server: dict[str, list[float]] = {n: [] for n in names}
-    deadline = time.perf_counter() + max_seconds
-    for r in range(total):
-        for name in names if r % 2 == 0 else reversed(names):
-            start = time.perf_counter()
-            took = methods[name](r % num_queries)
-            client[name].append((time.perf_counter() - start) * 1000.0)
-            if isinstance(took, (int, float)):
-                server[name].append(float(took))
-        if time.perf_counter() > deadline:
-            break
+    timed = time_interleaved(methods, (r % num_queries for r in range(total)),
+                             warmup=range(min(warmup, num_queries)), max_seconds=max_seconds)
+    client = {n: [seconds * 1000.0 for seconds, _ in calls] for n, calls in timed.items()}
+    server = {n: [float(took) for _, took in calls if isinstance(took, (int, float))] for n, calls in timed.items()}
     return {
         n: LatencyStats(n, len(client[n]), _percentiles(client[n]), _percentiles(server[n]) if server[n] else None)
-        for n in names
+        for n in timed
     }
 
 

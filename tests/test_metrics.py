@@ -39,3 +39,14 @@ def test_latency_percentiles_in_ms() -> None:
     result = latency_percentiles([0.001] * 99 + [0.1])
     assert result["p50_ms"] == pytest.approx(1.0)
     assert result["p99_ms"] > 1.0
+
+
+def test_time_interleaved_alternates_order_after_warmup() -> None:
+    from nsparse.encoder.metrics import time_interleaved
+
+    calls: list[tuple[str, int]] = []
+    methods = {name: (lambda i, name=name: calls.append((name, i)) or i * 10) for name in ("a", "b")}
+    timed = time_interleaved(methods, [3, 4], warmup=[0])
+    assert calls == [("a", 0), ("b", 0), ("a", 3), ("b", 3), ("b", 4), ("a", 4)]
+    assert [result for _, result in timed["a"]] == [30, 40]
+    assert all(seconds >= 0 for seconds, _ in timed["b"])
