@@ -1,4 +1,4 @@
-# nsparse: `make quickstart` runs the main job, `make test` runs the tests.
+# sparsedoc: `make quickstart` runs the main job, `make test` runs the tests.
 # Both build (once) a virtualenv outside the clone, keyed by the dependency spec.
 SHELL := /bin/bash
 VENV = $(shell scripts/venv.sh)
@@ -9,7 +9,7 @@ setup:
 	@scripts/venv.sh
 
 quickstart:
-	$(VENV)/bin/nsparse quickstart
+	$(VENV)/bin/sparsedoc quickstart
 
 test:
 	$(VENV)/bin/python -m pytest

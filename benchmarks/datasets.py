@@ -1,7 +1,7 @@
 """Benchmark corpora as vectors files plus queries: Cranfield (real) and synthetic ones.
 
 Every dataset is materialised once under ``<out>/data/<name>/`` as a vectors JSONL file
-(``nsparse.ingest.vectors_file``) and a ``queries.jsonl`` holding each query's text and
+(``sparsedoc.ingest.vectors_file``) and a ``queries.jsonl`` holding each query's text and
 sparse vector, so engines are fed from the same bytes and reruns skip generation.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.ingest.vectors_file import append_encoded, read_encoded
-from nsparse.plugin.base import EncodedDocument
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.vectors_file import append_encoded, read_encoded
+from sparsedoc.plugin.base import EncodedDocument
 
 from .synthetic import VOCAB_PATH, SyntheticConfig, SyntheticCorpus, load_vocabulary
 
@@ -93,11 +93,11 @@ def cranfield_dataset(out: Path, *, data: Path = CRANFIELD, quickstart: Path = Q
 
     Query vectors are the inference-free ones: tokenizer + IDF (``IdfQueryEncoder``).
     """
-    from nsparse.encoder.assets import fetch_asset
-    from nsparse.encoder.idf import compute_idf, load_idf, save_idf
-    from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
-    from nsparse.encoder.loading import load_tokenizer
-    from nsparse.ingest.readers import read_documents, read_queries
+    from sparsedoc.encoder.assets import fetch_asset
+    from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
+    from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+    from sparsedoc.encoder.loading import load_tokenizer
+    from sparsedoc.ingest.readers import read_documents, read_queries
 
     model = fetch_asset("splade-tiny")
     folder = out / "data" / "cranfield"
@@ -105,8 +105,8 @@ def cranfield_dataset(out: Path, *, data: Path = CRANFIELD, quickstart: Path = Q
     vectors, idf_path = quickstart / "vectors.jsonl", quickstart / "idf.json"
     source = "quickstart"
     if not (vectors.is_file() and idf_path.is_file()):
-        from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
-        from nsparse.ingest.pipeline import encode_to_file
+        from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+        from sparsedoc.ingest.pipeline import encode_to_file
 
         vectors, idf_path, source = folder / "vectors.jsonl", folder / "idf.json", "encoded"
         if not idf_path.is_file():

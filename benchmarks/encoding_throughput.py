@@ -5,7 +5,7 @@ runtimes are interleaved within each repeat (so background load hits them alike)
 median docs/s over repeats is reported. Each encoder sorts documents by length to cut
 padding. Prints a table and writes JSON.
 
-    python benchmarks/encoding_throughput.py --model-dir ~/.cache/nsparse/models/splade-tiny \
+    python benchmarks/encoding_throughput.py --model-dir ~/.cache/sparsedoc/models/splade-tiny \
         --dataset /work/shared/data/cranfield --limit 400 --threads 2 --repeats 3
 """
 
@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
-from nsparse.encoder.onnx_export import export_onnx
-from nsparse.encoder.onnx_quantize import quantize_int8
-from nsparse.encoder.protocols import DocumentEncoder
-from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
-from nsparse.ingest.readers import BeirDataset
+from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+from sparsedoc.encoder.onnx_export import export_onnx
+from sparsedoc.encoder.onnx_quantize import quantize_int8
+from sparsedoc.encoder.protocols import DocumentEncoder
+from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+from sparsedoc.ingest.readers import BeirDataset
 
 
 def time_encoder(encoder: DocumentEncoder, texts: list[str]) -> float:

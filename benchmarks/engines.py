@@ -4,7 +4,7 @@ Each engine gets, per dataset: an exact index (text + full vectors), one index p
 ingest-time pruning ratio (``max_ratio``), and on OpenSearch a ``sparse_vector`` SEISMIC
 index (keys are bert token ids). Indexes are reused when they already hold the dataset's
 document count. Methods are ``Callable[[int], float | None]`` for
-``nsparse.plugin.latency_bench``; ``top10`` functions give each method's top-10 ids for
+``sparsedoc.plugin.latency_bench``; ``top10`` functions give each method's top-10 ids for
 recall against exact search.
 """
 
@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nsparse.encoder.pruning import Pruning
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import EncodedDocument
-from nsparse.plugin.latency_bench import Method, OpenSearchMethods
+from sparsedoc.encoder.pruning import Pruning
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import EncodedDocument
+from sparsedoc.plugin.latency_bench import Method, OpenSearchMethods
 
 from .datasets import Dataset
 from .synthetic import VOCAB_PATH
@@ -48,7 +48,7 @@ class LuceneSetup:
     """The Lucene indexes of one dataset and the methods over them."""
 
     def __init__(self, dataset: Dataset, root: Path, prune_ratios: list[float]) -> None:
-        from nsparse.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene_backend import LuceneBackend
 
         self.dataset = dataset
         self.build_seconds: dict[str, float] = {}
@@ -112,7 +112,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 # ---- OpenSearch ---------------------------------------------------------------------
 
-TWO_PHASE_PIPELINE = "nsparse-bench-two-phase"
+TWO_PHASE_PIPELINE = "sparsedoc-bench-two-phase"
 
 
 def _token_ids() -> dict[str, int]:

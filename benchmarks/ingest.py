@@ -38,9 +38,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from nsparse.cli.tables import format_table
-from nsparse.plugin.base import EncodedDocument
-from nsparse.plugin.latency_bench import environment
+from sparsedoc.cli.tables import format_table
+from sparsedoc.plugin.base import EncodedDocument
+from sparsedoc.plugin.latency_bench import environment
 
 from .datasets import CRANFIELD
 
@@ -48,7 +48,7 @@ logger = logging.getLogger("benchmarks.ingest")
 
 
 def _lucene_factory(root: Path) -> Callable[[], Any]:
-    from nsparse.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene_backend import LuceneBackend
 
     counter = [0]
 
@@ -89,17 +89,17 @@ class _BulkBackend:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from nsparse.encoder.assets import fetch_asset
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
-    from nsparse.ingest.pipeline import batched, encode_to_file, index_encoded
-    from nsparse.ingest.readers import read_documents
+    from sparsedoc.encoder.assets import fetch_asset
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+    from sparsedoc.ingest.pipeline import batched, encode_to_file, index_encoded
+    from sparsedoc.ingest.readers import read_documents
 
     documents = list(islice(read_documents(CRANFIELD / "corpus.jsonl"), args.max_docs))
     encoder = TorchDocumentEncoder(fetch_asset("splade-tiny"), batch_size=args.batch_size, max_length=args.max_length)
     encoder.encode_document([d.content for d in documents[:32]])  # warm-up
     encoded = [EncodedDocument(d.doc_id, d.content, v)
                for d, v in zip(documents, encoder.encode_document([d.content for d in documents]))]
-    work = Path(tempfile.mkdtemp(prefix="nsparse-ingest-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="sparsedoc-ingest-bench-"))
     engines: dict[str, Callable[[], Any]] = {"lucene": _lucene_factory(work)}
     if args.url:
         from opensearchpy import OpenSearch

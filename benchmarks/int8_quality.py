@@ -4,7 +4,7 @@ Exports the checkpoint (unless ``--onnx-dir`` holds an export), quantises it, en
 corpus with both, and retrieves exactly with IDF query vectors computed on the corpus.
 Exits 1, with a loud message on stderr, when int8 loses more than ``--max-drop``.
 
-    python benchmarks/int8_quality.py --model-dir ~/.cache/nsparse/models/splade-tiny \
+    python benchmarks/int8_quality.py --model-dir ~/.cache/sparsedoc/models/splade-tiny \
         --dataset /work/shared/data/cranfield --out runs/bench/int8_quality.json
 """
 
@@ -19,10 +19,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
-from nsparse.encoder.onnx_export import export_onnx
-from nsparse.encoder.onnx_quantize import DEFAULT_MAX_NDCG_DROP, compare_quantized_quality, quantize_int8
-from nsparse.ingest.readers import BeirDataset
+from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+from sparsedoc.encoder.onnx_export import export_onnx
+from sparsedoc.encoder.onnx_quantize import DEFAULT_MAX_NDCG_DROP, compare_quantized_quality, quantize_int8
+from sparsedoc.ingest.readers import BeirDataset
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ order alternating per query), then BM25 and exact sparse run under N concurrent 
 in alternating time slices. Approximate methods get recall@10 against exact sparse on the
 same engine. Writes ``<out>/latency.json``, ``<out>/latency-<corpus>-<engine>.json`` and
 ``<out>/tradeoff-<corpus>.png``; prints tables. OpenSearch runs on a local node this
-script starts on 127.0.0.1:<port> (``nsparse.plugin.local_node``) and stops at the end,
+script starts on 127.0.0.1:<port> (``sparsedoc.plugin.local_node``) and stops at the end,
 or on ``--url`` (nothing is started or stopped then).
 """
 
@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nsparse.cli.tables import format_table
-from nsparse.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compare_latency, environment
+from sparsedoc.cli.tables import format_table
+from sparsedoc.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compare_latency, environment
 
 from .datasets import Dataset, cranfield_dataset, synthetic_dataset
 from .engines import LuceneSetup, OpenSearchSetup, Top10
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
             url = args.url
             if not url:
-                from nsparse.plugin.local_node import LocalOpenSearchNode
+                from sparsedoc.plugin.local_node import LocalOpenSearchNode
 
                 node = LocalOpenSearchNode(port=args.port, heap=args.heap, data_dir=args.node_data)
                 url = node.start(timeout=300)

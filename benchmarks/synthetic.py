@@ -20,7 +20,7 @@ same documents and queries, byte for byte.
   shuffle. The remaining tokens play the part of SPLADE's expansion terms.
 * **Queries**: ``U(min_query_tokens, max_query_tokens)`` distinct whole-word tokens drawn
   from the same Zipf distribution; sparse query = ``{token: idf}`` with the BM25-style IDF
-  computed over the generated corpus (``nsparse.encoder.idf.idf_weight``); text = the
+  computed over the generated corpus (``sparsedoc.encoder.idf.idf_weight``); text = the
   tokens joined by spaces.
 
 Example:
@@ -37,13 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nsparse.encoder.idf import idf_weight
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import EncodedDocument
+from sparsedoc.encoder.idf import idf_weight
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import EncodedDocument
 
 __all__ = ["VOCAB_PATH", "SyntheticConfig", "SyntheticCorpus", "SyntheticQuery", "load_vocabulary"]
 
-VOCAB_PATH = Path.home() / ".cache" / "nsparse" / "models" / "all-MiniLM-L6-v2" / "vocab.txt"
+VOCAB_PATH = Path.home() / ".cache" / "sparsedoc" / "models" / "all-MiniLM-L6-v2" / "vocab.txt"
 _FIRST_WORD = "the"  # bert-base-uncased's frequency-ordered words start here
 _KEEP = re.compile(r"^(##)?[a-z0-9]+$")
 

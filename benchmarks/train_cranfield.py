@@ -20,18 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from nsparse.encoder.assets import fetch_asset
-from nsparse.encoder.idf import compute_idf, load_idf, save_idf
-from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
-from nsparse.encoder.loading import load_tokenizer
-from nsparse.encoder.metrics import evaluate_run, sparsity_stats
-from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
-from nsparse.encoder.training import generate_pseudo_queries, mine_hard_negatives, train, write_training_file
-from nsparse.encoder.training.pseudo_queries import document_body
-from nsparse.ingest.readers import read_documents, read_qrels, read_queries
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import EncodedDocument
-from nsparse.plugin.lucene_backend import LuceneBackend
+from sparsedoc.encoder.assets import fetch_asset
+from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
+from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+from sparsedoc.encoder.loading import load_tokenizer
+from sparsedoc.encoder.metrics import evaluate_run, sparsity_stats
+from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+from sparsedoc.encoder.training import generate_pseudo_queries, mine_hard_negatives, train, write_training_file
+from sparsedoc.encoder.training.pseudo_queries import document_body
+from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import EncodedDocument
+from sparsedoc.plugin.lucene_backend import LuceneBackend
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield"
 RECIPE = Path(__file__).resolve().parents[1] / "encoder" / "training" / "recipes" / "cranfield.yaml"

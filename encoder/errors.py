@@ -1,4 +1,4 @@
-"""The exception hierarchy shared by every nsparse package."""
+"""The exception hierarchy shared by every sparsedoc package."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-class NsparseError(Exception):
-    """Base class of every error nsparse raises on purpose."""
+class SparsedocError(Exception):
+    """Base class of every error sparsedoc raises on purpose."""
 
 
-class ConfigError(NsparseError, ValueError):
+class ConfigError(SparsedocError, ValueError):
     """An argument, option or configuration value is invalid."""
 
 
-class InputError(NsparseError, ValueError):
+class InputError(SparsedocError, ValueError):
     """Bad input data, located by file, line and field.
 
     Example:
@@ -39,15 +39,15 @@ class InputError(NsparseError, ValueError):
         super().__init__(f"{where}: {what}" if where else what)
 
 
-class ModelLoadError(NsparseError):
+class ModelLoadError(SparsedocError):
     """A model, tokenizer or IDF table could not be loaded (missing or corrupt files)."""
 
 
-class ExportValidationError(NsparseError):
+class ExportValidationError(SparsedocError):
     """An exported model disagrees with its reference beyond the stated tolerance."""
 
 
-class BackendError(NsparseError):
+class BackendError(SparsedocError):
     """A search engine is unreachable, misconfigured or failed a request."""
 
 

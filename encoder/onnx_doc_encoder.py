@@ -32,7 +32,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
 
     Args:
         onnx_dir: a directory from :func:`export_onnx` or :func:`quantize_int8`
-            (``model.onnx``, tokenizer files, ``nsparse_onnx.json``).
+            (``model.onnx``, tokenizer files, ``sparsedoc_onnx.json``).
         max_length: token window; defaults to (and is capped at) the export's.
         batch_size: documents per run (batches are formed by length to cut padding).
         num_threads: onnxruntime intra-op threads (``None``: onnxruntime's default).
@@ -40,12 +40,12 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         provider: onnxruntime execution provider.
         optimization: graph optimisation level, one of ``OPTIMIZATION_LEVELS``.
         activation: if given, must equal the export's (a guard for callers that pass it).
-        verify_checksum: check ``model.onnx`` against the SHA-256 in ``nsparse_onnx.json``.
+        verify_checksum: check ``model.onnx`` against the SHA-256 in ``sparsedoc_onnx.json``.
 
     Raises:
         ConfigError: invalid arguments.
         ModelLoadError: missing or corrupt ``model.onnx``, missing tokenizer, or a tokenizer
-            or graph that does not match ``nsparse_onnx.json``.
+            or graph that does not match ``sparsedoc_onnx.json``.
 
     Example:
         >>> enc = OnnxDocumentEncoder("models/splade-tiny-onnx", num_threads=2)  # doctest: +SKIP
@@ -116,7 +116,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         try:
             import onnxruntime as ort
         except ImportError as err:
-            raise ImportError("OnnxDocumentEncoder needs onnxruntime: pip install 'nsparse[export]'") from err
+            raise ImportError("OnnxDocumentEncoder needs onnxruntime: pip install 'sparsedoc[export]'") from err
         if provider not in ort.get_available_providers():
             raise ConfigError(f"provider {provider!r} not available; choose one of {ort.get_available_providers()}")
         options = ort.SessionOptions()
@@ -138,7 +138,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         if sorted(inputs) != sorted(INPUT_NAMES) or [o.name for o in outputs] != [OUTPUT_NAME]:
             raise ModelLoadError(
                 f"{model_path}: graph has inputs {inputs} and outputs {[o.name for o in outputs]}, "
-                f"expected {list(INPUT_NAMES)} -> [{OUTPUT_NAME!r}] (not an nsparse export)"
+                f"expected {list(INPUT_NAMES)} -> [{OUTPUT_NAME!r}] (not an sparsedoc export)"
             )
         width = outputs[0].shape[-1]
         if isinstance(width, int) and width != int(self.metadata["vocab_size"]):
@@ -170,7 +170,7 @@ def load_document_encoder(path: str | Path, **kwargs: Any) -> DocumentEncoder:
     (``device`` is torch-only and ignored for ONNX when ``"cpu"``).
 
     Raises:
-        ModelLoadError: ``model.onnx`` without ``nsparse_onnx.json``, or any load failure.
+        ModelLoadError: ``model.onnx`` without ``sparsedoc_onnx.json``, or any load failure.
 
     Example:
         >>> enc = load_document_encoder("models/splade-tiny-onnx", batch_size=8)  # doctest: +SKIP

@@ -4,7 +4,7 @@ The exported graph takes ``input_ids`` and ``attention_mask`` (``int64``, dynami
 sequence axes) and returns the document weight matrix ``weights`` ``[batch, vocab]``:
 ``w_t = log(1 + ReLU(max_i mask_i * logit_it))`` (or the doc-v3 ``log1p_log1p`` variant) with
 special-token columns set to 0. The output directory is self-contained: ``model.onnx``, the
-tokenizer files, the source ``config.json`` and ``nsparse_onnx.json`` (activation, window,
+tokenizer files, the source ``config.json`` and ``sparsedoc_onnx.json`` (activation, window,
 special ids, opset, fingerprints of the source weights and of ``model.onnx``).
 
 Every export is validated against the PyTorch reference (:class:`TorchDocumentEncoder`) on a
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
-METADATA_FILE = "nsparse_onnx.json"
+METADATA_FILE = "sparsedoc_onnx.json"
 METADATA_FORMAT = 1
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "weights"
@@ -337,14 +337,14 @@ def _mark_invalid(output: Path) -> None:
 
 
 def write_metadata(onnx_dir: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write ``nsparse_onnx.json`` into ``onnx_dir`` and return its path."""
+    """Write ``sparsedoc_onnx.json`` into ``onnx_dir`` and return its path."""
     path = Path(onnx_dir) / METADATA_FILE
     path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
 def read_metadata(onnx_dir: str | Path) -> dict[str, Any]:
-    """Read and check ``nsparse_onnx.json``.
+    """Read and check ``sparsedoc_onnx.json``.
 
     Raises:
         ModelLoadError: missing, malformed, or lacking a required key.

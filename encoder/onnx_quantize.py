@@ -62,7 +62,7 @@ def quantize_int8(
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:
-        raise ImportError("quantize_int8 needs onnxruntime: pip install 'nsparse[export]'") from err
+        raise ImportError("quantize_int8 needs onnxruntime: pip install 'sparsedoc[export]'") from err
 
     source = Path(onnx_dir)
     metadata = read_metadata(source)
@@ -70,7 +70,7 @@ def quantize_int8(
         raise ConfigError(f"{source} is already {metadata['precision']}; quantise the fp32 export")
     source_model = source / metadata["model_file"]
     if file_sha256(source_model) != metadata["model_sha256"]:
-        raise ConfigError(f"{source_model} does not match its nsparse_onnx.json (corrupt or replaced)")
+        raise ConfigError(f"{source_model} does not match its sparsedoc_onnx.json (corrupt or replaced)")
     output = Path(output_dir)
     if output.resolve() == source.resolve():
         raise ConfigError("output_dir must differ from onnx_dir")
@@ -78,7 +78,7 @@ def quantize_int8(
         raise ConfigError(f"{output} is not empty (pass overwrite=True to replace it)")
     output.mkdir(parents=True, exist_ok=True)
     for path in source.iterdir():
-        if path.is_file() and path.name not in (MODEL_FILE, "nsparse_onnx.json") and not path.name.endswith(".invalid"):
+        if path.is_file() and path.name not in (MODEL_FILE, "sparsedoc_onnx.json") and not path.name.endswith(".invalid"):
             shutil.copy2(path, output / path.name)
     target = output / MODEL_FILE
     logger.info("quantising %s to int8 (per_channel=%s, reduce_range=%s)", source_model, per_channel, reduce_range)

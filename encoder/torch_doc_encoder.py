@@ -22,7 +22,7 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
 
     Args:
         model_dir: local directory with ``config.json``, weights and tokenizer files
-            (OpenSearch doc-v2/v3 models, SPLADE checkpoints, or one nsparse trained).
+            (OpenSearch doc-v2/v3 models, SPLADE checkpoints, or one sparsedoc trained).
         max_length: token window; longer documents are truncated and counted.
         batch_size: documents per forward pass (batches are formed by length).
         activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from nsparse.encoder.metrics import (
+from sparsedoc.encoder.metrics import (
     DEFAULT_MEASURES,
     Qrels,
     evaluate_run,
     latency_percentiles,
     time_interleaved,
 )
-from nsparse.encoder.protocols import QueryEncoder
-from nsparse.plugin.base import Backend, Hit
+from sparsedoc.encoder.protocols import QueryEncoder
+from sparsedoc.plugin.base import Backend, Hit
 
 from .records import Query
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nsparse.encoder.errors import InputError
-from nsparse.encoder.jsonl import read_jsonl
+from sparsedoc.encoder.errors import InputError
+from sparsedoc.encoder.jsonl import read_jsonl
 
 __all__ = ["UniqueIds", "read_jsonl", "string_field"]
 

@@ -13,9 +13,9 @@ from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
-from nsparse.encoder.errors import ConfigError, IndexFailure, IndexingError
-from nsparse.encoder.protocols import DocumentEncoder
-from nsparse.plugin.base import Backend, EncodedDocument
+from sparsedoc.encoder.errors import ConfigError, IndexFailure, IndexingError
+from sparsedoc.encoder.protocols import DocumentEncoder
+from sparsedoc.plugin.base import Backend, EncodedDocument
 
 from .records import Document
 from .vectors_file import append_encoded, encoded_ids, read_encoded, repair_tail

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nsparse.encoder.errors import InputError
+from sparsedoc.encoder.errors import InputError
 
 from .jsonl import UniqueIds, read_jsonl, string_field
 from .records import Document, Query

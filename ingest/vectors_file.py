@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nsparse.encoder.errors import InputError
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import EncodedDocument
+from sparsedoc.encoder.errors import InputError
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import EncodedDocument
 
 from .jsonl import UniqueIds, read_jsonl, string_field
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nsparse.encoder.errors import ConfigError
-from nsparse.encoder.idf import compute_idf, load_idf, save_idf
-from nsparse.encoder.loading import load_tokenizer, model_fingerprint
-from nsparse.encoder.protocols import DocumentEncoder
+from sparsedoc.encoder.errors import ConfigError
+from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
+from sparsedoc.encoder.loading import load_tokenizer, model_fingerprint
+from sparsedoc.encoder.protocols import DocumentEncoder
 
 from .pipeline import IngestReport, encode_to_file
 from .records import Document

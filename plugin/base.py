@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from nsparse.encoder.errors import IndexFailure
-from nsparse.encoder.sparse_vector import SparseVector
+from sparsedoc.encoder.errors import IndexFailure
+from sparsedoc.encoder.sparse_vector import SparseVector
 
 
 @dataclass(frozen=True)

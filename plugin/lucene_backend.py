@@ -35,11 +35,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from nsparse.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import BackendBase, EncodedDocument, Hit, IndexReport, ranked_hits
-from nsparse.plugin.jvm import java_class, start_jvm
-from nsparse.plugin.quantization import DEFAULT_IMPACT_SCALE, quantize_vector
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import BackendBase, EncodedDocument, Hit, IndexReport, ranked_hits
+from sparsedoc.plugin.jvm import java_class, start_jvm
+from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE, quantize_vector
 
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "LuceneBackend"]
 
@@ -51,7 +51,7 @@ VECTOR_FIELD = "vector"
 
 _TOKEN_SEP = "\u001e"
 _FREQ_SEP = "\u001f"
-_SETTINGS_FILE = "nsparse-lucene.json"
+_SETTINGS_FILE = "sparsedoc-lucene.json"
 _FORMAT_VERSION = 1
 _SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
 _FIELD_SIGNATURE = "(Ljava/lang/String;Ljava/lang/CharSequence;Lorg/apache/lucene/index/IndexableFieldType;)V"
@@ -113,14 +113,14 @@ def _one_line(exc: BaseException) -> str:
 class LuceneBackend(BackendBase):
     """An embedded Lucene index of documents' text (BM25) and sparse vectors (impacts).
 
-    Constructing one starts the JVM (see ``nsparse.plugin.jvm``) but opens no files;
+    Constructing one starts the JVM (see ``sparsedoc.plugin.jvm``) but opens no files;
     the index is created by ``create_index`` or by the first ``index`` call, and read
     lazily by searches. One writer per index directory at a time (Lucene's write lock).
 
     Args:
         path: the index folder.
         impact_scale: integer steps per unit of document weight (see
-            ``nsparse.plugin.quantization``). ``None`` uses the scale recorded in an
+            ``sparsedoc.plugin.quantization``). ``None`` uses the scale recorded in an
             existing index, else ``DEFAULT_IMPACT_SCALE``.
         k1: BM25 term-frequency saturation (Anserini's default 0.9).
         b: BM25 length normalisation (Anserini's default 0.4).

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from nsparse.encoder.errors import BackendError, ConfigError
-from nsparse.encoder.sparse_vector import SparseVector
+from sparsedoc.encoder.errors import BackendError, ConfigError
+from sparsedoc.encoder.sparse_vector import SparseVector
 
 from .ml_commons_package import MlCommonsPackage, check_zip
 from .opensearch_errors import one_line, redact_url, translate_errors
@@ -84,7 +84,7 @@ class MlCommonsClient:
             try:
                 from opensearchpy import OpenSearch
             except ImportError as err:
-                raise ImportError("MlCommonsClient needs opensearch-py: pip install 'nsparse[opensearch]'") from err
+                raise ImportError("MlCommonsClient needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
             client = OpenSearch(hosts=[url], http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
                                 use_ssl=url.startswith("https"), ssl_show_warn=False, timeout=request_timeout,
                                 max_retries=3, retry_on_timeout=True, retry_on_status=(502, 503, 504))
@@ -258,7 +258,7 @@ class MlCommonsClient:
         processor: dict[str, Any] = {"model_id": model_id, "field_map": dict(field_map)}
         if prune_type != "none":
             processor.update(prune_type=prune_type, prune_ratio=float(prune_ratio))  # type: ignore[arg-type]
-        body = {"description": description or f"nsparse sparse_encoding with {model_id}",
+        body = {"description": description or f"sparsedoc sparse_encoding with {model_id}",
                 "processors": [{"sparse_encoding": processor}]}
         self._request(f"create ingest pipeline {name}", "PUT", f"/_ingest/pipeline/{name}", body)
         return body

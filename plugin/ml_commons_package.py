@@ -1,4 +1,4 @@
-"""Package nsparse models as OpenSearch ML Commons local models (zip + register request body).
+"""Package sparsedoc models as OpenSearch ML Commons local models (zip + register request body).
 
 Two kinds of package, both registered with ``POST /_plugins/_ml/models/_register``:
 
@@ -10,7 +10,7 @@ Two kinds of package, both registered with ``POST /_plugins/_ml/models/_register
   (0, 64.0], got: 0.0"). So the server side always weights unknown tokens by a positive
   ``unknown_weight`` (1.0, ML Commons' own, by default; another value is written into
   ``idf.json`` for every vocabulary token absent from the table); it equals
-  ``IdfQueryEncoder(..., unknown_weight=<same>)``, not nsparse's default of 0.
+  ``IdfQueryEncoder(..., unknown_weight=<same>)``, not sparsedoc's default of 0.
 * ``encoder`` -> ``function_name: SPARSE_ENCODING``: a zip of one model file and
   ``tokenizer.json``. ML Commons runs each document alone (batch 1) through the model with
   ``input_ids`` and ``attention_mask`` and turns every non-zero entry of the ``[vocab]``
@@ -25,9 +25,9 @@ Two kinds of package, both registered with ``POST /_plugins/_ml/models/_register
     ``{"output": weights [batch, vocab]}``, like OpenSearch's pretrained sparse models.
 
   The packaged ``tokenizer.json`` truncates to the model's window (``max_length``, special
-  tokens included), which is how nsparse's document encoders truncate too.
+  tokens included), which is how sparsedoc's document encoders truncate too.
 
-Keys: ML Commons names tokens by decoding single ids, nsparse by the vocabulary string. The
+Keys: ML Commons names tokens by decoding single ids, sparsedoc by the vocabulary string. The
 two agree for WordPiece (BERT) vocabularies; packaging checks every token and refuses a
 tokenizer where they differ (e.g. byte-level BPE), since stored and query keys would not match.
 
@@ -48,9 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsparse.encoder.errors import ConfigError, ModelLoadError
-from nsparse.encoder.idf import load_idf
-from nsparse.encoder.loading import file_sha256, load_tokenizer
+from sparsedoc.encoder.errors import ConfigError, ModelLoadError
+from sparsedoc.encoder.idf import load_idf
+from sparsedoc.encoder.loading import file_sha256, load_tokenizer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -114,7 +114,7 @@ class MlCommonsPackage:
         directory = Path(directory).resolve()
         path = directory / REGISTER_FILE
         if not path.is_file():
-            raise ModelLoadError(f"{directory}: no {REGISTER_FILE} (build the package with `nsparse package`)")
+            raise ModelLoadError(f"{directory}: no {REGISTER_FILE} (build the package with `sparsedoc package`)")
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             zip_path = directory / record["zip"]
@@ -241,7 +241,7 @@ def package_sparse_tokenizer(
             token names differ from its vocabulary.
         InputError: a malformed ``idf.json``.
     """
-    from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
+    from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 
     if not unknown_weight > 0:
         raise ConfigError(f"unknown_weight must be > 0 (neural_sparse refuses weight 0), got {unknown_weight}")
@@ -261,7 +261,7 @@ def package_sparse_tokenizer(
                "query_encoder": f"IdfQueryEncoder(tokenizer, idf, unknown_weight={unknown_weight})"}
     return _write_package(files, output_dir, kind="tokenizer", model_format="TORCH_SCRIPT",
                           name=name or f"{source.name}-sparse-tokenizer", version=version,
-                          description=description or f"nsparse IDF query tokenizer ({source.name})", details=details)
+                          description=description or f"sparsedoc IDF query tokenizer ({source.name})", details=details)
 
 
 def package_sparse_encoder(
@@ -278,7 +278,7 @@ def package_sparse_encoder(
     """Build a SPARSE_ENCODING package from an ONNX export or a fill-mask checkpoint.
 
     Args:
-        model_dir: a directory from :func:`export_onnx` (``model.onnx`` + ``nsparse_onnx.json``),
+        model_dir: a directory from :func:`export_onnx` (``model.onnx`` + ``sparsedoc_onnx.json``),
             or a Hugging Face fill-mask checkpoint (exported or traced here).
         output_dir: where to write ``<name>.zip`` and ``register.json``.
         model_format: ``"ONNX"`` or ``"TORCH_SCRIPT"``; an ONNX export can only be packaged as ONNX.
@@ -292,7 +292,7 @@ def package_sparse_encoder(
             match the model, or token names ML Commons would decode differently.
         ExportValidationError: the ONNX export of a checkpoint failed its parity gate.
     """
-    from nsparse.encoder.onnx_doc_encoder import is_onnx_dir
+    from sparsedoc.encoder.onnx_doc_encoder import is_onnx_dir
 
     if model_format not in MODEL_FORMATS:
         raise ConfigError(f"model_format must be one of {MODEL_FORMATS}, got {model_format!r}")
@@ -302,16 +302,16 @@ def package_sparse_encoder(
     if not source.is_dir():
         raise ModelLoadError(f"model directory not found: {source}")
     name = name or f"{source.name}-sparse-encoder"
-    description = description or f"nsparse SPLADE document encoder ({source.name}, {model_format})"
+    description = description or f"sparsedoc SPLADE document encoder ({source.name}, {model_format})"
     if is_onnx_dir(source):
         if model_format != "ONNX":
             raise ConfigError(f"{source} is an ONNX export; package it with model_format='ONNX' "
                               "or pass the source checkpoint for TORCH_SCRIPT")
         return _package_onnx(source, output_dir, name, version, description, max_length)
     if model_format == "ONNX":
-        from nsparse.encoder.onnx_export import export_onnx
+        from sparsedoc.encoder.onnx_export import export_onnx
 
-        with tempfile.TemporaryDirectory(prefix="nsparse-onnx-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="sparsedoc-onnx-") as scratch:
             export_onnx(source, scratch, activation=activation, max_length=max_length or 512)
             return _package_onnx(Path(scratch), output_dir, name, version, description, max_length,
                                  origin=source)
@@ -320,12 +320,12 @@ def package_sparse_encoder(
 
 def _package_onnx(onnx_dir: Path, output_dir: str | Path, name: str, version: str, description: str,
                   max_length: int | None, origin: Path | None = None) -> MlCommonsPackage:
-    from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+    from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
 
     encoder = OnnxDocumentEncoder(onnx_dir, num_threads=1)  # checksum, graph and tokenizer checks
     window = min(max_length or encoder.max_length, encoder.max_length)
     check_token_names(encoder.tokenizer, onnx_dir)
-    with tempfile.TemporaryDirectory(prefix="nsparse-onnx-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="sparsedoc-onnx-") as scratch:
         model_path = rename_onnx_inputs(onnx_dir / encoder.metadata["model_file"], Path(scratch) / "model.onnx")
         files: dict[str, str | Path] = {TOKENIZER_FILE: _tokenizer_json(encoder.tokenizer, onnx_dir, window),
                                         _FORMAT_FILES["ONNX"]: model_path}
@@ -337,7 +337,7 @@ def _package_onnx(onnx_dir: Path, output_dir: str | Path, name: str, version: st
 
 
 def rename_onnx_inputs(source: Path, target: Path) -> Path:
-    """Copy an nsparse ONNX export with its inputs renamed to ``ML_COMMONS_INPUTS``.
+    """Copy an sparsedoc ONNX export with its inputs renamed to ``ML_COMMONS_INPUTS``.
 
     DJL's onnxruntime engine feeds inputs by the names ML Commons' sparse-encoding
     translator gives them (``input1.input_ids``, ``input1.attention_mask``) and refuses
@@ -346,8 +346,8 @@ def rename_onnx_inputs(source: Path, target: Path) -> Path:
     try:
         import onnx
     except ImportError as err:
-        raise ImportError("packaging ONNX models needs onnx: pip install 'nsparse[export]'") from err
-    from nsparse.encoder.onnx_export import INPUT_NAMES
+        raise ImportError("packaging ONNX models needs onnx: pip install 'sparsedoc[export]'") from err
+    from sparsedoc.encoder.onnx_export import INPUT_NAMES
 
     try:
         model = onnx.load(str(source))
@@ -356,7 +356,7 @@ def rename_onnx_inputs(source: Path, target: Path) -> Path:
     renames = dict(zip(INPUT_NAMES, ML_COMMONS_INPUTS))
     names = [i.name for i in model.graph.input]
     if sorted(names) != sorted(INPUT_NAMES):
-        raise ModelLoadError(f"{source}: graph inputs {names}, expected {list(INPUT_NAMES)} (not an nsparse export)")
+        raise ModelLoadError(f"{source}: graph inputs {names}, expected {list(INPUT_NAMES)} (not an sparsedoc export)")
     for graph_input in model.graph.input:
         graph_input.name = renames[graph_input.name]
     for node in model.graph.node:
@@ -371,7 +371,7 @@ def build_torchscript_module(model: Any, special_ids: list[int], activation: str
     """Wrap a fill-mask model for TorchScript: ``forward({"input_ids", "attention_mask"}) -> {"output"}``."""
     import torch
 
-    from nsparse.encoder.onnx_export import build_export_module
+    from sparsedoc.encoder.onnx_export import build_export_module
 
     graph = build_export_module(model, special_ids, activation)
 
@@ -393,10 +393,10 @@ def _package_torchscript(source: Path, output_dir: str | Path, name: str, versio
     import numpy as np
     import torch
 
-    from nsparse.encoder.doc_batches import special_token_ids, tokenize_documents
-    from nsparse.encoder.errors import ExportValidationError
-    from nsparse.encoder.loading import check_model_dir, load_masked_lm
-    from nsparse.encoder.pooling import sparse_pool, zero_columns
+    from sparsedoc.encoder.doc_batches import special_token_ids, tokenize_documents
+    from sparsedoc.encoder.errors import ExportValidationError
+    from sparsedoc.encoder.loading import check_model_dir, load_masked_lm
+    from sparsedoc.encoder.pooling import sparse_pool, zero_columns
 
     check_model_dir(source)
     tokenizer = load_tokenizer(source)
@@ -419,7 +419,7 @@ def _package_torchscript(source: Path, output_dir: str | Path, name: str, versio
     diff = float(np.max(np.abs(got.numpy() - want.numpy())))
     if not diff <= 1e-4:
         raise ExportValidationError(f"{source}: traced TorchScript differs from PyTorch by {diff:.3g} (atol 1e-4)")
-    with tempfile.TemporaryDirectory(prefix="nsparse-ts-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="sparsedoc-ts-") as scratch:
         model_path = Path(scratch) / _FORMAT_FILES["TORCH_SCRIPT"]
         traced.save(str(model_path))
         files: dict[str, str | Path] = {TOKENIZER_FILE: _tokenizer_json(tokenizer, source, window),

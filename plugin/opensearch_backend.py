@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from nsparse.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
-from nsparse.encoder.sparse_vector import SparseVector
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
+from sparsedoc.encoder.sparse_vector import SparseVector
 
 from .base import BackendBase, EncodedDocument, Hit, IndexReport
 from .opensearch_errors import error_reason, redact_url, translate_errors
@@ -93,7 +93,7 @@ class OpenSearchBackend(BackendBase):
         try:
             from opensearchpy import OpenSearch
         except ImportError as err:
-            raise ImportError("the OpenSearch backend needs opensearch-py: pip install 'nsparse[opensearch]'") from err
+            raise ImportError("the OpenSearch backend needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
         if query_mode not in QUERY_MODES:
             raise ConfigError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
         if not index or index != index.lower() or index.startswith(("_", "-", "+")):

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from nsparse.encoder.errors import BackendError
+from sparsedoc.encoder.errors import BackendError
 
 
 def redact_url(url: str) -> str:

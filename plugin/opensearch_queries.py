@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nsparse.encoder.errors import ConfigError
+from sparsedoc.encoder.errors import ConfigError
 
 MAX_LINEAR_WEIGHT = 64.0
 QUERY_MODES = ("auto", "neural_sparse", "rank_feature")

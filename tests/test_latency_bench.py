@@ -1,4 +1,4 @@
-"""The interleaved latency library (fake methods) and `nsparse bench latency` on a small Lucene index."""
+"""The interleaved latency library (fake methods) and `sparsedoc bench latency` on a small Lucene index."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import pytest
 
-from nsparse.encoder.errors import BackendError, ConfigError
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.latency_bench import (
+from sparsedoc.encoder.errors import BackendError, ConfigError
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.latency_bench import (
     OpenSearchMethods,
     compare_latency,
     measure_interleaved,
@@ -84,7 +84,7 @@ def test_opensearch_bodies() -> None:
 
 
 def test_bench_command_has_help() -> None:
-    from nsparse.cli.bench_commands import COMMANDS
+    from sparsedoc.cli.bench_commands import COMMANDS
 
     group = COMMANDS[0]
     assert isinstance(group, click.Group) and "latency" in group.commands
@@ -94,11 +94,11 @@ def test_bench_command_has_help() -> None:
 def test_bench_latency_on_lucene(tmp_path: Path, minilm_dir: Path) -> None:
     from click.testing import CliRunner
 
-    from nsparse.cli.bench_commands import bench
-    from nsparse.plugin.base import EncodedDocument
+    from sparsedoc.cli.bench_commands import bench
+    from sparsedoc.plugin.base import EncodedDocument
 
     try:
-        from nsparse.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene_backend import LuceneBackend
 
         backend = LuceneBackend(tmp_path / "idx")
     except BackendError as exc:

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from conftest import FAST_START, engine_unavailable, free_port
 
-from nsparse.plugin import local_node
+from sparsedoc.plugin import local_node
 
 pytestmark = pytest.mark.engine
 
-INDEX = "nsparse-local-node-test"
+INDEX = "sparsedoc-local-node-test"
 DOCS: dict[str, dict[str, float]] = {
     "1": {"hello": 1.5, "world": 0.3, "sparse": 2.25},
     "2": {"hello": 0.7, "retrieval": 3.1},
@@ -64,7 +64,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         ln.find_java_home()
     except ln.LocalNodeError as exc:
         engine_unavailable(f"no Java 21+: {exc}")
-    home = Path(os.environ.get("NSPARSE_OPENSEARCH_HOME", Path.home() / ".cache/nsparse/opensearch"))
+    home = Path(os.environ.get("SPARSEDOC_OPENSEARCH_HOME", Path.home() / ".cache/sparsedoc/opensearch"))
     n = ln.LocalOpenSearchNode(home=home, port=free_port(), data_dir=tmp_path_factory.mktemp("os-data"),
                                heap="1g", java_opts=FAST_START)
     n.start(timeout=300)

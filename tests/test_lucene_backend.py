@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from sparse_corpus import N_DOCS, ODD, VOCAB, random_corpus
 
-from nsparse.encoder.errors import BackendError, ConfigError, IndexingError
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import Backend, EncodedDocument, Hit
-from nsparse.plugin.quantization import quantize_weight
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexingError
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import Backend, EncodedDocument, Hit
+from sparsedoc.plugin.quantization import quantize_weight
 
 pytestmark = pytest.mark.engine
 

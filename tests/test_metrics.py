@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nsparse.encoder.metrics import evaluate_run, latency_percentiles, sparsity_stats
+from sparsedoc.encoder.metrics import evaluate_run, latency_percentiles, sparsity_stats
 
 QRELS = {"q1": {"d1": 1, "d3": 1}, "q2": {"d2": 1}}
 RUN = {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}, "q2": {"d1": 5.0, "d2": 1.0}}
@@ -42,7 +42,7 @@ def test_latency_percentiles_in_ms() -> None:
 
 
 def test_time_interleaved_alternates_order_after_warmup() -> None:
-    from nsparse.encoder.metrics import time_interleaved
+    from sparsedoc.encoder.metrics import time_interleaved
 
     calls: list[tuple[str, int]] = []
     methods = {name: (lambda i, name=name: calls.append((name, i)) or i * 10) for name in ("a", "b")}

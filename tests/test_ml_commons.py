@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import engine_unavailable
 
-from nsparse.encoder.errors import BackendError, ConfigError, ModelLoadError
-from nsparse.encoder.idf import compute_idf, save_idf
-from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
-from nsparse.encoder.loading import load_tokenizer
-from nsparse.plugin.ml_commons_package import (
+from sparsedoc.encoder.errors import BackendError, ConfigError, ModelLoadError
+from sparsedoc.encoder.idf import compute_idf, save_idf
+from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+from sparsedoc.encoder.loading import load_tokenizer
+from sparsedoc.plugin.ml_commons_package import (
     ML_COMMONS_INPUTS,
     MlCommonsPackage,
     check_zip,
@@ -60,12 +60,12 @@ def idf_path(tmp_path_factory: pytest.TempPathFactory, splade_tiny_dir: Path) ->
 def tokenizer_package(tmp_path_factory: pytest.TempPathFactory, splade_tiny_dir: Path,
                       idf_path: Path) -> MlCommonsPackage:
     return package_sparse_tokenizer(splade_tiny_dir, idf_path, tmp_path_factory.mktemp("tok-pkg"),
-                                    name=_name("nsparse-test-tok"))
+                                    name=_name("sparsedoc-test-tok"))
 
 
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory: pytest.TempPathFactory, splade_tiny_dir: Path) -> Path:
-    from nsparse.encoder.onnx_export import export_onnx
+    from sparsedoc.encoder.onnx_export import export_onnx
 
     directory = tmp_path_factory.mktemp("onnx")
     export_onnx(splade_tiny_dir, directory, overwrite=True)
@@ -175,7 +175,7 @@ def test_onnx_with_another_tokenizer_is_refused(tmp_path: Path, onnx_dir: Path, 
 
 
 def test_cli_package_writes_register_json(tmp_path: Path, splade_tiny_dir: Path, idf_path: Path) -> None:
-    from nsparse.cli.mlcommons_commands import package
+    from sparsedoc.cli.mlcommons_commands import package
 
     out = tmp_path / "cli-pkg"
     result = CliRunner().invoke(package, [str(splade_tiny_dir), "--kind", "tokenizer", "--idf", str(idf_path),
@@ -191,7 +191,7 @@ def test_cli_package_writes_register_json(tmp_path: Path, splade_tiny_dir: Path,
 # -- a real node -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ml(opensearch_url: str) -> Iterator[object]:
-    from nsparse.plugin.ml_commons import ML_SETTINGS, MlCommonsClient
+    from sparsedoc.plugin.ml_commons import ML_SETTINGS, MlCommonsClient
 
     client = MlCommonsClient(opensearch_url, timeout=240)
     # The test node has a 1 GB heap; ML Commons' heap breaker (85% by default) trips on
@@ -244,7 +244,7 @@ def test_sparse_tokenize_matches_idf_query_encoder(ml: object, tokenizer_model: 
 @pytest.mark.opensearch
 def test_register_via_url_and_cli_predict(ml: object, tokenizer_package: MlCommonsPackage, opensearch_url: str,
                                           query_encoder: IdfQueryEncoder) -> None:
-    from nsparse.cli.mlcommons_commands import predict
+    from sparsedoc.cli.mlcommons_commands import predict
 
     model_id = _deployed(ml, tokenizer_package, via="url")
     result = CliRunner().invoke(predict, [model_id, QUERIES[0], "--url", opensearch_url])
@@ -258,9 +258,9 @@ def test_register_via_url_and_cli_predict(ml: object, tokenizer_package: MlCommo
 def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, tokenizer_model: str,
                                                        query_encoder: IdfQueryEncoder,
                                                        splade_tiny_dir: Path) -> None:
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
-    from nsparse.plugin.base import EncodedDocument
-    from nsparse.plugin.opensearch_backend import OpenSearchBackend
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+    from sparsedoc.plugin.base import EncodedDocument
+    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
 
     vectors = TorchDocumentEncoder(splade_tiny_dir).encode_document(list(DOCUMENTS.values()))
     backend = OpenSearchBackend(opensearch_url, _name("mlc-rank"), query_mode="neural_sparse")
@@ -283,7 +283,7 @@ def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, toke
 @pytest.fixture(scope="module")
 def natives_seeded(ml: object) -> None:
     """Seed DJL's PyTorch natives into the node's ml_cache when its data path is on this machine."""
-    from nsparse.plugin.djl_natives import seed_djl_pytorch
+    from sparsedoc.plugin.djl_natives import seed_djl_pytorch
 
     nodes = ml._request("node settings", "GET", "/_nodes/settings")["nodes"]  # type: ignore[attr-defined]
     for node in nodes.values():
@@ -304,8 +304,8 @@ def test_sparse_encoding_pipeline_stores_client_side_weights(
     ml: object, natives_seeded: None, onnx_dir: Path, splade_tiny_dir: Path, tmp_path: Path, opensearch_url: str,
     model_format: str,
 ) -> None:
-    from nsparse.cli.mlcommons_commands import deploy
-    from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+    from sparsedoc.cli.mlcommons_commands import deploy
+    from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
 
     source = onnx_dir if model_format == "ONNX" else splade_tiny_dir
     package = package_sparse_encoder(source, tmp_path / "pkg", model_format=model_format, name=_name("enc"))

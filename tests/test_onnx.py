@@ -17,22 +17,22 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from nsparse.encoder.errors import ConfigError, ExportValidationError, ModelLoadError  # noqa: E402
-from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder, load_document_encoder  # noqa: E402
-from nsparse.encoder.loading import file_sha256  # noqa: E402
-from nsparse.encoder.onnx_export import (  # noqa: E402
+from sparsedoc.encoder.errors import ConfigError, ExportValidationError, ModelLoadError  # noqa: E402
+from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder, load_document_encoder  # noqa: E402
+from sparsedoc.encoder.loading import file_sha256  # noqa: E402
+from sparsedoc.encoder.onnx_export import (  # noqa: E402
     METADATA_FILE,
     MODEL_FILE,
     export_onnx,
     validate_export,
 )
-from nsparse.encoder.onnx_quantize import (  # noqa: E402
+from sparsedoc.encoder.onnx_quantize import (  # noqa: E402
     compare_quantized_quality,
     exact_search,
     quantize_int8,
     top_token_agreement,
 )
-from nsparse.encoder.sparse_vector import SparseVector  # noqa: E402
+from sparsedoc.encoder.sparse_vector import SparseVector  # noqa: E402
 
 MAX_LENGTH = 64
 TEXTS = [
@@ -46,11 +46,11 @@ TEXTS = [
 
 
 def _asset(name: str) -> Path:
-    from nsparse.encoder.assets import asset_dir
+    from sparsedoc.encoder.assets import asset_dir
 
     directory = asset_dir(name)
     if not (directory / "config.json").is_file():
-        pytest.skip(f"asset {name} not in the local cache (nsparse.encoder.assets.fetch_asset({name!r}))")
+        pytest.skip(f"asset {name} not in the local cache (sparsedoc.encoder.assets.fetch_asset({name!r}))")
     return directory
 
 
@@ -65,7 +65,7 @@ def random_mlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from nsparse.encoder.loading import load_tokenizer
+    from sparsedoc.encoder.loading import load_tokenizer
 
     tokenizer = load_tokenizer(_asset("all-MiniLM-L6-v2"))
     torch.manual_seed(0)
@@ -161,7 +161,7 @@ def test_export_refuses_a_non_empty_directory(random_mlm_dir: Path, random_onnx:
 
 @pytest.mark.model
 def test_onnx_encoder_matches_torch_encoder(splade_onnx: Path, splade_dir: Path) -> None:
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
     torch_enc = TorchDocumentEncoder(splade_dir, max_length=MAX_LENGTH, batch_size=2)
     onnx_enc = OnnxDocumentEncoder(splade_onnx, batch_size=2, num_threads=1)
@@ -232,8 +232,8 @@ def test_metadata_mismatch_is_a_load_error(random_onnx: Path, tmp_path: Path) ->
 
 
 def test_load_document_encoder_picks_the_runtime(random_onnx: Path, random_mlm_dir: Path) -> None:
-    from nsparse.encoder.protocols import DocumentEncoder
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+    from sparsedoc.encoder.protocols import DocumentEncoder
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
     onnx_enc = load_document_encoder(random_onnx, batch_size=4)
     torch_enc = load_document_encoder(random_mlm_dir, max_length=MAX_LENGTH)
@@ -279,8 +279,8 @@ def test_exact_search_ranks_by_dot_product() -> None:
 def test_graph_handles_left_padding_and_rows_without_tokens(random_onnx: Path, random_mlm_dir: Path) -> None:
     import torch
 
-    from nsparse.encoder.loading import load_masked_lm
-    from nsparse.encoder.pooling import sparse_pool, zero_columns
+    from sparsedoc.encoder.loading import load_masked_lm
+    from sparsedoc.encoder.pooling import sparse_pool, zero_columns
 
     encoder = OnnxDocumentEncoder(random_onnx)
     ids = np.array([[101, 7592, 2088, 102], [0, 0, 0, 0], [0, 101, 7592, 102]], dtype=np.int64)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sparse_corpus import N_DOCS, random_corpus, random_queries
 
-from nsparse.encoder.errors import BackendError, ConfigError, IndexingError
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.plugin.base import Backend, EncodedDocument, Hit
-from nsparse.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexingError
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.base import Backend, EncodedDocument, Hit
+from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from nsparse.encoder.errors import ConfigError
-from nsparse.encoder.pooling import sparse_pool, zero_columns
+from sparsedoc.encoder.errors import ConfigError
+from sparsedoc.encoder.pooling import sparse_pool, zero_columns
 
 
 def test_log1p_relu_max_over_unmasked_positions() -> None:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from nsparse.plugin.quantization import (
+from sparsedoc.plugin.quantization import (
     DEFAULT_IMPACT_SCALE,
     MAX_IMPACT,
     dequantize,

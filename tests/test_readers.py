@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.encoder.errors import InputError
-from nsparse.ingest.readers import BeirDataset, read_documents, read_qrels, read_queries
-from nsparse.ingest.records import Document
+from sparsedoc.encoder.errors import InputError
+from sparsedoc.ingest.readers import BeirDataset, read_documents, read_qrels, read_queries
+from sparsedoc.ingest.records import Document
 
 
 def _write(path: Path, text: str | bytes) -> Path:

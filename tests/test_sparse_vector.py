@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from nsparse.encoder.errors import ConfigError
-from nsparse.encoder.pruning import Pruning
-from nsparse.encoder.sparse_vector import SparseVector
+from sparsedoc.encoder.errors import ConfigError
+from sparsedoc.encoder.pruning import Pruning
+from sparsedoc.encoder.sparse_vector import SparseVector
 
 VECTOR = SparseVector({"a": 4.0, "b": 2.0, "c": 1.0, "d": 1.0})
 

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from nsparse.encoder.errors import ConfigError, InputError
-from nsparse.encoder.training.config import parse_config
-from nsparse.encoder.training.data import TrainingExample, mine_hard_negatives, read_training_file
-from nsparse.encoder.training.pseudo_queries import document_body, generate_pseudo_queries
-from nsparse.encoder.loading import model_fingerprint
-from nsparse.encoder.training.teachers import score_with_teachers
+from sparsedoc.encoder.errors import ConfigError, InputError
+from sparsedoc.encoder.training.config import parse_config
+from sparsedoc.encoder.training.data import TrainingExample, mine_hard_negatives, read_training_file
+from sparsedoc.encoder.training.pseudo_queries import document_body, generate_pseudo_queries
+from sparsedoc.encoder.loading import model_fingerprint
+from sparsedoc.encoder.training.teachers import score_with_teachers
 
 
 def test_both_formats(tmp_path):

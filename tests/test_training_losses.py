@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-from nsparse.encoder.errors import ConfigError
-from nsparse.encoder.training.ensemble import ensemble_targets, minmax_normalize
-from nsparse.encoder.training.flops import flops_loss, l0_gate, lambda_at
-from nsparse.encoder.training.idf_scoring import TrainableIdf, idf_aware_scores, idf_vector, query_presence
-from nsparse.encoder.training.ranking_losses import info_nce_loss, kl_divergence_loss, margin_mse_loss
-from nsparse.encoder.training.sparse_loss import InferenceFreeSparseLoss
-from nsparse.encoder.training.student import sample_columns
+from sparsedoc.encoder.errors import ConfigError
+from sparsedoc.encoder.training.ensemble import ensemble_targets, minmax_normalize
+from sparsedoc.encoder.training.flops import flops_loss, l0_gate, lambda_at
+from sparsedoc.encoder.training.idf_scoring import TrainableIdf, idf_aware_scores, idf_vector, query_presence
+from sparsedoc.encoder.training.ranking_losses import info_nce_loss, kl_divergence_loss, margin_mse_loss
+from sparsedoc.encoder.training.sparse_loss import InferenceFreeSparseLoss
+from sparsedoc.encoder.training.student import sample_columns
 
 
 def test_minmax_per_row():

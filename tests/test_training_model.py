@@ -10,13 +10,13 @@ import pytest
 import torch
 import yaml
 
-from nsparse.encoder.errors import ConfigError, InputError
-from nsparse.encoder.training import train
-from nsparse.encoder.training import trainer as trainer_module
-from nsparse.encoder.training.student import load_student
+from sparsedoc.encoder.errors import ConfigError, InputError
+from sparsedoc.encoder.training import train
+from sparsedoc.encoder.training import trainer as trainer_module
+from sparsedoc.encoder.training.student import load_student
 
 pytestmark = pytest.mark.model
-VOCAB_DIR = Path.home() / ".cache" / "nsparse" / "models" / "all-MiniLM-L6-v2"
+VOCAB_DIR = Path.home() / ".cache" / "sparsedoc" / "models" / "all-MiniLM-L6-v2"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 TOPICS = ["wing lift", "boundary layer", "shock wave", "heat transfer", "panel flutter", "jet noise",
           "skin friction", "buckling shells"]
@@ -69,8 +69,8 @@ def _log(output: Path) -> list[dict]:
 
 
 def test_loss_falls_and_output_loads(tmp_path, tiny_dir):
-    from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+    from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
     model_dir = train(_write_run(tmp_path, tiny_dir), progress=False)
     ranking = [r["ranking"] for r in _log(tmp_path / "out") if "ranking" in r]
@@ -82,7 +82,7 @@ def test_loss_falls_and_output_loads(tmp_path, tiny_dir):
 
 
 def _mean_nonzeros(model_dir: Path) -> float:
-    from nsparse.encoder.torch_doc_encoder import TorchDocumentEncoder
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
     vectors = TorchDocumentEncoder(model_dir, max_length=32).encode_document([f"a study of {t}" for t in TOPICS])
     return sum(len(v) for v in vectors) / len(vectors)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.encoder.errors import InputError
-from nsparse.encoder.sparse_vector import SparseVector
-from nsparse.ingest.pipeline import encode_to_file
-from nsparse.ingest.records import Document
-from nsparse.ingest.vectors_file import read_encoded
+from sparsedoc.encoder.errors import InputError
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.pipeline import encode_to_file
+from sparsedoc.ingest.records import Document
+from sparsedoc.ingest.vectors_file import read_encoded
 
 
 class CountingEncoder:

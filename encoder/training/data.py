@@ -7,8 +7,8 @@ Formats (one JSON object per line):
 - ``{"query": str, "docs": [str, ...], "scores": [float, ...] | {"teacher": [float, ...]}}``:
   precomputed teacher scores; ``docs[0]`` is the positive. A plain list is one teacher named ``"scores"``.
 
-This module imports no other nsparse package: mining takes any object with ``search_bm25``
-(``nsparse.plugin.base.Backend`` satisfies it).
+This module imports no other sparsedoc package: mining takes any object with ``search_bm25``
+(``sparsedoc.plugin.base.Backend`` satisfies it).
 """
 
 from __future__ import annotations

@@ -114,13 +114,13 @@ class SparseStudent:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
             return sparse_pool(logits, attention_mask, self.activation)
         decoder = getattr(self._parent, self._attribute)
-        object.__setattr__(self._parent, "_nsparse_decoder", decoder)
+        object.__setattr__(self._parent, "_sparsedoc_decoder", decoder)
         del self._parent._modules[self._attribute]
         object.__setattr__(self._parent, self._attribute, _ColumnDecoder(decoder, columns))
         try:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
         finally:
             object.__delattr__(self._parent, self._attribute)
-            object.__delattr__(self._parent, "_nsparse_decoder")
+            object.__delattr__(self._parent, "_sparsedoc_decoder")
             self._parent._modules[self._attribute] = decoder
         return sparse_pool(logits, attention_mask, self.activation)

@@ -94,7 +94,7 @@ class DenseTeacher(_TeacherBase):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:
-            raise ImportError("the dense teacher needs sentence-transformers: pip install 'nsparse[training]'") from err
+            raise ImportError("the dense teacher needs sentence-transformers: pip install 'sparsedoc[training]'") from err
         if not hasattr(self, "_model"):
             try:
                 self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)

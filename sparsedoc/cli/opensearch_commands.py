@@ -1,4 +1,4 @@
-"""`nsparse opensearch start|stop|status|install`: a local official OpenSearch node, no Docker."""
+"""`sparsedoc opensearch start|stop|status|install`: a local official OpenSearch node, no Docker."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _node_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--port", default=9250, show_default=True, help="HTTP port on 127.0.0.1."),
         click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-                     help="Cache of artifacts and runs (default ~/.cache/nsparse/opensearch)."),
+                     help="Cache of artifacts and runs (default ~/.cache/sparsedoc/opensearch)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Node data directory."),
         click.option("--heap", default="1g", show_default=True, help="JVM heap."),
         click.option("--no-plugins", is_flag=True, help="Core OpenSearch only (no neural-search, ml-commons)."),
@@ -30,7 +30,7 @@ def _with_node(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(command)
     def run(port: int, home: Path | None, data_dir: Path | None, heap: str, no_plugins: bool, **kwargs: Any) -> Any:
-        from nsparse.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+        from sparsedoc.plugin.local_node import LocalNodeError, LocalOpenSearchNode
 
         node = LocalOpenSearchNode(home=home, port=port, data_dir=data_dir, heap=heap, plugins=not no_plugins)
         try:
@@ -63,7 +63,7 @@ def start(node: Any, timeout: float, djl_natives: bool) -> None:
     """Start the node (installing it first if needed) and print its URL."""
     url = node.start(timeout=timeout)
     if djl_natives and node.plugins:
-        from nsparse.plugin.djl_natives import seed_djl_pytorch
+        from sparsedoc.plugin.djl_natives import seed_djl_pytorch
 
         seed_djl_pytorch(node.data_dir / "ml_cache")
     click.echo(url)

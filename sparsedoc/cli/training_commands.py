@@ -1,4 +1,4 @@
-"""`nsparse train | data pseudo-queries | teachers score`: the training harness."""
+"""`sparsedoc train | data pseudo-queries | teachers score`: the training harness."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nsparse.ingest.readers import read_documents
+from sparsedoc.ingest.readers import read_documents
 
 from .backends import open_backend
 from .options import INPUT_FILE
@@ -19,10 +19,10 @@ def train_command(config: Path, no_progress: bool) -> None:
     """Train an inference-free document encoder from a YAML CONFIG; print the model directory.
 
     The output is a Hugging Face fill-mask checkpoint with its tokenizer and idf.json, loadable
-    by `nsparse index --model` and `nsparse eval --model`. A stopped run resumes from its last
+    by `sparsedoc index --model` and `sparsedoc eval --model`. A stopped run resumes from its last
     checkpoint when started again with the same config.
     """
-    from nsparse.encoder.training import train
+    from sparsedoc.encoder.training import train
 
     click.echo(train(config, progress=not no_progress))
 
@@ -36,7 +36,7 @@ def data() -> None:
 @click.argument("corpus", type=INPUT_FILE)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Training JSONL to write.")
 @click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Lucene index of the same corpus (from `nsparse index`), for BM25 hard negatives.")
+              help="Lucene index of the same corpus (from `sparsedoc index`), for BM25 hard negatives.")
 @click.option("--negatives", default=3, show_default=True, help="Hard negatives per query.")
 @click.option("--depth", default=30, show_default=True, help="BM25 depth to draw negatives from.")
 @click.option("--per-document", default=1, show_default=True, help="Pseudo-queries per document.")
@@ -49,7 +49,7 @@ def pseudo_queries(corpus: Path, out: Path, index_dir: Path, negatives: int, dep
     positive is the document without that part and without its title, so the pair is not
     trivially solved by exact overlap. Writes {"query", "pos", "negs"} JSONL.
     """
-    from nsparse.encoder.training import generate_pseudo_queries, mine_hard_negatives, write_training_file
+    from sparsedoc.encoder.training import generate_pseudo_queries, mine_hard_negatives, write_training_file
 
     documents = list(read_documents(corpus))
     queries = generate_pseudo_queries(documents, seed=seed, per_document=per_document)
@@ -73,7 +73,7 @@ def teachers() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Cache of teacher scores.")
 def score(train_file: Path, specs: tuple[str, ...], out: Path, cache_dir: Path | None) -> None:
     """Add teacher scores to TRAIN_FILE ({"query","pos","negs"} -> {"query","docs","scores"})."""
-    from nsparse.encoder.training import make_teacher, read_training_file, score_with_teachers, write_training_file
+    from sparsedoc.encoder.training import make_teacher, read_training_file, score_with_teachers, write_training_file
 
     built = []
     for spec in specs:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nsparse.plugin.base import Backend
+from sparsedoc.plugin.base import Backend
 
 BACKENDS = ("lucene", "opensearch")
 
@@ -16,9 +16,9 @@ def backend_options(command: click.decorators.FC) -> click.decorators.FC:
     options = [
         click.option("--backend", type=click.Choice(BACKENDS), default="lucene", show_default=True,
                      help="Search engine: embedded Lucene or an OpenSearch cluster."),
-        click.option("--url", envvar="NSPARSE_OPENSEARCH_URL", help="OpenSearch URL (opensearch backend)."),
-        click.option("--user", envvar="NSPARSE_OPENSEARCH_USER", help="OpenSearch basic-auth user."),
-        click.option("--password", envvar="NSPARSE_OPENSEARCH_PASSWORD", help="OpenSearch basic-auth password."),
+        click.option("--url", envvar="SPARSEDOC_OPENSEARCH_URL", help="OpenSearch URL (opensearch backend)."),
+        click.option("--user", envvar="SPARSEDOC_OPENSEARCH_USER", help="OpenSearch basic-auth user."),
+        click.option("--password", envvar="SPARSEDOC_OPENSEARCH_PASSWORD", help="OpenSearch basic-auth password."),
         click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS."),
     ]
     for option in reversed(options):
@@ -37,12 +37,12 @@ def open_backend(
 ) -> Backend:
     """Construct the chosen backend; ``index`` is a directory (Lucene) or an index name (OpenSearch)."""
     if backend == "lucene":
-        from nsparse.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene_backend import LuceneBackend
 
         return LuceneBackend(Path(index))
     if not url:
-        raise click.UsageError("--backend opensearch needs --url (or NSPARSE_OPENSEARCH_URL)")
-    from nsparse.plugin.opensearch_backend import OpenSearchBackend
+        raise click.UsageError("--backend opensearch needs --url (or SPARSEDOC_OPENSEARCH_URL)")
+    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
 
     auth = (user, password) if user else None
     return OpenSearchBackend(url, str(index), http_auth=auth, ca_certs=ca_certs)

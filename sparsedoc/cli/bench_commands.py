@@ -1,4 +1,4 @@
-"""`nsparse bench latency`: BM25 vs inference-free sparse latency on your own index."""
+"""`sparsedoc bench latency`: BM25 vs inference-free sparse latency on your own index."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
-from nsparse.encoder.loading import load_tokenizer
-from nsparse.encoder.idf import load_idf
-from nsparse.ingest.readers import read_queries
-from nsparse.plugin.latency_bench import ROW_HEADERS, OpenSearchMethods, backend_methods, compare_latency
+from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+from sparsedoc.encoder.loading import load_tokenizer
+from sparsedoc.encoder.idf import load_idf
+from sparsedoc.ingest.readers import read_queries
+from sparsedoc.plugin.latency_bench import ROW_HEADERS, OpenSearchMethods, backend_methods, compare_latency
 
 from .backends import backend_options, open_backend
 from .options import INPUT_FILE, MODEL_DIR
@@ -65,7 +65,7 @@ def latency_command(index_name: str, queries_path: Path, tokenizer_dir: Path, id
     closer: Any = None
     if backend == "opensearch":
         if not url:
-            raise click.UsageError("--backend opensearch needs --url (or NSPARSE_OPENSEARCH_URL)")
+            raise click.UsageError("--backend opensearch needs --url (or SPARSEDOC_OPENSEARCH_URL)")
         client = _opensearch_client(url, user, password, ca_certs)
         closer = client
         runner = OpenSearchMethods(client, index_name, text_field=text_field, vector_field=vector_field,
@@ -95,7 +95,7 @@ def _opensearch_client(url: str, user: str | None, password: str | None, ca_cert
     try:
         from opensearchpy import OpenSearch
     except ImportError as err:
-        raise ImportError("nsparse bench latency --backend opensearch needs: pip install 'nsparse[opensearch]'") from err
+        raise ImportError("sparsedoc bench latency --backend opensearch needs: pip install 'sparsedoc[opensearch]'") from err
     kwargs: dict[str, Any] = {"timeout": 60}
     if user:
         kwargs["http_auth"] = (user, password or "")

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from nsparse.encoder.pooling import ACTIVATIONS
-from nsparse.encoder.protocols import DocumentEncoder
-from nsparse.encoder.pruning import PRUNE_TYPES, Pruning
+from sparsedoc.encoder.pooling import ACTIVATIONS
+from sparsedoc.encoder.protocols import DocumentEncoder
+from sparsedoc.encoder.pruning import PRUNE_TYPES, Pruning
 
 MODEL_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -47,7 +47,7 @@ def corpus_field_options(command: click.decorators.FC) -> click.decorators.FC:
 
 def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEncoder:
     """Load the document encoder for ``model`` (onnxruntime for an ONNX export, else PyTorch)."""
-    from nsparse.encoder.onnx_doc_encoder import is_onnx_dir, load_document_encoder
+    from sparsedoc.encoder.onnx_doc_encoder import is_onnx_dir, load_document_encoder
 
     activation = options["activation"] or (None if is_onnx_dir(model) else "log1p")
     return load_document_encoder(

@@ -1,4 +1,4 @@
-"""`nsparse export-onnx | quantize`: ONNX export with a parity gate, int8 with a quality gate."""
+"""`sparsedoc export-onnx | quantize`: ONNX export with a parity gate, int8 with a quality gate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nsparse.encoder.pooling import ACTIVATIONS
+from sparsedoc.encoder.pooling import ACTIVATIONS
 
 from .options import MODEL_DIR
 
@@ -24,7 +24,7 @@ def export_onnx_command(model: Path, out: Path, activation: str, max_length: int
 
     The export fails unless every weight is within 1e-4 of PyTorch and the top tokens match.
     """
-    from nsparse.encoder.onnx_export import export_onnx
+    from sparsedoc.encoder.onnx_export import export_onnx
 
     click.echo(export_onnx(model, out, activation=activation, max_length=max_length, overwrite=overwrite))
 
@@ -38,9 +38,9 @@ def export_onnx_command(model: Path, out: Path, activation: str, max_length: int
 @click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
 def quantize_command(onnx_dir: Path, out: Path, gate_dataset: Path | None, max_drop: float, overwrite: bool) -> None:
     """Quantise an fp32 ONNX export to int8 (dynamic, per channel), optionally behind a quality gate."""
-    from nsparse.encoder.onnx_doc_encoder import OnnxDocumentEncoder
-    from nsparse.encoder.onnx_quantize import compare_quantized_quality, quantize_int8
-    from nsparse.ingest.readers import BeirDataset
+    from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+    from sparsedoc.encoder.onnx_quantize import compare_quantized_quality, quantize_int8
+    from sparsedoc.ingest.readers import BeirDataset
 
     target = quantize_int8(onnx_dir, out, overwrite=overwrite)
     click.echo(target)

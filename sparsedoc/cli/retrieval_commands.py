@@ -1,4 +1,4 @@
-"""`nsparse idf | encode | index | search | eval | quickstart`: the retrieval workflow."""
+"""`sparsedoc idf | encode | index | search | eval | quickstart`: the retrieval workflow."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from typing import Any
 
 import click
 
-from nsparse.encoder.idf import compute_idf, load_idf, save_idf
-from nsparse.encoder.idf_query_encoder import IdfQueryEncoder
-from nsparse.encoder.loading import load_tokenizer
-from nsparse.encoder.metrics import sparsity_stats
-from nsparse.ingest.evaluation import MethodResult, compare_sparse_and_bm25
-from nsparse.ingest.pipeline import encode_to_file, index_encoded
-from nsparse.ingest.readers import BeirDataset, read_documents
-from nsparse.ingest.vectors_file import read_encoded
-from nsparse.ingest.workspace import Workspace
+from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
+from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+from sparsedoc.encoder.loading import load_tokenizer
+from sparsedoc.encoder.metrics import sparsity_stats
+from sparsedoc.ingest.evaluation import MethodResult, compare_sparse_and_bm25
+from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
+from sparsedoc.ingest.readers import BeirDataset, read_documents
+from sparsedoc.ingest.vectors_file import read_encoded
+from sparsedoc.ingest.workspace import Workspace
 
 from .backends import backend_options, open_backend
 from .options import INPUT_FILE, MODEL_DIR, build_document_encoder, corpus_field_options, encoder_options, encoder_settings
@@ -86,7 +86,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     """Index SOURCE into a backend; resumable (ids already indexed are skipped).
 
     With --model, SOURCE is a corpus JSONL that is encoded first (into --vectors, also
-    resumable); without it, SOURCE is a vectors file written by `nsparse encode`.
+    resumable); without it, SOURCE is a vectors file written by `sparsedoc encode`.
     """
     if model:
         vectors = vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl")
@@ -142,7 +142,7 @@ def _evaluate(dataset_dir: Path, model: Path, workdir: Path, backend: str, conne
                                         total=total, show_progress=True)
     queries, qrels = dataset.queries(), dataset.qrels(split)
     query_encoder = IdfQueryEncoder(load_tokenizer(model), idf)
-    index_name = str(workdir / "index") if backend == "lucene" else f"nsparse-{dataset.name}"
+    index_name = str(workdir / "index") if backend == "lucene" else f"sparsedoc-{dataset.name}"
     with open_backend(backend, index_name, **connection) as engine:
         engine.create_index(overwrite=fresh)
         index_encoded(workspace.vectors_path, engine, total=total, show_progress=True)
@@ -224,7 +224,7 @@ def eval_command(dataset: Path, model: Path, workdir: Path | None, split: str, f
 @click.option("--fresh", is_flag=True, help="Start over instead of reusing earlier vectors and index.")
 def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: bool) -> None:
     """The main job: IDF, encode, index (embedded Lucene), search inference-free and with BM25."""
-    from nsparse.encoder.assets import fetch_asset
+    from sparsedoc.encoder.assets import fetch_asset
 
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")

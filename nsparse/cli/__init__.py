@@ -1,1 +1,0 @@
-"""The ``nsparse`` command line: parses, wires a backend, calls the library, reports."""

@@ -1,0 +1,1 @@
+"""The ``sparsedoc`` command line: parses, wires a backend, calls the library, reports."""
