@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -10,6 +9,8 @@ import click
 
 from sparsedoc import __version__
 from sparsedoc.encoder.errors import SparsedocError
+
+from .logs import setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,10 +22,7 @@ def cli(verbose: int) -> None:
     Documents are encoded offline by a fill-mask model into token -> weight maps; queries
     need no model (tokens weighted by an IDF table). Start with `sparsedoc quickstart`.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    # opensearch-py logs a traceback per failed attempt; our errors already say what failed.
-    logging.getLogger("opensearch").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+    setup_logging(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
