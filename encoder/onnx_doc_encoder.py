@@ -16,9 +16,8 @@ import numpy as np
 
 from .doc_batches import BatchedDocumentEncoder, tokenize_documents, vocabulary_list
 from .errors import ConfigError, ModelLoadError
-from .loading import load_tokenizer
-from .loading import file_sha256
-from .onnx_export import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, read_metadata
+from .loading import file_sha256, load_tokenizer
+from .onnx_format import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, is_onnx_dir, read_metadata
 from .protocols import DocumentEncoder
 from .pruning import Pruning
 
@@ -156,11 +155,6 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         feeds = {"input_ids": input_ids.astype(np.int64, copy=False),
                  "attention_mask": attention_mask.astype(np.int64, copy=False)}
         return self.session.run([OUTPUT_NAME], feeds)[0]
-
-
-def is_onnx_dir(path: str | Path) -> bool:
-    """True when ``path`` holds ``model.onnx`` (an ONNX export, valid or not)."""
-    return (Path(path) / MODEL_FILE).is_file()
 
 
 def load_document_encoder(path: str | Path, **kwargs: Any) -> DocumentEncoder:

@@ -11,7 +11,7 @@ import numpy as np
 from .doc_batches import BatchedDocumentEncoder, special_token_ids, tokenize_documents, vocabulary_list
 from .errors import ConfigError
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
-from .pooling import check_activation, sparse_pool, zero_columns
+from .pooling import check_activation, document_weights
 from .pruning import Pruning
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,5 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         with torch.inference_mode():
             input_ids = torch.from_numpy(batch.input_ids).to(self.device)
             mask = torch.from_numpy(batch.attention_mask).to(self.device)
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-            weights = zero_columns(sparse_pool(logits, mask, self.activation, inplace=True), self.special_ids)
+            weights = document_weights(self.model, input_ids, mask, self.activation, self.special_ids, inplace=True)
         return weights.float().cpu().numpy()

@@ -22,13 +22,8 @@ from sparsedoc.encoder.errors import BackendError, ConfigError, ModelLoadError
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
-from sparsedoc.plugin.ml_commons_package import (
-    ML_COMMONS_INPUTS,
-    MlCommonsPackage,
-    check_zip,
-    package_sparse_encoder,
-    package_sparse_tokenizer,
-)
+from sparsedoc.plugin.ml_commons_encoder_package import ML_COMMONS_INPUTS, package_sparse_encoder
+from sparsedoc.plugin.ml_commons_package import MlCommonsPackage, check_zip, package_sparse_tokenizer
 
 pytestmark = [pytest.mark.model]
 

@@ -47,7 +47,8 @@ def corpus_field_options(command: click.decorators.FC) -> click.decorators.FC:
 
 def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEncoder:
     """Load the document encoder for ``model`` (onnxruntime for an ONNX export, else PyTorch)."""
-    from sparsedoc.encoder.onnx_doc_encoder import is_onnx_dir, load_document_encoder
+    from sparsedoc.encoder.onnx_doc_encoder import load_document_encoder
+    from sparsedoc.encoder.onnx_format import is_onnx_dir
 
     activation = options["activation"] or (None if is_onnx_dir(model) else "log1p")
     return load_document_encoder(
