@@ -41,7 +41,7 @@ class Workspace:
 
     @property
     def encoding_path(self) -> Path:
-        """Counts of empty and truncated documents, summed over (resumed) encoding runs."""
+        """Counts of empty, truncated and windowed documents, summed over (resumed) encoding runs."""
         return self.root / "encoding.json"
 
     def claim(self, model_dir: Path, settings: dict[str, Any]) -> None:
@@ -79,15 +79,18 @@ class Workspace:
     ) -> IngestReport:
         """Encode the corpus into ``vectors.jsonl`` (resuming); the model loads only if needed.
 
-        The returned report's ``empty`` and ``truncated`` cover every run that built the file.
+        The returned report's ``empty``, ``truncated`` and ``windowed`` cover every run that built the file.
         """
         from .vectors_file import encoded_ids
 
         counts = json.loads(self.encoding_path.read_text()) if self.encoding_path.is_file() else {}
         if total is not None and len(encoded_ids(self.vectors_path)) >= total:
-            return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0))
+            return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0),
+                                windowed=counts.get("windowed", 0))
         report = encode_to_file(documents(), encoder(), self.vectors_path, total=total, show_progress=show_progress)
         report.empty += counts.get("empty", 0)
         report.truncated += counts.get("truncated", 0)
-        self.encoding_path.write_text(json.dumps({"empty": report.empty, "truncated": report.truncated}))
+        report.windowed += counts.get("windowed", 0)
+        self.encoding_path.write_text(json.dumps({"empty": report.empty, "truncated": report.truncated,
+                                                  "windowed": report.windowed}))
         return report

@@ -21,6 +21,7 @@ class CountingEncoder:
 
     def __init__(self) -> None:
         self.truncated_documents = 0
+        self.windowed_documents = 0
         self.encoded: list[str] = []
 
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:

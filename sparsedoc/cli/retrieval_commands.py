@@ -11,18 +11,27 @@ from typing import Any
 
 import click
 
+from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.metrics import sparsity_stats
 from sparsedoc.ingest.evaluation import MethodResult, compare_sparse_and_bm25
-from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
+from sparsedoc.ingest.pipeline import IngestReport, encode_to_file, index_encoded
 from sparsedoc.ingest.readers import BeirDataset, read_documents
 from sparsedoc.ingest.vectors_file import read_encoded
 from sparsedoc.ingest.workspace import Workspace
 
 from .backends import backend_options, open_backend
-from .options import INPUT_FILE, MODEL_DIR, build_document_encoder, corpus_field_options, encoder_options, encoder_settings
+from .options import (
+    DEFAULT_ENCODER_OPTIONS,
+    INPUT_FILE,
+    MODEL_DIR,
+    build_document_encoder,
+    corpus_field_options,
+    encoder_options,
+    encoder_settings,
+)
 from .tables import format_table
 
 DEFAULT_DATASET = Path("../shared/data/cranfield")
@@ -67,7 +76,7 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
     report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, out,
                             total=_count_lines(corpus), show_progress=True)
     click.echo(f"wrote {out}: {report.indexed} encoded, {report.skipped} already there, "
-               f"{report.empty} empty, {report.truncated} truncated")
+               f"{report.empty} empty, {report.truncated} truncated, {report.windowed} windowed")
 
 
 @click.command("index")
@@ -94,7 +103,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
         report = encode_to_file(_documents(source, id_field, text_field, title_field), encoder, vectors,
                                 total=_count_lines(source), show_progress=True)
         click.echo(f"encoded {report.indexed} ({report.skipped} cached, {report.empty} empty, "
-                   f"{report.truncated} truncated) into {vectors}", err=True)
+                   f"{report.truncated} truncated, {report.windowed} windowed) into {vectors}", err=True)
     else:
         vectors = source
     connection = {"url": url, "user": user, "password": password, "ca_certs": ca_certs}
@@ -149,7 +158,7 @@ def _evaluate(dataset_dir: Path, model: Path, workdir: Path, backend: str, conne
         results = compare_sparse_and_bm25(engine, query_encoder, queries, qrels, show_progress=True)
     stats = sparsity_stats((d.vector for d in read_encoded(workspace.vectors_path)),
                            query_encoder.encode_query([q.text for q in queries]))
-    report = _report(dataset, model, backend, results, stats.__dict__, encoding.truncated, len(queries))
+    report = _report(dataset, model, backend, results, stats.__dict__, encoding, len(queries))
     click.echo(_render(report))
     target = out or workdir / "results.json"
     target.write_text(json.dumps(report, indent=2))
@@ -158,7 +167,7 @@ def _evaluate(dataset_dir: Path, model: Path, workdir: Path, backend: str, conne
 
 
 def _report(dataset: BeirDataset, model: Path, backend: str, results: list[MethodResult], sparsity: dict[str, Any],
-            truncated: int, num_queries: int) -> dict[str, Any]:
+            encoding: IngestReport, num_queries: int) -> dict[str, Any]:
     bm25 = next(r for r in results if r.name == "BM25")
     methods = []
     for result in results:
@@ -169,7 +178,8 @@ def _report(dataset: BeirDataset, model: Path, backend: str, results: list[Metho
         methods.append(entry)
     return {
         "dataset": dataset.name, "queries": num_queries, "model": str(model), "backend": backend,
-        "methods": methods, "document_sparsity": sparsity, "truncated_documents": truncated,
+        "methods": methods, "document_sparsity": sparsity,
+        "truncated_documents": encoding.truncated, "windowed_documents": encoding.windowed,
         "machine": {"platform": platform.platform(), "cpus": _cpu_count(), "python": platform.python_version()},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -192,7 +202,8 @@ def _render(report: dict[str, Any]) -> str:
     return (f"{report['dataset']}: {s['documents']} documents, {report['queries']} queries, "
             f"backend {report['backend']}\n{table}\n"
             f"document vectors: {s['mean_nonzeros']:.1f} nonzeros mean, {s['p99_nonzeros']:.0f} p99; "
-            f"FLOPS {s['flops']:.2f}; {report['truncated_documents']} truncated")
+            f"FLOPS {s['flops']:.2f}; long documents: {report['truncated_documents']} truncated, "
+            f"{report['windowed_documents']} windowed")
 
 
 @click.command("eval")
@@ -222,15 +233,19 @@ def eval_command(dataset: Path, model: Path, workdir: Path | None, split: str, f
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/quickstart"),
               show_default=True)
 @click.option("--fresh", is_flag=True, help="Start over instead of reusing earlier vectors and index.")
-def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: bool) -> None:
+@click.option("--long-documents", type=click.Choice(LONG_DOCUMENT_MODES), default=DEFAULT_LONG_DOCUMENTS,
+              show_default=True, help="Documents longer than the window: truncate, or encode max-pooled windows.")
+@click.option("--window-stride", default=None, type=click.IntRange(min=1),
+              help="Tokens between window starts with --long-documents windows [default: half a window].")
+def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: bool, long_documents: str,
+                       window_stride: int | None) -> None:
     """The main job: IDF, encode, index (embedded Lucene), search inference-free and with BM25."""
     from sparsedoc.encoder.assets import fetch_asset
 
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny")
-    options = {"max_length": 512, "batch_size": 16, "activation": None, "prune_type": "none",
-               "prune_ratio": 0.0, "threads": None}
+    options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
     _evaluate(dataset, model, workdir / dataset.name, "lucene", {}, options, split="test", fresh=fresh, out=None)
 
 
