@@ -236,7 +236,7 @@ def eval_command(dataset: Path, model: Path, workdir: Path | None, split: str, f
 @click.option("--long-documents", type=click.Choice(LONG_DOCUMENT_MODES), default=DEFAULT_LONG_DOCUMENTS,
               show_default=True, help="Documents longer than the window: truncate, or encode max-pooled windows.")
 @click.option("--window-stride", default=None, type=click.IntRange(min=1),
-              help="Tokens between window starts with --long-documents windows [default: half a window].")
+              help="Tokens between window starts with --long-documents windows [default: the window size].")
 def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: bool, long_documents: str,
                        window_stride: int | None) -> None:
     """The main job: IDF, encode, index (embedded Lucene), search inference-free and with BM25."""
