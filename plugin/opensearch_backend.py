@@ -23,6 +23,7 @@ from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, In
 from sparsedoc.encoder.sparse_vector import SparseVector
 
 from .base import BackendBase, EncodedDocument, Hit, IndexReport
+from .opensearch_client import open_client, require_feature
 from .opensearch_errors import error_reason, redact_url, translate_errors
 from .opensearch_queries import (
     QUERY_MODES,
@@ -90,10 +91,6 @@ class OpenSearchBackend(BackendBase):
         two_phase: dict[str, float] | None = None,
         raise_on_failure: bool = True,
     ) -> None:
-        try:
-            from opensearchpy import OpenSearch
-        except ImportError as err:
-            raise ImportError("the OpenSearch backend needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
         if query_mode not in QUERY_MODES:
             raise ConfigError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
         if not index or index != index.lower() or index.startswith(("_", "-", "+")):
@@ -111,11 +108,9 @@ class OpenSearchBackend(BackendBase):
         self._mode = query_mode
         self.raise_on_failure = raise_on_failure
         self.last_took_ms: int | None = None
-        self.client = OpenSearch(
-            hosts=[url], http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
-            use_ssl=url.startswith("https"), ssl_show_warn=False, timeout=timeout,
-            max_retries=3, retry_on_timeout=True, retry_on_status=(502, 503, 504),
-        )
+        self._analyzer_checked = False
+        self.client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
+                                  timeout=timeout)
 
     # -- errors ----------------------------------------------------------------------------
     def _errors(self, action: str) -> AbstractContextManager[None]:
@@ -221,7 +216,14 @@ class OpenSearchBackend(BackendBase):
         return self._search(built.body, built.score_factor)
 
     def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> list[Hit]:
-        """Inference-free search where OpenSearch tokenises and weights the query (3.1+)."""
+        """Inference-free search where OpenSearch tokenises and weights the query (3.1+).
+
+        Raises:
+            BackendError: the cluster runs OpenSearch older than 3.1.
+        """
+        if not self._analyzer_checked:
+            require_feature(self.client, self.url, "analyzer_query", "search by analyzer (query mode 'analyzer')")
+            self._analyzer_checked = True
         return self._search(analyzer_query(text, field=self.vector_field, analyzer=analyzer, size=k))
 
     def search_bm25(self, text: str, k: int = 10) -> list[Hit]:

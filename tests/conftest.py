@@ -82,7 +82,7 @@ def lucene_backend_cls() -> type:
     from sparsedoc.plugin.lucene_backend import LuceneBackend
 
     try:
-        start_jvm()
+        start_jvm(java_home=os.environ.get("SPARSEDOC_JAVA_HOME"), preferred=[os.environ.get("JAVA_HOME", "")])
     except BackendError as exc:
         engine_unavailable(f"Lucene unavailable: {exc}")
     return LuceneBackend
@@ -134,9 +134,9 @@ def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if _docker_answers():
         from testcontainers.opensearch import OpenSearchContainer
 
-        from sparsedoc.plugin.local_node import OPENSEARCH_VERSION
+        from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
 
-        with OpenSearchContainer(f"opensearchproject/opensearch:{OPENSEARCH_VERSION}") as container:
+        with OpenSearchContainer(f"opensearchproject/opensearch:{DEFAULT_VERSION}") as container:
             config = container.get_config()
             yield f"http://{config['host']}:{config['port']}"
         return

@@ -226,9 +226,11 @@ def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: 
     """The main job: IDF, encode, index (embedded Lucene), search inference-free and with BM25."""
     from sparsedoc.encoder.assets import fetch_asset
 
+    from .environment import environment
+
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
-    model = model or fetch_asset("splade-tiny")
+    model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {"max_length": 512, "batch_size": 16, "activation": None, "prune_type": "none",
                "prune_ratio": 0.0, "threads": None}
     _evaluate(dataset, model, workdir / dataset.name, "lucene", {}, options, split="test", fresh=fresh, out=None)
