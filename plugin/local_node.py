@@ -132,7 +132,8 @@ class LocalOpenSearchNode:
     @property
     def dist_dir(self) -> Path:
         """Unpacked distribution (with plugins, unless plugins=False)."""
-        return self.home / "dist" / f"opensearch-{self.release.version}{'' if self.plugins else '-core'}"
+        flavour = self.release.fingerprint if self.plugins else "core"
+        return self.home / "dist" / f"opensearch-{self.release.version}-{flavour}"
 
     # -- install ----------------------------------------------------------------------------
     def java(self) -> JavaRuntime:

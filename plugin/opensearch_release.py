@@ -15,6 +15,7 @@ Java 24 removed). What each lacks is in ``Release.features``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -71,6 +72,11 @@ class Release:
     modules: tuple[Module, ...] = ()
 
     @property
+    def fingerprint(self) -> str:
+        """Short hash of every pinned artifact and module: installs and images are keyed by it."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:12]
+
+    @property
     def features(self) -> frozenset[str]:
         """Capabilities from ``FEATURES_SINCE`` that this version has."""
         return features_of(self.version)
@@ -97,6 +103,13 @@ _PAINLESS_POLICY = """grant {
 """
 
 
+_REINDEX_POLICY = """grant {
+  permission java.net.SocketPermission "*", "connect";
+  permission java.net.NetPermission "getProxySelector";
+};
+"""
+
+
 def _modules_2x(version: str) -> tuple[Module, ...]:
     asm = tuple(_jar("org.ow2.asm", name, "9.7") for name in ("asm", "asm-util", "asm-tree", "asm-commons", "asm-analysis"))
     return (
@@ -109,6 +122,17 @@ def _modules_2x(version: str) -> tuple[Module, ...]:
                (_jar("org.opensearch.plugin", "mapper-extras-client", version),)),
         Module("analysis-common", "org.opensearch.analysis.common.CommonAnalysisPlugin",
                (_jar("org.opensearch.plugin", "analysis-common", version),), extended=("lang-painless",)),
+        Module("reindex", "org.opensearch.index.reindex.ReindexPlugin",  # delete-by-query (ML Commons deletes)
+               (_jar("org.opensearch.plugin", "reindex-client", version),
+                _jar("org.opensearch.client", "opensearch-rest-client", version),
+                _jar("org.opensearch", "opensearch-ssl-config", version),
+                _jar("org.apache.httpcomponents", "httpclient", "4.5.14"),
+                _jar("org.apache.httpcomponents", "httpcore", "4.4.16"),
+                _jar("org.apache.httpcomponents", "httpasyncclient", "4.1.5"),
+                _jar("org.apache.httpcomponents", "httpcore-nio", "4.4.16"),
+                _jar("commons-codec", "commons-codec", "1.16.1"),
+                _jar("commons-logging", "commons-logging", "1.2")),
+               policy=_REINDEX_POLICY),
     )
 
 

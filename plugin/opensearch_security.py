@@ -32,7 +32,7 @@ CA_FILE, NODE_CERT, NODE_KEY = "root-ca.pem", "node.pem", "node-key.pem"
 
 APP_CLUSTER_PERMISSIONS = (
     "cluster_composite_ops",  # bulk, mget, msearch
-    "cluster:monitor/main", "cluster:monitor/health", "cluster:monitor/nodes/info",
+    "cluster:monitor/main", "cluster:monitor/health", "cluster:monitor/state", "cluster:monitor/nodes/info",
     "cluster:admin/opensearch/ml/*",
     "cluster:admin/ingest/pipeline/*",
     "cluster:admin/search/pipeline/*",
