@@ -133,6 +133,8 @@ def opensearch_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeP
     elif os.environ.get("CI") and os.environ.get("SPARSEDOC_BASE_IMAGE"):
         pytest.fail("CI set SPARSEDOC_BASE_IMAGE but no Docker engine answers")
     pool = NodePool(tmp_path_factory.mktemp("opensearch"), free_port, base)
+    if base:
+        _CONTAINER_SHARED.append(pool.shared)
     try:
         yield pool
     finally:
@@ -188,6 +190,18 @@ def secured_opensearch(opensearch_nodes: NodePool) -> SecuredCluster:
     except LocalNodeError as exc:
         engine_unavailable(f"secured OpenSearch node did not start: {exc}")
         raise
+
+
+_CONTAINER_SHARED: list[Path] = []  # the session's temporary folder, when nodes run in containers
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Containers run OpenSearch as uid 1000: let it into the temporary folders fixtures made (0700)."""
+    for shared in _CONTAINER_SHARED:
+        for folder in (shared, *shared.iterdir()):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(folder.stat().st_mode | 0o055)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
