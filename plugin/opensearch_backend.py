@@ -233,6 +233,11 @@ class OpenSearchBackend(BackendBase):
     def _search(self, body: dict[str, Any], score_factor: float = 1.0) -> list[Hit]:
         with self._errors(f"search {self.index_name}"):
             response = self.client.search(index=self.index_name, body=body)
+        shards = response.get("_shards") or {}
+        if shards.get("failed"):  # never return silently fewer hits
+            reasons = "; ".join(sorted({error_reason(f.get("reason")) for f in shards.get("failures") or []}))
+            raise BackendError(f"search {self.index_name} at {self.url}: {shards['failed']} of {shards.get('total')} "
+                               f"shards failed, so results would be incomplete: {reasons or 'no reason given'}")
         self.last_took_ms = response.get("took")
         return [Hit(hit["_id"], float(hit["_score"]) * score_factor, rank)
                 for rank, hit in enumerate(response["hits"]["hits"], start=1)]
