@@ -49,7 +49,9 @@ def opensearch_image(version: str, base: str) -> str:
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
         started = time.monotonic()
         _docker("build", "-q", "-t", tag, "-f", str(DOCKERFILE), "--build-arg", f"BASE={base}", str(dist))
-        print(f"\nbuilt {tag} in {time.monotonic() - started:.0f}s")
+        from opensearch_nodes import NODES_STARTED
+
+        NODES_STARTED.append(f"built image {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
 
