@@ -19,11 +19,11 @@ from sparsedoc.encoder.metrics import (
     time_interleaved,
 )
 from sparsedoc.encoder.protocols import QueryEncoder
-from sparsedoc.plugin.base import Backend, Hit
+from sparsedoc.plugin.base import Backend, SearchResult
 
 from .records import Query
 
-Search = Callable[[Query], list[Hit]]
+Search = Callable[[Query], SearchResult]
 
 
 @dataclass
@@ -54,10 +54,10 @@ def compare_sparse_and_bm25(
 ) -> list[MethodResult]:
     """Evaluate inference-free sparse retrieval and BM25 on the same backend in one run."""
 
-    def sparse(query: Query) -> list[Hit]:
+    def sparse(query: Query) -> SearchResult:
         return backend.search_sparse(query_encoder.encode_query([query.text])[0], k)
 
-    def bm25(query: Query) -> list[Hit]:
+    def bm25(query: Query) -> SearchResult:
         return backend.search_bm25(query.text, k)
 
     methods = {"inference-free sparse": sparse, "BM25": bm25}
@@ -77,7 +77,7 @@ def _interleaved(
     rounds = tqdm(range(len(queries)), disable=not show_progress, unit="query", desc="searching")
     timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), 20)))
     runs = {
-        name: {q.query_id: {hit.doc_id: hit.score for hit in hits} for q, (_, hits) in zip(queries, calls)}
+        name: {q.query_id: result.scores() for q, (_, result) in zip(queries, calls)}
         for name, calls in timed.items()
     }
     return runs, {name: [seconds for seconds, _ in calls] for name, calls in timed.items()}

@@ -31,13 +31,24 @@ import logging
 import math
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.base import BackendBase, EncodedDocument, Hit, IndexReport, ranked_hits
+from sparsedoc.plugin.base import (
+    BackendBase,
+    EncodedDocument,
+    IndexReport,
+    SearchResult,
+    check_k,
+    first_occurrences,
+    ranked_hits,
+    top_k,
+)
+from sparsedoc.plugin.fusion import Fusion, fuse
 from sparsedoc.plugin.jvm import java_class, start_jvm
 from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE, quantize_vector
 
@@ -124,8 +135,6 @@ class LuceneBackend(BackendBase):
             existing index, else ``DEFAULT_IMPACT_SCALE``.
         k1: BM25 term-frequency saturation (Anserini's default 0.9).
         b: BM25 length normalisation (Anserini's default 0.4).
-        raise_on_failure: ``index`` raises ``IndexingError`` when documents are refused
-            (after committing the others); ``False`` only lists them in the report.
         ram_buffer_mb: the writer's RAM buffer before it flushes a segment.
 
     Raises:
@@ -136,8 +145,8 @@ class LuceneBackend(BackendBase):
     Example:
         >>> with LuceneBackend(Path("idx")) as backend:  # doctest: +SKIP
         ...     backend.index([EncodedDocument("d1", "wings lift", SparseVector({"wing": 1.2}))])
-        ...     backend.search_sparse(SparseVector({"wing": 2.0}))
-        [Hit(doc_id='d1', score=2.4, rank=1)]
+        ...     backend.search_sparse(SparseVector({"wing": 2.0})).hits
+        (Hit(doc_id='d1', score=2.4, rank=1),)
     """
 
     def __init__(
@@ -147,7 +156,6 @@ class LuceneBackend(BackendBase):
         impact_scale: float | None = None,
         k1: float = 0.9,
         b: float = 0.4,
-        raise_on_failure: bool = True,
         ram_buffer_mb: float = 256.0,
     ) -> None:
         if not (math.isfinite(k1) and k1 >= 0):
@@ -161,7 +169,6 @@ class LuceneBackend(BackendBase):
         self.path = Path(path)
         self.k1 = float(k1)
         self.b = float(b)
-        self.raise_on_failure = raise_on_failure
         self.ram_buffer_mb = float(ram_buffer_mb)
         stored = self._stored_scale()
         if impact_scale is not None and stored is not None and stored != impact_scale:
@@ -221,15 +228,13 @@ class LuceneBackend(BackendBase):
     # ---- writing --------------------------------------------------------------------
 
     def index(self, documents: Iterable[EncodedDocument]) -> IndexReport:
-        """Add ``documents``, skipping ids already indexed, then commit and refresh searches.
+        """Add ``documents`` under the ``Backend`` contract, then commit and refresh searches.
 
-        A doc id repeated within ``documents`` is written once; the repeat is a failure.
-        Documents with empty text or empty vectors are indexed. The index is created if
-        missing.
+        Documents with empty text or empty vectors are indexed. A refused document (a
+        token Lucene cannot store, a weight beyond the impact range) is left out and
+        reported; Lucene marks its partial write deleted, so it never counts as present.
 
         Raises:
-            IndexingError: some documents were refused and ``raise_on_failure`` is set;
-                every other document has been committed.
             BackendError: the writer failed as a whole (nothing after the last commit is kept).
         """
         with self._lock:
@@ -238,21 +243,15 @@ class LuceneBackend(BackendBase):
             self._open_writer()
             self._refresh()
             report = IndexReport()
-            seen: set[str] = set()
-            for document in documents:
-                doc_id = document.doc_id
-                if doc_id in seen:
-                    report.failures.append(IndexFailure(doc_id, "duplicate doc_id within this batch"))
-                    continue
-                seen.add(doc_id)
-                if self._contains(doc_id):
+            for document in first_occurrences(documents, report.failures):
+                if self._contains(document.doc_id):
                     report.skipped += 1
                     continue
                 reason = self._add(document)
                 if reason is None:
                     report.indexed += 1
                 else:
-                    report.failures.append(IndexFailure(doc_id, reason))
+                    report.failures.append(IndexFailure(document.doc_id, reason))
             with self._java_errors("committing"):
                 self._writer.commit()
             self._refresh()
@@ -260,8 +259,6 @@ class LuceneBackend(BackendBase):
             "indexed %d, skipped %d, refused %d documents into %s",
             report.indexed, report.skipped, len(report.failures), self.path,
         )
-        if report.failures and self.raise_on_failure:
-            raise IndexingError(f"Lucene index {self.path} refused documents", report.failures)
         return report
 
     def _add(self, document: EncodedDocument) -> str | None:
@@ -362,49 +359,82 @@ class LuceneBackend(BackendBase):
             self._require_reader()
             return int(self._reader.numDocs())
 
-    def search_sparse(self, query: SparseVector, k: int = 10) -> list[Hit]:
+    def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
         """Rank documents by ``sum(query weight * dequantised document weight)``.
 
         Query weights are used as float32 boosts (no quantisation, no IDF cut-off).
-        Equal scores are ordered by doc id.
 
         Raises:
+            ConfigError: ``k`` is out of range.
             BackendError: no index at ``path``, or Lucene failed.
         """
-        self._check_k(k)
-        j = self._j
+        check_k(k)
         with self._lock:
             self._require_reader()
-            if k == 0 or not query:
-                return []
-            with self._java_errors("building the sparse query"):
-                weights = j.HashMap()
-                for token, weight in query.items():
-                    weights.put(token, j.Float(float(weight)))
-                if len(query) > j.IndexSearcher.getMaxClauseCount():
-                    j.IndexSearcher.setMaxClauseCount(len(query))
-                lucene_query = self._query_generator.buildQuery(VECTOR_FIELD, weights)
-            scored = self._run(self._impact_searcher, lucene_query, k)
-        return ranked_hits(((doc_id, score / self.impact_scale) for doc_id, score in scored), k)
+            if not query:
+                return SearchResult((), 0.0)
+            lucene_query = self._sparse_query(query)
+            return top_k(lambda n: self._timed(self._impact_searcher, lucene_query, n, self.impact_scale), k)
 
-    def search_bm25(self, text: str, k: int = 10) -> list[Hit]:
+    def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank documents by BM25(k1, b) over their text, the query analysed like the text.
 
         Raises:
+            ConfigError: ``k`` is out of range.
             BackendError: no index at ``path``, or Lucene failed.
         """
-        self._check_k(k)
+        check_k(k)
         with self._lock:
             self._require_reader()
-            if k == 0:
-                return []
-            with self._java_errors("building the BM25 query"):
-                query = self._query_generator.buildQuery(TEXT_FIELD, self._analyzer(), text)
-            scored = self._run(self._bm25_searcher, query, k)
-        return ranked_hits(scored, k)
+            query = self._bm25_query(text)
+            return top_k(lambda n: self._timed(self._bm25_searcher, query, n), k)
+
+    def search_hybrid(
+        self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
+    ) -> SearchResult:
+        """Fuse BM25 over ``text`` and sparse search for ``query`` (``sparsedoc.plugin.fusion``).
+
+        Each sub-query contributes its top ``fusion.window_for(k)`` hits, as in OpenSearch's
+        ``hybrid`` query; ``took_ms`` covers both searches and the fusion.
+
+        Raises:
+            ConfigError: ``k`` is out of range.
+            BackendError: no index at ``path``, or Lucene failed.
+        """
+        check_k(k)
+        fusion = fusion or Fusion()
+        window = fusion.window_for(k)
+        with self._lock:
+            self._require_reader()
+            start = time.perf_counter()
+            bm25 = self._run(self._bm25_searcher, self._bm25_query(text), window)
+            sparse = self._run(self._impact_searcher, self._sparse_query(query), window) if query else []
+            sparse = [(doc_id, score / self.impact_scale) for doc_id, score in sparse]
+            hits = ranked_hits(fuse([bm25, sparse], fusion), k)
+            return SearchResult(hits, (time.perf_counter() - start) * 1000.0)
+
+    def _sparse_query(self, query: SparseVector) -> Any:
+        j = self._j
+        with self._java_errors("building the sparse query"):
+            weights = j.HashMap()
+            for token, weight in query.items():
+                weights.put(token, j.Float(float(weight)))
+            if len(query) > j.IndexSearcher.getMaxClauseCount():
+                j.IndexSearcher.setMaxClauseCount(len(query))
+            return self._query_generator.buildQuery(VECTOR_FIELD, weights)
+
+    def _bm25_query(self, text: str) -> Any:
+        with self._java_errors("building the BM25 query"):
+            return self._query_generator.buildQuery(TEXT_FIELD, self._analyzer(), text)
+
+    def _timed(self, searcher: Any, query: Any, n: int, divisor: float = 1.0) -> tuple[list[tuple[str, float]], float]:
+        start = time.perf_counter()
+        pairs = self._run(searcher, query, n)
+        took = (time.perf_counter() - start) * 1000.0
+        return ([(doc_id, score / divisor) for doc_id, score in pairs] if divisor != 1.0 else pairs), took
 
     def _run(self, searcher: Any, query: Any, k: int) -> list[tuple[str, float]]:
-        """Search and return ``(doc_id, score)`` pairs.
+        """Search and return ``(doc_id, score)`` pairs, best first.
 
         The hits' ids are read from stored fields inside Java by Anserini's
         ``ScoredDocs.fromTopDocs`` (it reads the field named ``id``, our ``ID_FIELD``) and
@@ -417,11 +447,6 @@ class LuceneBackend(BackendBase):
                 return []
             scored = self._j.ScoredDocs.fromTopDocs(top, searcher)
             return [(str(doc_id), float(score)) for doc_id, score in zip(scored.docids, scored.scores)]
-
-    @staticmethod
-    def _check_k(k: int) -> None:
-        if k < 0:
-            raise ConfigError(f"k must be >= 0, got {k}")
 
     def _contains(self, doc_id: str) -> bool:
         """Whether a live document has ``doc_id`` (a refused ``addDocument`` leaves a deleted one)."""

@@ -45,10 +45,14 @@ class _HitLike(Protocol):
     doc_id: str
 
 
-class Bm25Searcher(Protocol):
-    """What mining needs from a backend: ``search_bm25(text, k)`` returning hits with ``doc_id``."""
+class _ResultLike(Protocol):
+    hits: Sequence[_HitLike]
 
-    def search_bm25(self, text: str, k: int) -> Sequence[_HitLike]: ...
+
+class Bm25Searcher(Protocol):
+    """What mining needs from a backend: ``search_bm25(text, k)`` returning a result whose ``hits`` have ``doc_id``."""
+
+    def search_bm25(self, text: str, k: int) -> _ResultLike: ...
 
 
 def read_training_file(path: str | Path) -> list[TrainingExample]:
@@ -136,7 +140,7 @@ def mine_hard_negatives(
         raise ConfigError(f"need 1 <= num_negatives <= depth and skip_top >= 0, got {num_negatives}, {depth}, {skip_top}")
     examples = []
     for query in queries:
-        hits = backend.search_bm25(query.query, depth + 1)
+        hits = backend.search_bm25(query.query, depth + 1).hits
         negatives = [h.doc_id for h in hits[skip_top:] if str(h.doc_id) != query.doc_id and str(h.doc_id) in documents]
         negatives = negatives[:num_negatives]
         if negatives:

@@ -119,11 +119,11 @@ def search_command(query: str, index_name: str, tokenizer_dir: Path | None, idf_
         raise click.UsageError("sparse search needs --tokenizer and --idf (or pass --bm25)")
     with open_backend(backend, index_name, **connection) as engine:
         if bm25:
-            hits = engine.search_bm25(query, k)
+            hits = engine.search_bm25(query, k).hits
         else:
             vector = IdfQueryEncoder.from_files(tokenizer_dir, idf_path).encode_query([query])[0]
             click.echo(f"query tokens: {dict(sorted(vector.items(), key=lambda kv: -kv[1]))}", err=True)
-            hits = engine.search_sparse(vector, k)
+            hits = engine.search_sparse(vector, k).hits
     click.echo(format_table(["rank", "doc_id", "score"], [[h.rank, h.doc_id, h.score] for h in hits]))
 
 
