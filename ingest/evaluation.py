@@ -36,7 +36,7 @@ from sparsedoc.encoder.protocols import DocumentEncoder, QueryEncoder
 from sparsedoc.plugin.base import Backend, SearchResult
 from sparsedoc.plugin.fusion import Fusion
 
-from .pipeline import index_encoded
+from .pipeline import IngestReport, index_encoded
 from .readers import BeirDataset, Query
 from .vectors_file import read_encoded
 from .workspace import Workspace
@@ -123,6 +123,43 @@ def compare_methods(
     )
 
 
+def prepare_dataset(
+    dataset: BeirDataset,
+    backend: Backend,
+    workspace: Workspace,
+    *,
+    model_dir: Path,
+    document_encoder: Callable[[], DocumentEncoder],
+    encoder_settings: Mapping[str, Any],
+    idf_path: Path | None = None,
+    fresh: bool = False,
+    show_progress: bool = False,
+) -> tuple[IdfQueryEncoder, IngestReport]:
+    """Make ``backend`` hold ``dataset`` encoded by ``model_dir``; return the query encoder and encoding counts.
+
+    Everything slow is cached in ``workspace`` and reused by the next run: the IDF table
+    (unless ``idf_path`` or the model's own ``idf.json`` is used), the encoded vectors
+    (``document_encoder`` is only called if some are missing) and the index (only missing
+    documents are written). ``fresh`` starts over.
+
+    Raises:
+        ConfigError: the workspace holds vectors from another model or settings.
+        IndexingError: the backend refused documents.
+        InputError: a dataset file is malformed.
+    """
+    if fresh:
+        workspace.clear()
+    workspace.claim(model_dir, dict(encoder_settings))
+    with (dataset.root / "corpus.jsonl").open("rb") as handle:
+        total = sum(1 for line in handle if line.strip())
+    idf_path = idf_path or (model_dir / "idf.json" if (model_dir / "idf.json").is_file() else None)
+    idf = load_idf(idf_path) if idf_path else workspace.ensure_idf(dataset.documents, model_dir)
+    encoding = workspace.ensure_vectors(dataset.documents, document_encoder, total=total, show_progress=show_progress)
+    backend.create_index(overwrite=fresh)
+    index_encoded(workspace.vectors_path, backend, total=total, show_progress=show_progress)
+    return IdfQueryEncoder(load_tokenizer(model_dir), idf), encoding
+
+
 def evaluate_beir(
     dataset: BeirDataset,
     backend: Backend,
@@ -139,31 +176,16 @@ def evaluate_beir(
     backend_label: str = "",
     show_progress: bool = False,
 ) -> EvaluationReport:
-    """Evaluate ``model_dir``'s documents on ``dataset`` through ``backend``: BM25, sparse and hybrid.
+    """Evaluate ``model_dir``'s documents on ``dataset``'s judged ``split`` queries: BM25, sparse and hybrid.
 
-    Everything slow is cached in ``workspace`` and reused by the next run: the IDF table
-    (unless ``idf_path`` or the model's own ``idf.json`` is used), the encoded vectors
-    (``document_encoder`` is only called if some are missing) and the index (only missing
-    documents are written). ``fresh`` starts over.
-
-    Raises:
-        ConfigError: the workspace holds vectors from another model or settings.
-        IndexingError: the backend refused documents.
-        InputError: a dataset file is malformed.
+    The dataset is prepared (encoded, indexed, cached) by ``prepare_dataset``, whose errors
+    this raises too.
     """
     fusion = fusion or Fusion()
-    if fresh:
-        workspace.clear()
-    workspace.claim(model_dir, dict(encoder_settings))
-    with (dataset.root / "corpus.jsonl").open("rb") as handle:
-        total = sum(1 for line in handle if line.strip())
-    idf_path = idf_path or (model_dir / "idf.json" if (model_dir / "idf.json").is_file() else None)
-    idf = load_idf(idf_path) if idf_path else workspace.ensure_idf(dataset.documents, model_dir)
-    encoding = workspace.ensure_vectors(dataset.documents, document_encoder, total=total, show_progress=show_progress)
+    query_encoder, encoding = prepare_dataset(
+        dataset, backend, workspace, model_dir=model_dir, document_encoder=document_encoder,
+        encoder_settings=encoder_settings, idf_path=idf_path, fresh=fresh, show_progress=show_progress)
     queries, qrels = dataset.judged_queries(split)
-    query_encoder = IdfQueryEncoder(load_tokenizer(model_dir), idf)
-    backend.create_index(overwrite=fresh)
-    index_encoded(workspace.vectors_path, backend, total=total, show_progress=show_progress)
     methods = compare_methods(backend, query_encoder, queries, qrels, k=k, fusion=fusion, show_progress=show_progress)
     stats = sparsity_stats((d.vector for d in read_encoded(workspace.vectors_path)),
                            query_encoder.encode_query([q.text for q in queries]))

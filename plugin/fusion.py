@@ -6,8 +6,9 @@ same two searches and fuses here, with the same arithmetic:
 
 * ``min_max`` (``normalization-processor``): each list's scores become
   ``(s - min) / (max - min)`` over that list (1.0 when all are equal; a 0 becomes 0.001),
-  then a weighted arithmetic mean over the lists that hold the document:
-  ``sum(w_i * s_i) / sum(w_i)``; a document only one list found keeps its normalised score.
+  then a weighted arithmetic mean, ``sum(w_i * s_i) / sum(w_i)``, where a list that did not
+  find the document contributes 0 (what OpenSearch 3.x computes; checked against a real node
+  by ``tests/test_hybrid.py``).
 * ``rrf`` (``score-ranker-processor``, OpenSearch 2.19+): a document at 1-based position
   ``r`` of a list gets ``1 / (rank_constant + r)``; the fused score is the sum over lists
   (unweighted, as OpenSearch does).
@@ -92,13 +93,11 @@ def fuse(rankings: Sequence[Ranking], fusion: Fusion) -> list[tuple[str, float]]
             for position, (doc_id, _) in enumerate(ranking, start=1):
                 fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (fusion.rank_constant + position)
     else:
-        totals: dict[str, list[float]] = {}
-        for ranking, weight in zip(rankings, fusion.weights, strict=True):
+        weights = fusion.weights
+        fused = {}
+        for ranking, weight in zip(rankings, weights, strict=True):
             for doc_id, score in _min_max(ranking):
-                entry = totals.setdefault(doc_id, [0.0, 0.0])
-                entry[0] += weight * score
-                entry[1] += weight
-        fused = {doc_id: (total / weights if weights else 0.0) for doc_id, (total, weights) in totals.items()}
+                fused[doc_id] = fused.get(doc_id, 0.0) + weight * score / sum(weights)
     ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
     return ordered[: max((len(r) for r in rankings), default=0)]
 
