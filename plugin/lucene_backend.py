@@ -1,20 +1,7 @@
-"""The embedded Lucene backend: sparse impact search and BM25 in one on-disk index, no server.
+"""The embedded Lucene backend: sparse impact search, BM25 and hybrid in one on-disk index, no server.
 
-Each Lucene document has three fields:
-
-* ``id``: the doc id, an untokenised stored string (ids stay ``str``);
-* ``contents``: the text, analysed like Anserini's BM25 indexes (``DefaultEnglishAnalyzer``:
-  Porter stemmer and English stopwords) and scored with ``BM25Similarity(k1, b)``;
-* ``vector``: the sparse vector as impacts. Each token is one term whose term frequency
-  is its quantised weight (``quantize_weight``); scored with Anserini's ``ImpactSimilarity``
-  (``score = boost * freq``), a query of ``BoostQuery(TermQuery(token), query_weight)``
-  clauses scores ``sum(query_weight * impact)``, which is divided by the scale on return.
-
-The vector is handed to Lucene as one string ``token<US>impact<RS>token<US>impact...``
-(US = U+001F, RS = U+001E), split by a ``simplePatternSplit`` tokenizer on RS and read
-by a ``delimitedTermFrequency`` filter, so tokens are indexed verbatim (``"##ing"``,
-``"."``, ``"a b"``, any Unicode) and each token is one term, not repeated. Tokens that
-contain U+001E or U+001F, or are empty, are refused.
+The index layout (fields, how a vector becomes impacts) and its writer are in
+``sparsedoc.plugin.lucene_index``; this module opens, fills and searches it.
 
 Sparse queries are a ``BooleanQuery`` of SHOULD ``BoostQuery(TermQuery(token), weight)``
 clauses, built in one call by ``BagOfWordsQueryGenerator.buildQuery(field, Map<String, Float>)``
@@ -26,7 +13,6 @@ a low IDF (a token present in every document still scores).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import shutil
@@ -49,76 +35,24 @@ from sparsedoc.plugin.base import (
     top_k,
 )
 from sparsedoc.plugin.fusion import Fusion, fuse
-from sparsedoc.plugin.jvm import java_class, start_jvm
-from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE, quantize_vector
+from sparsedoc.plugin.jvm import start_jvm
+from sparsedoc.plugin.lucene_index import (
+    ID_FIELD,
+    TEXT_FIELD,
+    VECTOR_FIELD,
+    DocumentWriter,
+    LuceneClasses,
+    one_line,
+    read_scale,
+    write_scale,
+)
+from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE
 
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "LuceneBackend"]
 
 logger = logging.getLogger(__name__)
 
-ID_FIELD = "id"
-TEXT_FIELD = "contents"
-VECTOR_FIELD = "vector"
-
-_TOKEN_SEP = "\u001e"
-_FREQ_SEP = "\u001f"
-_SETTINGS_FILE = "sparsedoc-lucene.json"
-_FORMAT_VERSION = 1
 _SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
-_FIELD_SIGNATURE = "(Ljava/lang/String;Ljava/lang/CharSequence;Lorg/apache/lucene/index/IndexableFieldType;)V"
-
-
-class _Lucene:
-    """The Java classes the backend uses, loaded once after the JVM starts."""
-
-    _instance: _Lucene | None = None
-
-    def __init__(self) -> None:
-        j = java_class
-        self.File = j("java.io.File")
-        self.HashMap = j("java.util.HashMap")
-        self.Float = j("java.lang.Float")
-        self.FSDirectory = j("org.apache.lucene.store.FSDirectory")
-        self.DirectoryReader = j("org.apache.lucene.index.DirectoryReader")
-        self.IndexWriter = j("org.apache.lucene.index.IndexWriter")
-        self.IndexWriterConfig = j("org.apache.lucene.index.IndexWriterConfig")
-        self.OpenMode = j("org.apache.lucene.index.IndexWriterConfig$OpenMode")
-        self.IndexOptions = j("org.apache.lucene.index.IndexOptions")
-        self.Term = j("org.apache.lucene.index.Term")
-        self.Document = j("org.apache.lucene.document.Document")
-        self.Field = j("org.apache.lucene.document.Field")
-        self.FieldType = j("org.apache.lucene.document.FieldType")
-        self.Store = j("org.apache.lucene.document.Field$Store")
-        self.StringField = j("org.apache.lucene.document.StringField")
-        self.TextField = j("org.apache.lucene.document.TextField")
-        self.IndexSearcher = j("org.apache.lucene.search.IndexSearcher")
-        self.TermQuery = j("org.apache.lucene.search.TermQuery")
-        self.BM25Similarity = j("org.apache.lucene.search.similarities.BM25Similarity")
-        self.ImpactSimilarity = j("io.anserini.search.similarity.ImpactSimilarity")
-        self.CustomAnalyzer = j("org.apache.lucene.analysis.custom.CustomAnalyzer")
-        self.PerFieldAnalyzerWrapper = j("org.apache.lucene.analysis.miscellaneous.PerFieldAnalyzerWrapper")
-        self.DefaultEnglishAnalyzer = j("io.anserini.analysis.DefaultEnglishAnalyzer")
-        self.BagOfWordsQueryGenerator = j("io.anserini.search.query.BagOfWordsQueryGenerator")
-        self.ScoredDocs = j("io.anserini.search.ScoredDocs")
-        self.JavaException = _java_exception_type()
-
-    @classmethod
-    def get(cls) -> _Lucene:
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
-
-
-def _java_exception_type() -> type[BaseException]:
-    from jnius import JavaException
-
-    return JavaException
-
-
-def _one_line(exc: BaseException) -> str:
-    name = getattr(exc, "classname", None) or type(exc).__name__
-    message = getattr(exc, "innermessage", None) or str(exc)
-    return f"{name}: {' '.join(str(message).split())}"
 
 
 class LuceneBackend(BackendBase):
@@ -170,7 +104,7 @@ class LuceneBackend(BackendBase):
         self.k1 = float(k1)
         self.b = float(b)
         self.ram_buffer_mb = float(ram_buffer_mb)
-        stored = self._stored_scale()
+        stored = read_scale(self.path)
         if impact_scale is not None and stored is not None and stored != impact_scale:
             raise ConfigError(
                 f"index {self.path} was built with impact_scale={stored}, not {impact_scale}; "
@@ -179,7 +113,7 @@ class LuceneBackend(BackendBase):
         self.impact_scale = float(impact_scale if impact_scale is not None else stored or DEFAULT_IMPACT_SCALE)
 
         start_jvm()
-        self._j = _Lucene.get()
+        self._j = LuceneClasses.get()
         self._lock = threading.RLock()
         self._directory: Any = None
         self._writer: Any = None
@@ -187,7 +121,6 @@ class LuceneBackend(BackendBase):
         self._impact_searcher: Any = None
         self._bm25_searcher: Any = None
         self._text_analyzer: Any = None
-        self._doc_template: tuple[Any, ...] = ()
         self._bm25_similarity = self._j.BM25Similarity(self.k1, self.b)
         self._query_generator = self._j.BagOfWordsQueryGenerator()
 
@@ -200,12 +133,12 @@ class LuceneBackend(BackendBase):
                 self.delete_index()
             elif self._exists():
                 logger.info("Lucene index %s exists; keeping it", self.path)
-                self._write_settings()
+                write_scale(self.path, self.impact_scale)
                 return
             self._open_writer()
             with self._java_errors("creating the index"):
-                self._writer.commit()
-            self._write_settings()
+                self._writer.writer.commit()
+            write_scale(self.path, self.impact_scale)
 
     def delete_index(self) -> None:
         """Close everything and remove the index folder (no error if it is absent)."""
@@ -217,7 +150,11 @@ class LuceneBackend(BackendBase):
     def close(self) -> None:
         """Commit and close the writer, and close the reader and directory (idempotent)."""
         with self._lock:
-            for name in ("_writer", "_reader", "_directory"):
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                with self._java_errors("closing writer"):
+                    writer.writer.close()
+            for name in ("_reader", "_directory"):
                 resource = getattr(self, name)
                 setattr(self, name, None)
                 if resource is not None:
@@ -247,13 +184,13 @@ class LuceneBackend(BackendBase):
                 if self._contains(document.doc_id):
                     report.skipped += 1
                     continue
-                reason = self._add(document)
+                reason = self._writer.add(document)
                 if reason is None:
                     report.indexed += 1
                 else:
                     report.failures.append(IndexFailure(document.doc_id, reason))
             with self._java_errors("committing"):
-                self._writer.commit()
+                self._writer.writer.commit()
             self._refresh()
         logger.info(
             "indexed %d, skipped %d, refused %d documents into %s",
@@ -261,78 +198,14 @@ class LuceneBackend(BackendBase):
         )
         return report
 
-    def _add(self, document: EncodedDocument) -> str | None:
-        """Add one document; return why it was refused, or ``None``.
-
-        The three fields of one reusable Lucene ``Document`` get new values per call
-        (Lucene's recommended way to cut per-document allocations; here it also halves
-        the number of calls from Python into Java).
-        """
-        try:
-            impacts = self._impact_string(document.vector)
-        except ValueError as exc:
-            return str(exc)
-        id_field, text_field, vector_field, doc = self._doc_template
-        id_field.setStringValue(document.doc_id)
-        text_field.setStringValue(document.text or "")
-        vector_field.setStringValue(impacts)
-        try:
-            self._writer.addDocument(doc)
-        except self._j.JavaException as exc:
-            if not self._writer.isOpen():
-                raise BackendError(f"Lucene writer for {self.path} failed: {_one_line(exc)}") from exc
-            return _one_line(exc)
-        return None
-
-    def _impact_string(self, vector: SparseVector) -> str:
-        impacts = quantize_vector(vector.to_dict(), self.impact_scale)
-        text = _TOKEN_SEP.join(f"{token}{_FREQ_SEP}{impact}" for token, impact in impacts.items())
-        n = len(impacts)
-        if "" in impacts or text.count(_FREQ_SEP) != n or text.count(_TOKEN_SEP) != max(n - 1, 0):
-            bad = next(t for t in impacts if not t or _TOKEN_SEP in t or _FREQ_SEP in t)
-            raise ValueError(f"token {bad!r} is empty or contains U+001E/U+001F")
-        return text
-
     def _open_writer(self) -> None:
         if self._writer is not None:
             return
-        j = self._j
         self.path.mkdir(parents=True, exist_ok=True)
         with self._java_errors("opening the index writer"):
             self._open_directory()
-            config = j.IndexWriterConfig(self._index_analyzer())
-            config.setOpenMode(j.OpenMode.CREATE_OR_APPEND)
-            config.setSimilarity(self._bm25_similarity)
-            config.setRAMBufferSizeMB(self.ram_buffer_mb)
-            self._writer = j.IndexWriter(self._directory, config)
-            vector_type = j.FieldType()
-            vector_type.setIndexOptions(j.IndexOptions.DOCS_AND_FREQS)
-            vector_type.setTokenized(True)
-            vector_type.setOmitNorms(True)
-            vector_type.setStored(False)
-            vector_type.freeze()
-            fields = (
-                j.StringField(ID_FIELD, "", j.Store.YES),
-                j.TextField(TEXT_FIELD, "", j.Store.NO),
-                j.Field(VECTOR_FIELD, "", vector_type, signature=_FIELD_SIGNATURE),
-            )
-            doc = j.Document()
-            for field in fields:
-                doc.add(field)
-            self._doc_template = (*fields, doc)
-
-    def _index_analyzer(self) -> Any:
-        j = self._j
-        tokenizer_args = j.HashMap()
-        tokenizer_args.put("pattern", _TOKEN_SEP)
-        filter_args = j.HashMap()
-        filter_args.put("delimiter", _FREQ_SEP)
-        builder = j.CustomAnalyzer.builder()
-        builder.withTokenizer("simplePatternSplit", tokenizer_args)
-        builder.addTokenFilter("delimitedTermFrequency", filter_args)
-        per_field = j.HashMap()
-        per_field.put(VECTOR_FIELD, builder.build())
-        return j.PerFieldAnalyzerWrapper(self._analyzer(), per_field)
+            self._writer = DocumentWriter(self._j, self._directory, self._analyzer(), self._bm25_similarity,
+                                          scale=self.impact_scale, ram_buffer_mb=self.ram_buffer_mb, label=str(self.path))
 
     def _analyzer(self) -> Any:
         if self._text_analyzer is None:
@@ -428,10 +301,10 @@ class LuceneBackend(BackendBase):
             return self._query_generator.buildQuery(TEXT_FIELD, self._analyzer(), text)
 
     def _timed(self, searcher: Any, query: Any, n: int, divisor: float = 1.0) -> tuple[list[tuple[str, float]], float]:
+        """``_run`` with scores divided by ``divisor``, and the milliseconds it took."""
         start = time.perf_counter()
-        pairs = self._run(searcher, query, n)
-        took = (time.perf_counter() - start) * 1000.0
-        return ([(doc_id, score / divisor) for doc_id, score in pairs] if divisor != 1.0 else pairs), took
+        pairs = [(doc_id, score / divisor) for doc_id, score in self._run(searcher, query, n)]
+        return pairs, (time.perf_counter() - start) * 1000.0
 
     def _run(self, searcher: Any, query: Any, k: int) -> list[tuple[str, float]]:
         """Search and return ``(doc_id, score)`` pairs, best first.
@@ -500,20 +373,7 @@ class LuceneBackend(BackendBase):
             return False
         return any(p.name.startswith("segments_") for p in self.path.iterdir())
 
-    # ---- settings and errors --------------------------------------------------------
-
-    def _stored_scale(self) -> float | None:
-        settings = self.path / _SETTINGS_FILE
-        if not settings.is_file():
-            return None
-        try:
-            return float(json.loads(settings.read_text())["impact_scale"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BackendError(f"unreadable settings file {settings}: {exc}") from exc
-
-    def _write_settings(self) -> None:
-        settings = {"format_version": _FORMAT_VERSION, "impact_scale": self.impact_scale}
-        (self.path / _SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    # ---- errors ---------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _java_errors(self, action: str) -> Iterator[None]:
@@ -521,4 +381,4 @@ class LuceneBackend(BackendBase):
         try:
             yield
         except self._j.JavaException as exc:
-            raise BackendError(f"Lucene index {self.path}: {action} failed: {_one_line(exc)}") from exc
+            raise BackendError(f"Lucene index {self.path}: {action} failed: {one_line(exc)}") from exc

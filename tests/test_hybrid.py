@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sparse_corpus import WORDS, random_corpus, random_queries
