@@ -263,7 +263,7 @@ def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, toke
     try:
         backend.index([EncodedDocument(i, t, v) for (i, t), v in zip(DOCUMENTS.items(), vectors)])
         for query, vector in zip(QUERIES, query_encoder.encode_query(QUERIES)):
-            by_tokens = backend.search_sparse(vector, k=6)
+            by_tokens = backend.search_sparse(vector, k=6).hits
             answer = backend.client.search(index=backend.index_name, body={"size": 6, "query": {"neural_sparse": {
                 backend.vector_field: {"query_text": query, "model_id": tokenizer_model}}}})
             by_model = [(h["_id"], h["_score"]) for h in answer["hits"]["hits"]]

@@ -32,6 +32,7 @@ def _register() -> None:
     from . import (
         assets_commands,
         bench_commands,
+        eval_commands,
         mlcommons_commands,
         onnx_commands,
         opensearch_commands,
@@ -39,8 +40,8 @@ def _register() -> None:
         training_commands,
     )
 
-    modules = (assets_commands, bench_commands, mlcommons_commands, onnx_commands, opensearch_commands, retrieval_commands,
-               training_commands)
+    modules = (assets_commands, bench_commands, eval_commands, mlcommons_commands, onnx_commands, opensearch_commands,
+               retrieval_commands, training_commands)
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
