@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     try:
         if "opensearch" in engines:
-            from opensearchpy import OpenSearch
+            from sparsedoc.plugin.opensearch_client import open_client
 
             url = args.url
             if not url:
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 node = LocalOpenSearchNode(port=args.port, heap=args.heap, data_dir=args.node_data)
                 url = node.start(timeout=300)
-            client = OpenSearch(url, timeout=120, pool_maxsize=max(args.clients) + 2)
+            client = open_client(url, timeout=120, pool_maxsize=max(args.clients) + 2)
         for corpus in corpora:
             dataset = cranfield_dataset(args.out) if corpus == "cranfield" else synthetic_dataset(corpus, args.out)
             per_corpus = []

@@ -51,6 +51,10 @@ class BackendError(SparsedocError):
     """A search engine is unreachable, misconfigured or failed a request."""
 
 
+class LocalNodeError(BackendError):
+    """A local OpenSearch node could not be installed, started or stopped."""
+
+
 @dataclass(frozen=True)
 class IndexFailure:
     """One document the engine refused, with the engine's reason."""

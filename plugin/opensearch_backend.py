@@ -33,6 +33,7 @@ from .base import (
     top_k,
 )
 from .fusion import Fusion
+from .opensearch_client import open_client, require_feature
 from .opensearch_errors import error_reason, redact_url, translate_errors
 from .opensearch_queries import (
     QUERY_MODES,
@@ -101,10 +102,6 @@ class OpenSearchBackend(BackendBase):
         timeout: float = 30.0,
         two_phase: dict[str, float] | None = None,
     ) -> None:
-        try:
-            from opensearchpy import OpenSearch
-        except ImportError as err:
-            raise ImportError("the OpenSearch backend needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
         if query_mode not in QUERY_MODES:
             raise ConfigError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
         if not index or index != index.lower() or index.startswith(("_", "-", "+")):
@@ -123,11 +120,9 @@ class OpenSearchBackend(BackendBase):
         self._ready = False  # the index is known to exist (created or checked)
         self._version: tuple[int, ...] | None = None
         self._pipelines: set[str] = set()
-        self.client = OpenSearch(
-            hosts=[url], http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
-            use_ssl=url.startswith("https"), ssl_show_warn=False, timeout=timeout,
-            max_retries=3, retry_on_timeout=True, retry_on_status=(502, 503, 504),
-        )
+        self._analyzer_checked = False
+        self.client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
+                                  timeout=timeout)
 
     # -- errors ----------------------------------------------------------------------------
     def _errors(self, action: str) -> AbstractContextManager[None]:
@@ -242,8 +237,15 @@ class OpenSearchBackend(BackendBase):
         return top_k(lambda n: self._search({**built.body, "size": n}, built.score_factor), k)
 
     def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> SearchResult:
-        """Inference-free search where OpenSearch tokenises and weights the query (3.1+)."""
+        """Inference-free search where OpenSearch tokenises and weights the query (3.1+).
+
+        Raises:
+            BackendError: the cluster runs OpenSearch older than 3.1.
+        """
         check_k(k)
+        if not self._analyzer_checked:
+            require_feature(self.client, self.url, "analyzer_query", "search by analyzer (query mode 'analyzer')")
+            self._analyzer_checked = True
         body = analyzer_query(text, field=self.vector_field, analyzer=analyzer, size=k)
         return top_k(lambda n: self._search({**body, "size": n}), k)
 

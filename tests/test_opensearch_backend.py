@@ -1,4 +1,4 @@
-"""The OpenSearch backend against a real OpenSearch node (never a mock of it)."""
+"""The OpenSearch backend against real OpenSearch nodes of every version in the matrix (never a mock)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opensearch_nodes import record_gap
 from sparse_corpus import N_DOCS, random_corpus, random_queries
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument, SearchResult
 from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch_client import require_feature
+from sparsedoc.plugin.opensearch_release import features_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 
@@ -21,6 +24,17 @@ RANK_FEATURES_RELATIVE_ERROR = 2 ** -8  # 9 significant bits
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def opensearch_url(versioned_opensearch: tuple[str, str]) -> str:
+    """This module runs once per OpenSearch version of the matrix."""
+    return versioned_opensearch[1]
+
+
+@pytest.fixture(scope="module")
+def version(versioned_opensearch: tuple[str, str]) -> str:
+    return versioned_opensearch[0]
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +116,29 @@ def test_parity_with_lucene(shared: OpenSearchBackend, corpus: list[EncodedDocum
             assert all(by_id[d] <= tenth + tie for d in differ), (from_lucene, from_opensearch)
 
 
-def test_bm25_and_analyzer_modes(shared: OpenSearchBackend) -> None:
+def test_bm25(shared: OpenSearchBackend) -> None:
     assert shared.search_bm25("zeppelin", k=3).doc_ids == ["0042"]
-    hits = shared.search_analyzer("every", k=3).hits  # server-side bert-uncased tokenizer + IDF (3.1+)
-    assert len(hits) == 3 and all(h.score > 0 for h in hits)
+
+
+def test_analyzer_mode_runs_from_3_1_and_is_refused_before(shared: OpenSearchBackend, version: str) -> None:
+    if "analyzer_query" in features_of(version):
+        hits = shared.search_analyzer("every", k=3).hits  # server-side bert-uncased tokenizer + IDF (3.1+)
+        assert len(hits) == 3 and all(h.score > 0 for h in hits)
+        return
+    with pytest.raises(BackendError) as caught:
+        shared.search_analyzer("every", k=3)
+    message = str(caught.value)
+    assert f"needs OpenSearch 3.1+; the cluster at {shared.url} runs {version}" in message and "\n" not in message
+    record_gap(version, "query mode 'analyzer' (test_analyzer_mode...)", message)
+
+
+def test_sparse_vector_is_refused_before_3_3(shared: OpenSearchBackend, version: str) -> None:
+    if "sparse_vector" in features_of(version):
+        require_feature(shared.client, shared.url, "sparse_vector", "a sparse_vector index")
+        return
+    with pytest.raises(BackendError, match=f"needs OpenSearch 3.3\\+; the cluster at .* runs {version}") as caught:
+        require_feature(shared.client, shared.url, "sparse_vector", "a sparse_vector (SEISMIC) index")
+    record_gap(version, "sparse_vector / SEISMIC (test_sparse_vector...)", str(caught.value))
 
 
 def test_resume_skips_existing_documents(fresh: OpenSearchBackend, corpus: list[EncodedDocument]) -> None:

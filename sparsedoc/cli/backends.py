@@ -39,6 +39,9 @@ def open_backend(
     if backend == "lucene":
         from sparsedoc.plugin.lucene_backend import LuceneBackend
 
+        from .environment import start_lucene_jvm
+
+        start_lucene_jvm()
         return LuceneBackend(Path(index))
     if not url:
         raise click.UsageError("--backend opensearch needs --url (or SPARSEDOC_OPENSEARCH_URL)")

@@ -66,7 +66,10 @@ def latency_command(index_name: str, queries_path: Path, tokenizer_dir: Path, id
     if backend == "opensearch":
         if not url:
             raise click.UsageError("--backend opensearch needs --url (or SPARSEDOC_OPENSEARCH_URL)")
-        client = _opensearch_client(url, user, password, ca_certs)
+        from sparsedoc.plugin.opensearch_client import open_client
+
+        client = open_client(url, http_auth=(user, password or "") if user else None, ca_certs=ca_certs,
+                             timeout=60, pool_maxsize=max(client_counts) + 2)
         closer = client
         runner = OpenSearchMethods(client, index_name, text_field=text_field, vector_field=vector_field,
                                    k=k, query_style=query_style)
@@ -89,19 +92,6 @@ def latency_command(index_name: str, queries_path: Path, tokenizer_dir: Path, id
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"index": index_name, "backend": backend, "k": k, **report.to_dict()}, indent=1))
         click.echo(f"wrote {out}")
-
-
-def _opensearch_client(url: str, user: str | None, password: str | None, ca_certs: str | None) -> Any:
-    try:
-        from opensearchpy import OpenSearch
-    except ImportError as err:
-        raise ImportError("sparsedoc bench latency --backend opensearch needs: pip install 'sparsedoc[opensearch]'") from err
-    kwargs: dict[str, Any] = {"timeout": 60}
-    if user:
-        kwargs["http_auth"] = (user, password or "")
-    if ca_certs:
-        kwargs["ca_certs"] = ca_certs
-    return OpenSearch(url, **kwargs)
 
 
 COMMANDS = [bench]

@@ -16,6 +16,7 @@ from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import DEFAULT_SPARSE_WEIGHT, FUSION_METHODS, Fusion
 
 from .backends import backend_options, open_backend
+from .environment import environment
 from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 
 from .options import (
@@ -149,7 +150,7 @@ def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: 
     """The main job: IDF, encode, index (embedded Lucene), then BM25, inference-free sparse and hybrid search."""
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
-    model = model or fetch_asset("splade-tiny")
+    model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
     run_evaluations([dataset], model, workdir, "lucene", {}, options, split="test", fresh=fresh,
                     out=workdir / dataset.name / "results.json", fusion=Fusion())
