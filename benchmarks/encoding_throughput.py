@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import statistics
@@ -28,6 +27,7 @@ from sparsedoc.encoder.onnx_quantize import quantize_int8
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 from sparsedoc.ingest.readers import BeirDataset
+from sparsedoc.cli.logs import setup_logging
 
 
 def time_encoder(encoder: DocumentEncoder, texts: list[str]) -> float:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/encoding.json"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    setup_logging(1, quiet_libraries=True)
 
     texts = [d.text for d in BeirDataset.open(args.dataset).documents()]
     texts = texts[: args.limit] if args.limit else texts

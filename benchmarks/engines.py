@@ -73,18 +73,18 @@ class LuceneSetup:
             "BM25": lambda i: exact.search_bm25(texts[i], k) and None,
             "exact sparse": lambda i: exact.search_sparse(vectors[i], k) and None,
         }
-        top: dict[str, Top10] = {"exact sparse": lambda i: [h.doc_id for h in exact.search_sparse(vectors[i], 10)]}
+        top: dict[str, Top10] = {"exact sparse": lambda i: exact.search_sparse(vectors[i], 10).doc_ids}
         for keep in query_keep:
             short = query_pruned(vectors, keep)
             name = f"query top-{keep} IDF"
             methods[name] = lambda i, s=short: exact.search_sparse(s[i], k) and None
-            top[name] = lambda i, s=short: [h.doc_id for h in exact.search_sparse(s[i], 10)]
+            top[name] = lambda i, s=short: exact.search_sparse(s[i], 10).doc_ids
         for variant, backend in self.backends.items():
             if variant == "exact":
                 continue
             name = f"ingest max_ratio {variant[5:]}"
             methods[name] = lambda i, b=backend: b.search_sparse(vectors[i], k) and None
-            top[name] = lambda i, b=backend: [h.doc_id for h in b.search_sparse(vectors[i], 10)]
+            top[name] = lambda i, b=backend: b.search_sparse(vectors[i], 10).doc_ids
         return methods, top
 
     def close(self) -> None:

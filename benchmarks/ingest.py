@@ -41,6 +41,7 @@ from typing import Any
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import environment
+from sparsedoc.cli.logs import setup_logging
 
 from .datasets import CRANFIELD
 
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--url", help="Also time OpenSearch bulk indexing at this URL (index nsb-ingest).")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging(1, quiet_libraries=True)
     args.out.mkdir(parents=True, exist_ok=True)
     before = environment()
     result = run(args)

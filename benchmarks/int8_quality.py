@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
 from sparsedoc.encoder.onnx_export import export_onnx
 from sparsedoc.encoder.onnx_quantize import DEFAULT_MAX_NDCG_DROP, compare_quantized_quality, quantize_int8
 from sparsedoc.ingest.readers import BeirDataset
+from sparsedoc.cli.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/int8_quality.json"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    setup_logging(1, quiet_libraries=True)
 
     dataset = BeirDataset.open(args.dataset)
     documents = {d.doc_id: d.text for d in dataset.documents()}

@@ -29,6 +29,7 @@ from typing import Any
 
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compare_latency, environment
+from sparsedoc.cli.logs import setup_logging
 
 from .datasets import Dataset, cranfield_dataset, synthetic_dataset
 from .engines import LuceneSetup, OpenSearchSetup, Top10
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-data", type=Path, help="Data folder of the local node (default: its own).")
     parser.add_argument("--no-seismic", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging(1, quiet_libraries=True)
     args.clients = [int(c) for c in args.clients.split(",") if c]
     args.query_keep = [int(c) for c in args.query_keep.split(",") if c]
     prune = [float(r) for r in args.ingest_prune.split(",") if r]

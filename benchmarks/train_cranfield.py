@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import random
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.cli.logs import setup_logging
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield"
 RECIPE = Path(__file__).resolve().parents[1] / "encoder" / "training" / "recipes" / "cranfield.yaml"
@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=3)
     args = parser.parse_args()
     models = {name: fetch_asset(name) for name in ("splade-tiny", "all-MiniLM-L6-v2")}
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging(1, quiet_libraries=True)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
@@ -104,7 +104,7 @@ def main() -> None:
     # 2. baselines on the real queries
     if "bm25" not in results:
         bm25 = lucene_bm25({d.doc_id: d.content for d in documents}, out / "bm25-documents")
-        run = {q.query_id: {h.doc_id: h.score for h in bm25.search_bm25(q.text, 100)} for q in queries}
+        run = {q.query_id: bm25.search_bm25(q.text, 100).scores() for q in queries}
         results["bm25"] = evaluate_run(run, qrels, ["nDCG@10", "R@100"])
     if "splade_tiny_inference_free" not in results:
         results["splade_tiny_inference_free"] = evaluate_model(models["splade-tiny"], idf_path, documents, queries, qrels)

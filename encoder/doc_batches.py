@@ -1,17 +1,19 @@
-"""Runtime-independent steps of document encoding: tokenise, truncate, pad, and decode.
+"""Runtime-independent steps of document encoding: tokenise, window or truncate, pad, decode.
 
-The torch and onnxruntime encoders share these so that both count truncation, order
+The torch and onnxruntime encoders share these so that both handle long documents, order
 batches and map vocabulary columns back to token strings the same way.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .doc_windows import DEFAULT_LONG_DOCUMENTS, document_rows
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
@@ -36,22 +38,20 @@ def tokenize_documents(
     Truncation is counted (not silent): a document is truncated when its full token
     sequence, special tokens included, is longer than ``max_length``.
     """
-    encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-    truncated = 0
-    rows: list[list[int]] = []
-    for ids in encoded:
-        if len(ids) > max_length:
-            truncated += 1
-            ids = ids[: max_length - 1] + ids[-1:]
-        rows.append(ids)
+    rows = document_rows(tokenizer, texts, max_length, long_documents="truncate")
+    input_ids, attention_mask = pad_rows(rows.rows, tokenizer.pad_token_id)
+    return TokenizedBatch(input_ids, attention_mask, rows.truncated)
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad token id rows into ``int64`` ``(input_ids, attention_mask)`` arrays."""
     width = max((len(r) for r in rows), default=0)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    input_ids = np.full((len(rows), width), pad_id if pad_id is not None else 0, dtype=np.int64)
     attention_mask = np.zeros((len(rows), width), dtype=np.int64)
     for i, ids in enumerate(rows):
         input_ids[i, : len(ids)] = ids
         attention_mask[i, : len(ids)] = 1
-    return TokenizedBatch(input_ids, attention_mask, truncated)
+    return input_ids, attention_mask
 
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
@@ -80,27 +80,63 @@ def vocabulary_list(tokenizer: PreTrainedTokenizerBase) -> list[str]:
 
 
 class BatchedDocumentEncoder:
-    """``encode_document`` on top of a runtime's ``encode_to_array`` (torch, onnxruntime).
+    """``encode_document`` on top of a runtime's ``run_batch`` (torch, onnxruntime).
 
-    Subclasses set ``batch_size``, ``vocabulary`` and ``pruning`` and implement
-    ``encode_to_array(texts) -> [batch, vocab]`` for one batch.
+    Subclasses set ``tokenizer``, ``max_length``, ``batch_size``, ``vocabulary``, ``pruning``,
+    ``long_documents`` and ``window_stride`` and implement ``run_batch(input_ids,
+    attention_mask) -> [batch, vocab]``. ``truncated_documents`` and ``windowed_documents``
+    count, over the encoder's life, the long documents cut to one window or split into several.
     """
 
+    tokenizer: PreTrainedTokenizerBase
+    max_length: int
     batch_size: int
     vocabulary: list[str]
     pruning: Pruning
+    long_documents: str = DEFAULT_LONG_DOCUMENTS
+    window_stride: int | None = None
+    truncated_documents: int = 0
+    windowed_documents: int = 0
 
-    def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
-        """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""
+    def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Return the dense ``[batch, vocab]`` weights of tokenised rows (``int64 [batch, seq]``)."""
         raise NotImplementedError
 
+    def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the dense ``[batch, vocab]`` weights of one batch, long texts truncated (unpruned)."""
+        batch = tokenize_documents(self.tokenizer, texts, self.max_length)
+        self.truncated_documents += batch.truncated
+        return self.run_batch(batch.input_ids, batch.attention_mask)
+
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
-        """Encode documents in length-sorted batches; empty or whitespace-only texts give empty vectors."""
+        """Encode documents; empty or whitespace-only texts give empty vectors.
+
+        All texts are tokenised at once and their rows (windows) sorted by token count
+        before batching, so a batch holds rows of similar length and little padding. A
+        windowed document's vector is the element-wise maximum of its windows'.
+        """
         vectors: list[SparseVector] = [SparseVector() for _ in texts]
         live = [i for i, t in enumerate(texts) if t.strip()]
-        live_texts = [texts[i] for i in live]
-        for batch in length_sorted_batches(live_texts, self.batch_size):
-            weights = self.encode_to_array([live_texts[i] for i in batch])
-            for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
-                vectors[live[i]] = self.pruning.apply(vector)
+        if not live:
+            return vectors
+        split = document_rows(self.tokenizer, [texts[i] for i in live], self.max_length,
+                              long_documents=self.long_documents, window_stride=self.window_stride)
+        self.truncated_documents += split.truncated
+        self.windowed_documents += split.windowed
+        pending = Counter(split.owners)
+        merged: dict[int, np.ndarray] = {}
+        order = sorted(range(len(split.rows)), key=lambda r: len(split.rows[r]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            weights = self.run_batch(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
+            for r, row in zip(batch, weights):
+                owner = split.owners[r]
+                if owner in merged:
+                    np.maximum(merged[owner], row, out=merged[owner])
+                else:
+                    merged[owner] = row.copy() if pending[owner] > 1 else row
+                pending[owner] -= 1
+                if pending[owner] == 0:
+                    (vector,) = rows_to_vectors(merged.pop(owner)[None, :], self.vocabulary)
+                    vectors[live[owner]] = self.pruning.apply(vector)
         return vectors

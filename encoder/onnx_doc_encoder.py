@@ -8,17 +8,16 @@ of :mod:`.doc_batches`, so this encoder returns the same vectors as
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .doc_batches import BatchedDocumentEncoder, tokenize_documents, vocabulary_list
+from .doc_batches import BatchedDocumentEncoder, vocabulary_list
+from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
 from .errors import ConfigError, ModelLoadError
-from .loading import load_tokenizer
-from .loading import file_sha256
-from .onnx_export import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, read_metadata
+from .loading import file_sha256, load_tokenizer
+from .onnx_format import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, is_onnx_dir, read_metadata
 from .protocols import DocumentEncoder
 from .pruning import Pruning
 
@@ -34,6 +33,8 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         onnx_dir: a directory from :func:`export_onnx` or :func:`quantize_int8`
             (``model.onnx``, tokenizer files, ``sparsedoc_onnx.json``).
         max_length: token window; defaults to (and is capped at) the export's.
+        long_documents: ``"truncate"`` or ``"windows"``, as for :class:`TorchDocumentEncoder`.
+        window_stride: content tokens between window starts (default: half a window).
         batch_size: documents per run (batches are formed by length to cut padding).
         num_threads: onnxruntime intra-op threads (``None``: onnxruntime's default).
         pruning: optional pruning applied to each vector after encoding.
@@ -57,6 +58,8 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         onnx_dir: str | Path,
         *,
         max_length: int | None = None,
+        long_documents: str = DEFAULT_LONG_DOCUMENTS,
+        window_stride: int | None = None,
         batch_size: int = 8,
         num_threads: int | None = None,
         pruning: Pruning | None = None,
@@ -73,6 +76,8 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             raise ConfigError(f"num_threads must be >= 0, got {num_threads}")
         if optimization not in OPTIMIZATION_LEVELS:
             raise ConfigError(f"optimization must be one of {OPTIMIZATION_LEVELS}, got {optimization!r}")
+        self.long_documents = check_long_documents(long_documents, window_stride)
+        self.window_stride = window_stride
         self.onnx_dir = Path(onnx_dir)
         if not self.onnx_dir.is_dir():
             raise ModelLoadError(f"ONNX model directory not found: {self.onnx_dir}")
@@ -86,6 +91,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         self.pruning = pruning or Pruning()
         self.special_ids: list[int] = [int(i) for i in self.metadata["special_token_ids"]]
         self.truncated_documents = 0
+        self.windowed_documents = 0
 
         model_path = self.onnx_dir / self.metadata["model_file"]
         if not model_path.is_file():
@@ -145,22 +151,11 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             raise ModelLoadError(f"{model_path}: output width {width} != vocab_size in {METADATA_FILE}")
         return session
 
-    def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
-        """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""
-        batch = tokenize_documents(self.tokenizer, texts, self.max_length)
-        self.truncated_documents += batch.truncated
-        return self.run_batch(batch.input_ids, batch.attention_mask)
-
     def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Run the graph on already tokenised ids (``int64``, ``[batch, seq]``)."""
         feeds = {"input_ids": input_ids.astype(np.int64, copy=False),
                  "attention_mask": attention_mask.astype(np.int64, copy=False)}
         return self.session.run([OUTPUT_NAME], feeds)[0]
-
-
-def is_onnx_dir(path: str | Path) -> bool:
-    """True when ``path`` holds ``model.onnx`` (an ONNX export, valid or not)."""
-    return (Path(path) / MODEL_FILE).is_file()
 
 
 def load_document_encoder(path: str | Path, **kwargs: Any) -> DocumentEncoder:

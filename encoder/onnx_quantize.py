@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .exact_search import exact_search
 from .idf import compute_idf
 from .idf_query_encoder import IdfQueryEncoder
-from .metrics import evaluate_run
 from .loading import file_sha256
-from .onnx_export import MODEL_FILE, read_metadata, write_metadata
+from .metrics import evaluate_run
+from .onnx_format import METADATA_FILE, MODEL_FILE, read_metadata, write_metadata
 from .protocols import DocumentEncoder
 from .sparse_vector import SparseVector
 
@@ -70,7 +70,7 @@ def quantize_int8(
         raise ConfigError(f"{source} is already {metadata['precision']}; quantise the fp32 export")
     source_model = source / metadata["model_file"]
     if file_sha256(source_model) != metadata["model_sha256"]:
-        raise ConfigError(f"{source_model} does not match its sparsedoc_onnx.json (corrupt or replaced)")
+        raise ConfigError(f"{source_model} does not match its {METADATA_FILE} (corrupt or replaced)")
     output = Path(output_dir)
     if output.resolve() == source.resolve():
         raise ConfigError("output_dir must differ from onnx_dir")
@@ -78,7 +78,7 @@ def quantize_int8(
         raise ConfigError(f"{output} is not empty (pass overwrite=True to replace it)")
     output.mkdir(parents=True, exist_ok=True)
     for path in source.iterdir():
-        if path.is_file() and path.name not in (MODEL_FILE, "sparsedoc_onnx.json") and not path.name.endswith(".invalid"):
+        if path.is_file() and path.name not in (MODEL_FILE, METADATA_FILE) and not path.name.endswith(".invalid"):
             shutil.copy2(path, output / path.name)
     target = output / MODEL_FILE
     logger.info("quantising %s to int8 (per_channel=%s, reduce_range=%s)", source_model, per_channel, reduce_range)
@@ -176,29 +176,6 @@ def compare_quantized_quality(
         run = exact_search(dict(zip(query_ids, query_vectors)), dict(zip(doc_ids, vectors)), k=100)
         scores.append(evaluate_run(run, qrels, ["nDCG@10"])["nDCG@10"])
     return QuantizationQuality(scores[0], scores[1], max_drop, len(doc_ids), len(query_ids))
-
-
-def exact_search(
-    query_vectors: Mapping[str, SparseVector], document_vectors: Mapping[str, SparseVector], *, k: int = 100
-) -> dict[str, dict[str, float]]:
-    """Brute-force dot-product retrieval through an in-memory inverted index.
-
-    Returns:
-        query_id -> {doc_id: score} for the ``k`` best documents with a positive score.
-    """
-    postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for doc_id, vector in document_vectors.items():
-        for token, weight in vector.items():
-            postings[token].append((doc_id, weight))
-    run: dict[str, dict[str, float]] = {}
-    for query_id, query in query_vectors.items():
-        scores: dict[str, float] = defaultdict(float)
-        for token, query_weight in query.items():
-            for doc_id, weight in postings.get(token, ()):
-                scores[doc_id] += query_weight * weight
-        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-        run[query_id] = dict(best)
-    return run
 
 
 def top_token_agreement(a: Sequence[SparseVector], b: Sequence[SparseVector], k: int = 10) -> float:

@@ -8,7 +8,8 @@ vocab]`` ones (the logits tensor dominates memory traffic on CPU).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
@@ -54,3 +55,21 @@ def zero_columns(weights: torch.Tensor, token_ids: list[int]) -> torch.Tensor:
     weights = weights.clone()
     weights[:, token_ids] = 0.0
     return weights
+
+
+def document_weights(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    activation: str,
+    special_ids: Sequence[int],
+    *,
+    inplace: bool = False,
+) -> torch.Tensor:
+    """The reference forward pass: MLM logits, SPLADE pooling, special-token columns set to 0.
+
+    :class:`TorchDocumentEncoder` encodes with it and every export's parity check compares
+    against it. Call it under ``torch.inference_mode()`` (``inplace`` overwrites the logits).
+    """
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    return zero_columns(sparse_pool(logits, attention_mask, activation, inplace=inplace), list(special_ids))

@@ -13,11 +13,13 @@ class DocumentEncoder(Protocol):
     """Turns document texts into sparse vectors offline (the model side).
 
     ``truncated_documents`` counts the documents so far that were longer than the
-    model's window and were cut to ``max_length`` tokens.
+    model's window and were cut to ``max_length`` tokens; ``windowed_documents`` those
+    encoded as several overlapping windows instead (``long_documents="windows"``).
     """
 
     max_length: int
     truncated_documents: int
+    windowed_documents: int
 
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
         """Encode a batch of documents, one vector per text, in input order."""

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .doc_batches import BatchedDocumentEncoder, special_token_ids, tokenize_documents, vocabulary_list
+from .doc_batches import BatchedDocumentEncoder, special_token_ids, vocabulary_list
+from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
 from .errors import ConfigError
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
-from .pooling import check_activation, sparse_pool, zero_columns
+from .pooling import check_activation, document_weights
 from .pruning import Pruning
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,10 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
     Args:
         model_dir: local directory with ``config.json``, weights and tokenizer files
             (OpenSearch doc-v2/v3 models, SPLADE checkpoints, or one sparsedoc trained).
-        max_length: token window; longer documents are truncated and counted.
+        max_length: token window (special tokens included).
+        long_documents: ``"truncate"`` longer documents or encode them as overlapping
+            ``"windows"`` max-pooled into one vector (see :mod:`.doc_windows`); both are counted.
+        window_stride: content tokens between window starts (default: half a window).
         batch_size: documents per forward pass (batches are formed by length).
         activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).
         pruning: optional pruning applied to each vector after encoding.
@@ -40,6 +43,8 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         model_dir: str | Path,
         *,
         max_length: int = 512,
+        long_documents: str = DEFAULT_LONG_DOCUMENTS,
+        window_stride: int | None = None,
         batch_size: int = 16,
         activation: str = "log1p",
         pruning: Pruning | None = None,
@@ -52,6 +57,8 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
             raise ConfigError(f"max_length must be >= 2, got {max_length}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        self.long_documents = check_long_documents(long_documents, window_stride)
+        self.window_stride = window_stride
         self.model_dir = check_model_dir(model_dir)
         self.activation = check_activation(activation)
         self.pruning = pruning or Pruning()
@@ -66,16 +73,14 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         self.vocabulary = vocabulary_list(self.tokenizer)
         self.special_ids = special_token_ids(self.tokenizer)
         self.truncated_documents = 0
+        self.windowed_documents = 0
 
-    def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
-        """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""
+    def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Return the dense ``[batch, vocab]`` weights of tokenised rows (unpruned)."""
         import torch
 
-        batch = tokenize_documents(self.tokenizer, texts, self.max_length)
-        self.truncated_documents += batch.truncated
         with torch.inference_mode():
-            input_ids = torch.from_numpy(batch.input_ids).to(self.device)
-            mask = torch.from_numpy(batch.attention_mask).to(self.device)
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-            weights = zero_columns(sparse_pool(logits, mask, self.activation, inplace=True), self.special_ids)
+            ids = torch.from_numpy(input_ids).to(self.device)
+            mask = torch.from_numpy(attention_mask).to(self.device)
+            weights = document_weights(self.model, ids, mask, self.activation, self.special_ids, inplace=True)
         return weights.float().cpu().numpy()

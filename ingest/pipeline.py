@@ -17,7 +17,7 @@ from sparsedoc.encoder.errors import ConfigError, IndexFailure, IndexingError
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.plugin.base import Backend, EncodedDocument
 
-from .records import Document
+from .readers import Document
 from .vectors_file import append_encoded, encoded_ids, read_encoded, repair_tail
 
 logger = logging.getLogger(__name__)
@@ -40,13 +40,14 @@ class IngestReport:
 
     ``skipped`` documents were already in the index (a resumed run); ``empty`` ones had
     no text and were indexed with an empty vector; ``truncated`` ones were longer than
-    the model's window.
+    the model's window and were cut, ``windowed`` ones were encoded as several windows.
     """
 
     indexed: int = 0
     skipped: int = 0
     empty: int = 0
     truncated: int = 0
+    windowed: int = 0
     failures: list[IndexFailure] = field(default_factory=list)
 
     @property
@@ -73,7 +74,7 @@ def encode_to_file(
     repair_tail(path)
     done = encoded_ids(path)
     report = IngestReport()
-    truncated_before = encoder.truncated_documents
+    truncated_before, windowed_before = encoder.truncated_documents, encoder.windowed_documents
     with tqdm(total=total, disable=not show_progress, unit="doc", desc="encoding") as bar:
         for batch in batched(documents, batch_size):
             todo = [d for d in batch if d.doc_id not in done]
@@ -86,9 +87,13 @@ def encode_to_file(
             )
             bar.update(len(batch))
     report.truncated = encoder.truncated_documents - truncated_before
+    report.windowed = encoder.windowed_documents - windowed_before
     if report.truncated:
         logger.warning("%d documents were longer than %d tokens and were truncated",
                        report.truncated, encoder.max_length)
+    if report.windowed:
+        logger.info("%d documents were longer than %d tokens and were encoded as overlapping windows",
+                    report.windowed, encoder.max_length)
     return report
 
 
@@ -101,7 +106,12 @@ def index_encoded(
     total: int | None = None,
     show_progress: bool = False,
 ) -> IngestReport:
-    """Index a vectors JSONL file into ``backend``; ids already indexed are skipped."""
+    """Index a vectors JSONL file into ``backend``; ids already indexed are skipped.
+
+    This is where a run decides what refused documents mean (backends only report them):
+    with ``raise_on_failure`` (the default) an ``IndexingError`` naming each refused
+    document is raised after every other document has been written.
+    """
     from tqdm.auto import tqdm
 
     report = IngestReport()

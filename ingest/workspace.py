@@ -7,6 +7,7 @@ vectors file is never silently reused with a different model.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from sparsedoc.encoder.loading import load_tokenizer, model_fingerprint
 from sparsedoc.encoder.protocols import DocumentEncoder
 
 from .pipeline import IngestReport, encode_to_file
-from .records import Document
+from .readers import Document
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,13 @@ class Workspace:
 
     @property
     def encoding_path(self) -> Path:
-        """Counts of empty and truncated documents, summed over (resumed) encoding runs."""
+        """Counts of empty, truncated and windowed documents, summed over (resumed) encoding runs."""
         return self.root / "encoding.json"
+
+    def clear(self) -> None:
+        """Remove everything in the workspace (IDF table, vectors, manifest, index)."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
 
     def claim(self, model_dir: Path, settings: dict[str, Any]) -> None:
         """Record (or check) which model and settings this workspace's vectors come from.
@@ -79,15 +85,18 @@ class Workspace:
     ) -> IngestReport:
         """Encode the corpus into ``vectors.jsonl`` (resuming); the model loads only if needed.
 
-        The returned report's ``empty`` and ``truncated`` cover every run that built the file.
+        The returned report's ``empty``, ``truncated`` and ``windowed`` cover every run that built the file.
         """
         from .vectors_file import encoded_ids
 
         counts = json.loads(self.encoding_path.read_text()) if self.encoding_path.is_file() else {}
         if total is not None and len(encoded_ids(self.vectors_path)) >= total:
-            return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0))
+            return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0),
+                                windowed=counts.get("windowed", 0))
         report = encode_to_file(documents(), encoder(), self.vectors_path, total=total, show_progress=show_progress)
         report.empty += counts.get("empty", 0)
         report.truncated += counts.get("truncated", 0)
-        self.encoding_path.write_text(json.dumps({"empty": report.empty, "truncated": report.truncated}))
+        report.windowed += counts.get("windowed", 0)
+        self.encoding_path.write_text(json.dumps({"empty": report.empty, "truncated": report.truncated,
+                                                  "windowed": report.windowed}))
         return report

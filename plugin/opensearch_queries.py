@@ -26,6 +26,8 @@ from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError
 
+from .fusion import Fusion
+
 MAX_LINEAR_WEIGHT = 64.0
 QUERY_MODES = ("auto", "neural_sparse", "rank_feature")
 
@@ -90,6 +92,30 @@ def analyzer_query(text: str, *, field: str, analyzer: str, size: int) -> dict[s
 def bm25_query(text: str, *, field: str, size: int) -> dict[str, Any]:
     """A ``match`` query on the text field (BM25)."""
     return {"size": size, "_source": False, "query": {"match": {field: text}}}
+
+
+def hybrid_query(text: str, sparse: dict[str, Any], *, text_field: str, size: int) -> dict[str, Any]:
+    """A ``hybrid`` query: BM25 ``match`` first, then the sparse query; each keeps its top ``size``."""
+    return {"size": size, "_source": False,
+            "query": {"hybrid": {"queries": [{"match": {text_field: text}}, sparse]}}}
+
+
+def hybrid_pipeline(fusion: Fusion) -> dict[str, Any]:
+    """The search pipeline fusing a hybrid query's sub-query results as ``fusion`` says.
+
+    ``min_max``: neural-search's ``normalization-processor`` (min-max, then weighted
+    arithmetic mean, weights in sub-query order). ``rrf``: its ``score-ranker-processor``
+    (OpenSearch 2.19+).
+    """
+    if fusion.method == "rrf":
+        processor = {"score-ranker-processor": {
+            "combination": {"technique": "rrf", "rank_constant": fusion.rank_constant}}}
+    else:
+        processor = {"normalization-processor": {
+            "normalization": {"technique": "min_max"},
+            "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(fusion.weights)}},
+        }}
+    return {"description": f"sparsedoc hybrid fusion: {fusion.describe()}", "phase_results_processors": [processor]}
 
 
 def two_phase_pipeline(*, prune_ratio: float, expansion_rate: float, max_window_size: int) -> dict[str, Any]:

@@ -96,3 +96,53 @@ def test_encoder_only_checkpoint_loads_with_a_fresh_head(minilm_dir: Path, caplo
     encoder = TorchDocumentEncoder(minilm_dir, max_length=32)
     assert "initialised fresh" in caplog.text
     assert len(encoder.encode_document(["wing"])[0]) > 0
+
+
+# --- long documents -----------------------------------------------------------------------
+
+LONG_TEXT = "the lift of a swept wing at transonic speed depends on the boundary layer and shock position"
+
+
+def test_window_starts_cover_every_token() -> None:
+    from sparsedoc.encoder.doc_windows import window_starts
+
+    assert window_starts(10, 10, 5) == [0]
+    assert window_starts(11, 10, 5) == [0, 1]
+    assert window_starts(25, 10, 5) == [0, 5, 10, 15]
+    assert window_starts(25, 10, 10) == [0, 10, 15]
+
+
+def test_two_window_document_is_the_elementwise_max_of_its_windows(tiny_mlm_dir: Path) -> None:
+    from sparsedoc.encoder.doc_batches import pad_rows, rows_to_vectors
+
+    encoder = TorchDocumentEncoder(tiny_mlm_dir, max_length=12, long_documents="windows", window_stride=10)
+    tokenizer = encoder.tokenizer
+    content = tokenizer(LONG_TEXT, add_special_tokens=False)["input_ids"]
+    assert 10 < len(content) <= 20  # two windows of 10 content tokens: [0, 10) and [len - 10, len)
+    windows = [content[:10], content[-10:]]
+    rows = [[tokenizer.cls_token_id, *w, tokenizer.sep_token_id] for w in windows]
+    per_window = encoder.run_batch(*pad_rows(rows, tokenizer.pad_token_id))
+    (expected,) = rows_to_vectors(np.maximum(per_window[0], per_window[1])[None, :], encoder.vocabulary)
+    (got,) = encoder.encode_document([LONG_TEXT])
+    assert got == expected
+    assert set(got) > set(rows_to_vectors(per_window[:1], encoder.vocabulary)[0])  # the second window adds tokens
+    assert (encoder.windowed_documents, encoder.truncated_documents) == (1, 0)
+
+
+def test_short_documents_are_identical_in_both_modes(tiny_mlm_dir: Path) -> None:
+    truncating = TorchDocumentEncoder(tiny_mlm_dir, max_length=12)
+    windowing = TorchDocumentEncoder(tiny_mlm_dir, max_length=12, long_documents="windows")
+    texts = ["drag", "boundary layer transition", "", LONG_TEXT]
+    cut, windowed = truncating.encode_document(texts), windowing.encode_document(texts)
+    assert cut[:3] == windowed[:3] and cut[3] != windowed[3]
+    assert (truncating.truncated_documents, truncating.windowed_documents) == (1, 0)
+    assert (windowing.truncated_documents, windowing.windowed_documents) == (0, 1)
+
+
+def test_long_document_options_are_checked(tiny_mlm_dir: Path) -> None:
+    from sparsedoc.encoder.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="long_documents must be one of"):
+        TorchDocumentEncoder(tiny_mlm_dir, long_documents="split")
+    with pytest.raises(ConfigError, match="window_stride"):
+        TorchDocumentEncoder(tiny_mlm_dir, long_documents="windows", window_stride=0)

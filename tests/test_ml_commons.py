@@ -22,13 +22,8 @@ from sparsedoc.encoder.errors import BackendError, ConfigError, ModelLoadError
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
-from sparsedoc.plugin.ml_commons_package import (
-    ML_COMMONS_INPUTS,
-    MlCommonsPackage,
-    check_zip,
-    package_sparse_encoder,
-    package_sparse_tokenizer,
-)
+from sparsedoc.plugin.ml_commons_encoder_package import ML_COMMONS_INPUTS, package_sparse_encoder
+from sparsedoc.plugin.ml_commons_package import MlCommonsPackage, check_zip, package_sparse_tokenizer
 
 pytestmark = [pytest.mark.model]
 
@@ -268,7 +263,7 @@ def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, toke
     try:
         backend.index([EncodedDocument(i, t, v) for (i, t), v in zip(DOCUMENTS.items(), vectors)])
         for query, vector in zip(QUERIES, query_encoder.encode_query(QUERIES)):
-            by_tokens = backend.search_sparse(vector, k=6)
+            by_tokens = backend.search_sparse(vector, k=6).hits
             answer = backend.client.search(index=backend.index_name, body={"size": 6, "query": {"neural_sparse": {
                 backend.vector_field: {"query_text": query, "model_id": tokenizer_model}}}})
             by_model = [(h["_id"], h["_score"]) for h in answer["hits"]["hits"]]

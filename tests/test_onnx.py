@@ -20,18 +20,10 @@ pytest.importorskip("onnx")
 from sparsedoc.encoder.errors import ConfigError, ExportValidationError, ModelLoadError  # noqa: E402
 from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder, load_document_encoder  # noqa: E402
 from sparsedoc.encoder.loading import file_sha256  # noqa: E402
-from sparsedoc.encoder.onnx_export import (  # noqa: E402
-    METADATA_FILE,
-    MODEL_FILE,
-    export_onnx,
-    validate_export,
-)
-from sparsedoc.encoder.onnx_quantize import (  # noqa: E402
-    compare_quantized_quality,
-    exact_search,
-    quantize_int8,
-    top_token_agreement,
-)
+from sparsedoc.encoder.exact_search import exact_search  # noqa: E402
+from sparsedoc.encoder.onnx_export import export_onnx, validate_export  # noqa: E402
+from sparsedoc.encoder.onnx_format import METADATA_FILE, MODEL_FILE  # noqa: E402
+from sparsedoc.encoder.onnx_quantize import compare_quantized_quality, quantize_int8, top_token_agreement  # noqa: E402
 from sparsedoc.encoder.sparse_vector import SparseVector  # noqa: E402
 
 MAX_LENGTH = 64
@@ -183,6 +175,20 @@ def test_truncation_counting_and_empty_documents(random_onnx: Path) -> None:
     assert encoder.truncated_documents == 2
 
 
+def test_windows_match_torch(random_onnx: Path, random_mlm_dir: Path) -> None:
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+
+    options = dict(max_length=16, long_documents="windows", window_stride=5, batch_size=3)
+    torch_enc = TorchDocumentEncoder(random_mlm_dir, **options)
+    onnx_enc = OnnxDocumentEncoder(random_onnx, num_threads=1, **options)
+    expected, got = torch_enc.encode_document(TEXTS), onnx_enc.encode_document(TEXTS)
+    for want, have in zip(expected, got):
+        assert set(want) == set(have)
+        assert all(abs(want[t] - have[t]) <= 1e-4 for t in want)
+    assert onnx_enc.windowed_documents == torch_enc.windowed_documents == 2
+    assert onnx_enc.truncated_documents == torch_enc.truncated_documents == 0
+
+
 def test_window_is_capped_at_the_exports(random_onnx: Path) -> None:
     assert OnnxDocumentEncoder(random_onnx, max_length=4096).max_length == MAX_LENGTH
     with pytest.raises(ConfigError, match="batch_size"):
@@ -271,24 +277,25 @@ def test_quality_gate_reports_both_scores(splade_onnx: Path, splade_int8: Path) 
 
 
 def test_exact_search_ranks_by_dot_product() -> None:
-    docs = {"a": SparseVector({"wing": 1.0}), "b": SparseVector({"wing": 2.0, "lift": 1.0}), "c": SparseVector()}
-    run = exact_search({"q": SparseVector({"wing": 1.0, "lift": 3.0})}, docs, k=5)
-    assert run == {"q": {"b": 5.0, "a": 1.0}}
+    docs = {"a": SparseVector({"wing": 1.0}), "b": SparseVector({"wing": 2.0, "lift": 1.0}), "c": SparseVector(),
+            "d": SparseVector({"lift": 1.0 / 3.0}), "e": SparseVector({"wing": 1.0})}
+    run = exact_search({"q": SparseVector({"wing": 1.0, "lift": 3.0}), "none": SparseVector({"drag": 1.0})}, docs, k=3)
+    assert run == {"q": {"b": 5.0, "a": 1.0, "d": 1.0}, "none": {}}
+    assert list(run["q"]) == ["b", "a", "d"]  # ties broken by doc_id; "e" (also 1.0) is cut at k
 
 
 def test_graph_handles_left_padding_and_rows_without_tokens(random_onnx: Path, random_mlm_dir: Path) -> None:
     import torch
 
     from sparsedoc.encoder.loading import load_masked_lm
-    from sparsedoc.encoder.pooling import sparse_pool, zero_columns
+    from sparsedoc.encoder.pooling import document_weights
 
     encoder = OnnxDocumentEncoder(random_onnx)
     ids = np.array([[101, 7592, 2088, 102], [0, 0, 0, 0], [0, 101, 7592, 102]], dtype=np.int64)
     mask = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [0, 1, 1, 1]], dtype=np.int64)
     weights = encoder.run_batch(ids, mask)
     with torch.inference_mode():
-        logits = load_masked_lm(random_mlm_dir)(input_ids=torch.from_numpy(ids),
-                                                attention_mask=torch.from_numpy(mask)).logits
-        expected = zero_columns(sparse_pool(logits, torch.from_numpy(mask)), encoder.special_ids).numpy()
+        expected = document_weights(load_masked_lm(random_mlm_dir), torch.from_numpy(ids), torch.from_numpy(mask),
+                                    "log1p", encoder.special_ids).numpy()
     assert not weights[1].any() and weights[0].any() and weights[2].any()
     assert np.abs(weights - expected).max() <= 1e-4

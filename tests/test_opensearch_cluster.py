@@ -92,11 +92,11 @@ def test_kill_a_node_mid_ingest_then_restart(cluster: LocalOpenSearchCluster) ->
         assert report.failures == []
     # While the node is down every shard still has a copy: searches are complete, never silently short.
     assert backend.count() == N_DOCS
-    assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS)) == N_DOCS
+    assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS).hits) == N_DOCS
     victim.start(timeout=300)
     _wait_green(backend, "cluster-ingest")
     assert backend.count() == N_DOCS
-    hits = backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS)
+    hits = backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS).hits
     assert len(hits) == N_DOCS and len({h.doc_id for h in hits}) == N_DOCS
     again = backend.index(_documents()[:500])
     assert (again.indexed, again.skipped) == (0, 500)
@@ -121,5 +121,5 @@ def test_lost_shards_are_reported_not_silently_dropped(cluster: LocalOpenSearchC
     finally:
         victim.start(timeout=300)
         _wait_green(backend, "cluster-no-replica")
-    assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=1000)) == 300
+    assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=1000).hits) == 300
     backend.delete_index()

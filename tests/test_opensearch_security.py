@@ -20,6 +20,7 @@ from opensearch_nodes import APP_INDEX_PREFIX, SecuredCluster
 from sparse_corpus import random_corpus, random_queries
 
 from sparsedoc.encoder.errors import BackendError
+from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
 from sparsedoc.plugin.opensearch_security import write_certificates
@@ -69,16 +70,14 @@ def test_app_user_ingests_and_searches_neural_sparse_over_tls(app_index: OpenSea
     assert app_index.query_mode == "neural_sparse"
     for query in random_queries(seed=3)[:5]:
         expected = sorted((query.dot(d.vector) for d in corpus if query.dot(d.vector) > 0), reverse=True)[:10]
-        hits = app_index.search_sparse(query, k=10)
+        hits = app_index.search_sparse(query, k=10).hits
         assert [h.score for h in hits] == pytest.approx(expected, rel=2 * RANK_FEATURES_RELATIVE_ERROR)
 
 
-def test_hybrid_search_hook(app_index: OpenSearchBackend) -> None:
-    """Hybrid search (branch h-search) over TLS; runs once the backend has it."""
-    if not hasattr(app_index, "search_hybrid"):
-        pytest.skip("OpenSearchBackend.search_hybrid is not on this branch yet (H1, h-search)")
-    hits = app_index.search_hybrid("every", k=5)  # type: ignore[attr-defined]
-    assert hits
+def test_hybrid_search_over_tls_as_app_user(app_index: OpenSearchBackend) -> None:
+    """BM25 + neural_sparse fused by a search pipeline the least-privilege user creates."""
+    result = app_index.search_hybrid("zeppelin", SparseVector({"every": 1.0}), k=5)
+    assert len(result.hits) == 5 and result.hits[0].doc_id == "0042"  # the only 'zeppelin' document
 
 
 def test_wrong_password_is_one_line_401(secured_opensearch: SecuredCluster) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from sparsedoc.encoder.errors import InputError
 from sparsedoc.ingest.readers import BeirDataset, read_documents, read_qrels, read_queries
-from sparsedoc.ingest.records import Document
+from sparsedoc.ingest.readers import Document
 
 
 def _write(path: Path, text: str | bytes) -> Path:

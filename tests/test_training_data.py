@@ -76,7 +76,8 @@ class FakeBackend:
     ranking: list[str]
 
     def search_bm25(self, text, k):
-        return [SimpleNamespace(doc_id=d, score=1.0, rank=r) for r, d in enumerate(self.ranking[:k], start=1)]
+        hits = [SimpleNamespace(doc_id=d, score=1.0, rank=r) for r, d in enumerate(self.ranking[:k], start=1)]
+        return SimpleNamespace(hits=tuple(hits), took_ms=0.0)
 
 
 def test_mining_excludes_own_document():

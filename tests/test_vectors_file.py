@@ -10,7 +10,7 @@ import pytest
 from sparsedoc.encoder.errors import InputError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.ingest.pipeline import encode_to_file
-from sparsedoc.ingest.records import Document
+from sparsedoc.ingest.readers import Document
 from sparsedoc.ingest.vectors_file import read_encoded
 
 
@@ -21,6 +21,7 @@ class CountingEncoder:
 
     def __init__(self) -> None:
         self.truncated_documents = 0
+        self.windowed_documents = 0
         self.encoded: list[str] = []
 
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:

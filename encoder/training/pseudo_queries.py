@@ -40,7 +40,7 @@ _STOP_WORDS = frozenset(
 
 
 class DocumentLike(Protocol):
-    """Anything with ``doc_id``, ``text`` and ``title`` (e.g. ``sparsedoc.ingest.records.Document``)."""
+    """Anything with ``doc_id``, ``text`` and ``title`` (e.g. ``sparsedoc.encoder.beir.Document``)."""
 
     doc_id: str
     text: str

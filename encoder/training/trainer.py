@@ -245,6 +245,8 @@ def evaluate_dev(student: SparseStudent, tokenizer, idf_values, dev: DevSet, spe
     """Exact nDCG@10 of the student (IDF queries) on ``dev``: documents scored on the queries' columns."""
     import torch
 
+    from ..doc_batches import rows_to_vectors
+    from ..exact_search import exact_search
     from ..metrics import evaluate_run
 
     query_ids = list(dev.queries)
@@ -260,13 +262,11 @@ def evaluate_dev(student: SparseStudent, tokenizer, idf_values, dev: DevSet, spe
             encoded = tokenizer([dev.doc_texts[i] for i in index], padding=True, truncation=True,
                                 max_length=max_length, return_tensors="pt", verbose=False)
             weights[index] = student.document_weights(encoded["input_ids"], encoded["attention_mask"], columns)
-        scores = idf_aware_scores(query_presence(token_ids, columns), weights, idf_values[columns])
+        query_weights = query_presence(token_ids, columns) * idf_values[columns]
     student.model.train(was_training)
-    top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-    run = {
-        q: {dev.doc_ids[int(d)]: float(s) for s, d in zip(values.tolist(), docs.tolist())}
-        for q, values, docs in zip(query_ids, top.values, top.indices)
-    }
+    names = [str(c) for c in columns.tolist()]
+    run = exact_search(dict(zip(query_ids, rows_to_vectors(query_weights.numpy(), names))),
+                       dict(zip(dev.doc_ids, rows_to_vectors(weights.numpy(), names))), k=k)
     return evaluate_run(run, dev.qrels, ["nDCG@10"])
 
 

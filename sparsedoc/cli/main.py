@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -10,6 +9,8 @@ import click
 
 from sparsedoc import __version__
 from sparsedoc.encoder.errors import SparsedocError
+
+from .logs import setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,10 +22,7 @@ def cli(verbose: int) -> None:
     Documents are encoded offline by a fill-mask model into token -> weight maps; queries
     need no model (tokens weighted by an IDF table). Start with `sparsedoc quickstart`.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    # opensearch-py logs a traceback per failed attempt; our errors already say what failed.
-    logging.getLogger("opensearch").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+    setup_logging(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -34,6 +32,7 @@ def _register() -> None:
     from . import (
         assets_commands,
         bench_commands,
+        eval_commands,
         mlcommons_commands,
         onnx_commands,
         opensearch_commands,
@@ -41,8 +40,8 @@ def _register() -> None:
         training_commands,
     )
 
-    modules = (assets_commands, bench_commands, mlcommons_commands, onnx_commands, opensearch_commands, retrieval_commands,
-               training_commands)
+    modules = (assets_commands, bench_commands, eval_commands, mlcommons_commands, onnx_commands, opensearch_commands,
+               retrieval_commands, training_commands)
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -52,7 +52,7 @@ def package(model: Path, kind: str, idf_path: Path | None, output_dir: Path, mod
     Writes <name>.zip and register.json (the _register body with sha256) to --out, and
     prints register.json's path.
     """
-    from sparsedoc.plugin.ml_commons_package import package_ml_commons
+    from sparsedoc.plugin.ml_commons_encoder_package import package_ml_commons
 
     if kind == "tokenizer" and idf_path is None:
         raise click.UsageError("--kind tokenizer needs --idf idf.json")

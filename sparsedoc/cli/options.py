@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 from sparsedoc.encoder.pooling import ACTIVATIONS
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.encoder.pruning import PRUNE_TYPES, Pruning
@@ -16,9 +17,15 @@ INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
-    """Add the document encoder's options (window, batch, activation, pruning, threads)."""
+    """Add the document encoder's options (window, long documents, batch, activation, pruning, threads)."""
     options = [
-        click.option("--max-length", default=512, show_default=True, help="Token window; longer documents are truncated."),
+        click.option("--max-length", default=512, show_default=True, help="Token window (special tokens included)."),
+        click.option("--long-documents", type=click.Choice(LONG_DOCUMENT_MODES), default=DEFAULT_LONG_DOCUMENTS,
+                     show_default=True,
+                     help="Documents longer than the window: truncate, or encode overlapping windows max-pooled "
+                          "into one vector."),
+        click.option("--window-stride", default=None, type=click.IntRange(min=1),
+                     help="Tokens between window starts with --long-documents windows [default: half a window]."),
         click.option("--batch-size", default=16, show_default=True, help="Documents per forward pass."),
         click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
                      help="log1p (SPLADE, doc-v1/v2; default) or log1p_log1p (doc-v3). ONNX exports carry their own."),
@@ -47,12 +54,15 @@ def corpus_field_options(command: click.decorators.FC) -> click.decorators.FC:
 
 def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEncoder:
     """Load the document encoder for ``model`` (onnxruntime for an ONNX export, else PyTorch)."""
-    from sparsedoc.encoder.onnx_doc_encoder import is_onnx_dir, load_document_encoder
+    from sparsedoc.encoder.onnx_doc_encoder import load_document_encoder
+    from sparsedoc.encoder.onnx_format import is_onnx_dir
 
     activation = options["activation"] or (None if is_onnx_dir(model) else "log1p")
     return load_document_encoder(
         model,
         max_length=options["max_length"],
+        long_documents=options["long_documents"],
+        window_stride=options["window_stride"],
         batch_size=options["batch_size"],
         activation=activation,
         pruning=Pruning(options["prune_type"], options["prune_ratio"]),
@@ -60,7 +70,14 @@ def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEnco
     )
 
 
+DEFAULT_ENCODER_OPTIONS: dict[str, Any] = {
+    "max_length": 512, "long_documents": DEFAULT_LONG_DOCUMENTS, "window_stride": None, "batch_size": 16,
+    "activation": None, "prune_type": "none", "prune_ratio": 0.0, "threads": None,
+}
+"""The values ``encoder_options`` gives when no option is passed."""
+
+
 def encoder_settings(options: dict[str, Any]) -> dict[str, Any]:
     """Return the subset of ``options`` that changes what the document encoder outputs."""
-    keys = ("max_length", "activation", "prune_type", "prune_ratio")
+    keys = ("max_length", "long_documents", "window_stride", "activation", "prune_type", "prune_ratio")
     return {key: options[key] for key in keys}
