@@ -160,7 +160,8 @@ class LocalOpenSearchNode:
             raise LocalNodeError(f"cannot install OpenSearch {self.release.version}: {err}") from err
 
     # -- configuration ----------------------------------------------------------------------
-    def _settings(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
+        """The node's opensearch.yml settings."""
         settings: dict[str, Any] = {
             "cluster.name": "sparsedoc-local",
             "node.name": self.node_name,
@@ -197,7 +198,7 @@ class LocalOpenSearchNode:
             else:
                 shutil.copy2(item, target)
         (self.conf_dir / "opensearch.yml").write_text(
-            "".join(f"{key}: {json.dumps(value)}\n" for key, value in self._settings().items()))
+            "".join(f"{key}: {json.dumps(value)}\n" for key, value in self.settings().items()))
         lines = []
         for line in (src / "jvm.options").read_text().splitlines():
             if re.match(r"^\s*-Xm[sx]", line):

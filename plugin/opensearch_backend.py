@@ -308,6 +308,11 @@ class OpenSearchBackend(BackendBase):
                 ) -> tuple[list[tuple[str, float]], float]:
         with self._errors(f"search {self.index_name}"):
             response = self.client.search(index=self.index_name, body=body, params=params or {})
+        shards = response.get("_shards") or {}
+        if shards.get("failed"):  # never return silently fewer hits
+            reasons = "; ".join(sorted({error_reason(f.get("reason")) for f in shards.get("failures") or []}))
+            raise BackendError(f"search {self.index_name} at {self.url}: {shards['failed']} of {shards.get('total')} "
+                               f"shards failed, so results would be incomplete: {reasons or 'no reason given'}")
         pairs = [(hit["_id"], float(hit["_score"]) * score_factor) for hit in response["hits"]["hits"]]
         return pairs, float(response.get("took", 0.0))
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opensearch_nodes import FAST_START, OPENSEARCH_VERSIONS, VERSION_GAPS, NodePool, SecuredCluster
+from opensearch_nodes import FAST_START, NODES_STARTED, OPENSEARCH_VERSIONS, VERSION_GAPS, NodePool, SecuredCluster
 
 __all__ = ["FAST_START", "engine_unavailable", "free_port"]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -125,7 +125,16 @@ def _docker_answers() -> bool:
 @pytest.fixture(scope="session")
 def opensearch_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodePool]:
     """Local OpenSearch nodes, one per version (and one secured), stopped at the session's end."""
-    pool = NodePool(tmp_path_factory.mktemp("opensearch"), free_port)
+    from opensearch_containers import base_image
+
+    base = base_image() if _docker_answers() else None
+    if base:
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # no reaper image to pull; we stop our own
+    elif os.environ.get("CI") and os.environ.get("SPARSEDOC_BASE_IMAGE"):
+        pytest.fail("CI set SPARSEDOC_BASE_IMAGE but no Docker engine answers")
+    pool = NodePool(tmp_path_factory.mktemp("opensearch"), free_port, base)
+    if base:
+        _CONTAINER_SHARED.append(pool.shared)
     try:
         yield pool
     finally:
@@ -149,7 +158,7 @@ def opensearch_url(opensearch_nodes: NodePool) -> Iterator[str]:
     if url := os.environ.get("SPARSEDOC_OPENSEARCH_URL"):
         yield url
         return
-    if _docker_answers():
+    if _docker_answers() and not os.environ.get("SPARSEDOC_BASE_IMAGE"):  # the official image, if it can be pulled
         from testcontainers.opensearch import OpenSearchContainer
 
         from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
@@ -183,8 +192,24 @@ def secured_opensearch(opensearch_nodes: NodePool) -> SecuredCluster:
         raise
 
 
+_CONTAINER_SHARED: list[Path] = []  # the session's temporary folder, when nodes run in containers
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Containers run OpenSearch as uid 1000: let it into the temporary folders fixtures made (0700)."""
+    for shared in _CONTAINER_SHARED:
+        for folder in (shared, *shared.iterdir()):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(folder.stat().st_mode | 0o055)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The version matrix: what each OpenSearch version refused, and why."""
+    """The OpenSearch nodes of the session, and the version matrix: what each version refused, and why."""
+    if NODES_STARTED:
+        terminalreporter.section("OpenSearch nodes")
+        for line in NODES_STARTED:
+            terminalreporter.write_line(line)
     if VERSION_GAPS:
         terminalreporter.section("OpenSearch version matrix: features refused by version")
         for version, what, why in sorted(VERSION_GAPS):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sparsedoc.plugin.local_node import LocalOpenSearchNode
 from sparsedoc.plugin.opensearch_security import User
@@ -21,6 +22,7 @@ APP_INDEX_PREFIX = "sparsedoc"  # the application user's role covers sparsedoc* 
 FAST_START = "-XX:TieredStopAtLevel=1"  # JVM option for test nodes: C1 only, starts faster
 
 VERSION_GAPS: list[tuple[str, str, str]] = []  # (version, what, why) shown in the test report
+NODES_STARTED: list[str] = []  # how each node of the session ran, shown in the test report
 
 
 def record_gap(version: str, what: str, why: str) -> None:
@@ -50,22 +52,37 @@ def new_password() -> str:
 
 
 class NodePool:
-    """Local nodes by (version, secured), started on first use."""
+    """Nodes by (version, secured), started on first use: containers built from ``base_image``
+    (testcontainers, host network) when given, else native local nodes. Secured nodes are native."""
 
-    def __init__(self, root: Path, free_port) -> None:  # noqa: ANN001
+    def __init__(self, root: Path, free_port, base_image: str | None = None) -> None:  # noqa: ANN001
         self.root = root
+        self.shared = root.parent  # the session's temporary folder
         self.free_port = free_port
-        self.nodes: dict[tuple[str, bool], LocalOpenSearchNode] = {}
+        self.base_image = base_image
+        self.nodes: dict[tuple[str, bool], Any] = {}
         self.secured_cluster: SecuredCluster | None = None
+        if base_image:  # the container's user (uid 1000) must reach data folders and file:// models
+            for folder in (root, *root.parents):
+                if folder == Path("/tmp"):
+                    break
+                folder.chmod(folder.stat().st_mode | 0o755)
 
-    def node(self, version: str, users: tuple[User, ...] = ()) -> LocalOpenSearchNode:
+    def node(self, version: str, users: tuple[User, ...] = ()) -> Any:
+        """A started node of ``version`` (``LocalOpenSearchNode`` or ``ContainerNode``)."""
         key = (version, bool(users))
         if key not in self.nodes:
             port = self.free_port()
             node = LocalOpenSearchNode(port=port, version=version, data_dir=self.root / f"{version}-{port}",
                                        java_opts=FAST_START, users=users)
+            if self.base_image and not users:
+                from opensearch_containers import ContainerNode, opensearch_image
+
+                node = ContainerNode(opensearch_image(version, self.base_image), node, self.shared, java_opts=FAST_START)
             self.nodes[key] = node
             node.start(timeout=300)
+            how = f"container {node.image}" if self.base_image and not users else "native local node"
+            NODES_STARTED.append(f"OpenSearch {version}{' secured (TLS + basic auth)' if users else ''}: {how} at {node.url}")
         return self.nodes[key]
 
     def secured(self) -> SecuredCluster:
