@@ -105,6 +105,9 @@ def test_index_then_search_from_the_command_line(
     assert sparse_lines[2].split()[:2] == ["1", "1"]  # rank 1 is document "1", whose title this is
     assert main(["search", query, "--index", str(index), "--bm25", "-k", "3"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
+    assert main(["search", query, "--index", str(index), "--tokenizer", str(splade_tiny_dir),
+                 "--idf", str(idf), "--hybrid", "-k", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
 
 
 def test_onnx_export_indexes_like_torch(

@@ -100,20 +100,23 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
 @click.option("--tokenizer", "tokenizer_dir", type=MODEL_DIR, help="Tokenizer (model) directory for sparse search.")
 @click.option("--idf", "idf_path", type=INPUT_FILE, help="idf.json for sparse search.")
 @click.option("--bm25", is_flag=True, help="Search with BM25 instead of the sparse vectors.")
+@click.option("--hybrid", is_flag=True, help="Fuse BM25 and sparse search (min_max, the default weight).")
 @click.option("-k", "k", default=10, show_default=True, help="Number of hits.")
 @backend_options
 def search_command(query: str, index_name: str, tokenizer_dir: Path | None, idf_path: Path | None, bm25: bool,
-                   k: int, backend: str, **connection: Any) -> None:  # connection: url, user, password, ca_certs
-    """Search an index for QUERY, inference-free (tokenizer + IDF) or with BM25."""
+                   hybrid: bool, k: int, backend: str, **connection: Any) -> None:  # url, user, password, ca_certs
+    """Search an index for QUERY: inference-free (tokenizer + IDF), BM25, or both fused (--hybrid)."""
+    if bm25 and hybrid:
+        raise click.UsageError("choose one of --bm25 and --hybrid")
     if not bm25 and not (tokenizer_dir and idf_path):
-        raise click.UsageError("sparse search needs --tokenizer and --idf (or pass --bm25)")
+        raise click.UsageError("sparse and hybrid search need --tokenizer and --idf (or pass --bm25)")
     with open_backend(backend, index_name, **connection) as engine:
         if bm25:
             hits = engine.search_bm25(query, k).hits
         else:
             vector = IdfQueryEncoder.from_files(tokenizer_dir, idf_path).encode_query([query])[0]
             click.echo(f"query tokens: {dict(sorted(vector.items(), key=lambda kv: -kv[1]))}", err=True)
-            hits = engine.search_sparse(vector, k).hits
+            hits = (engine.search_hybrid(query, vector, k) if hybrid else engine.search_sparse(vector, k)).hits
     click.echo(format_table(["rank", "doc_id", "score"], [[h.rank, h.doc_id, h.score] for h in hits]))
 
 
