@@ -28,6 +28,7 @@ import numpy as np
 
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf import compute_idf, save_idf
+from sparsedoc.encoder.lexical_floor import LexicalFloor, read_lexical_floor
 from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.metrics import evaluate_run
 from sparsedoc.encoder.training import read_training_file, score_with_teachers, write_training_file
@@ -54,6 +55,9 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
     "bm25_teacher,lambda0": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
     "bm25_teacher,lr2e-5": (("pseudo",), ("dense", "sparse", "bm25"), {"optimizer": {"lr": 2.0e-5}}),
     "bm25_teacher,lambda1e-3": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
+    "sparse+bm25": (("pseudo",), ("sparse", "bm25"), {}),
+    "sparse+bm25,floor1": (("pseudo",), ("sparse", "bm25"), {"student": {"lexical_floor": 1.0}}),
+    "bm25_teacher,floor1": (("pseudo",), ("dense", "sparse", "bm25"), {"student": {"lexical_floor": 1.0}}),
 }
 
 
@@ -115,17 +119,25 @@ def splade_scores(model_dir: Path, c: dict) -> np.ndarray:
     return query_matrix @ doc_matrix.T
 
 
-def teacher_rows(c: dict, work: Path, models: dict[str, Path]) -> dict[str, dict]:
+def teacher_rows(c: dict, work: Path, models: dict[str, Path], dense: bool) -> dict[str, dict]:
+    """BM25 on Lucene, the in-memory BM25 teacher, siamese SPLADE-tiny and (when ``dense``) MiniLM and fusions."""
+    from sparsedoc.encoder.training.bm25_teacher import Bm25Teacher
+
     qids, dids = [q.query_id for q in c["queries"]], [d.doc_id for d in c["documents"]]
     bm25 = lucene(work / "index" / c["name"], _full_entries(c))
     runs = {"BM25 (Lucene)": {q.query_id: {h.doc_id: h.score for h in bm25.search_bm25(q.text, 100)}
                               for q in c["queries"]}}
     bm25.close()
-    runs["dense MiniLM-L6"] = top_run(dense_scores(models["all-MiniLM-L6-v2"], c, work, "minilm"), qids, dids)
+    docs = [d.content for d in c["documents"]]
+    teacher = np.array(Bm25Teacher("bm25").score([q.text for q in c["queries"]], [docs] * len(qids)))
+    runs["BM25 teacher (in-memory)"] = top_run(teacher, qids, dids)
     runs["siamese SPLADE-tiny"] = top_run(splade_scores(models["splade-tiny"], c), qids, dids)
-    runs["BM25 + MiniLM fused"] = minmax_fuse([runs["BM25 (Lucene)"], runs["dense MiniLM-L6"]], [0.5, 0.5])
-    runs["BM25 + MiniLM + SPLADE fused"] = minmax_fuse(
-        [runs["BM25 (Lucene)"], runs["dense MiniLM-L6"], runs["siamese SPLADE-tiny"]], [1 / 3] * 3)
+    runs["BM25 + SPLADE fused"] = minmax_fuse([runs["BM25 (Lucene)"], runs["siamese SPLADE-tiny"]], [0.5, 0.5])
+    if dense:
+        runs["dense MiniLM-L6"] = top_run(dense_scores(models["all-MiniLM-L6-v2"], c, work, "minilm"), qids, dids)
+        runs["BM25 + MiniLM fused"] = minmax_fuse([runs["BM25 (Lucene)"], runs["dense MiniLM-L6"]], [0.5, 0.5])
+        runs["BM25 + MiniLM + SPLADE fused"] = minmax_fuse(
+            [runs["BM25 (Lucene)"], runs["dense MiniLM-L6"], runs["siamese SPLADE-tiny"]], [1 / 3] * 3)
     return {name: evaluate_run(run, c["qrels"], ["nDCG@10", "R@100"]) for name, run in runs.items()}
 
 
@@ -136,14 +148,17 @@ def _full_entries(c: dict):
     return [EncodedDocument(d.doc_id, d.content, SparseVector()) for d in c["documents"]]
 
 
-def model_row(model_dir: Path, collections: list[dict]) -> dict[str, dict]:
+def model_row(model_dir: Path, collections: list[dict], floor: LexicalFloor | None = None) -> dict[str, dict]:
+    """Scores of a model directory (its own ``lexical_floor.json`` unless ``floor`` is given)."""
     tokenizer = load_tokenizer(model_dir)
     student = SparseStudent(load_student(model_dir))
+    floor = floor or read_lexical_floor(model_dir)
     row = {}
     for c in collections:
         idf = compute_idf(c["dev"].doc_texts, tokenizer)
-        result = evaluate_student(student, tokenizer, c["dev"], idf, max_length=MAX_LENGTH)
-        result["doc_nonzeros"] = mean_nonzeros(student, tokenizer, c["dev"].doc_texts[:200], max_length=MAX_LENGTH)
+        result = evaluate_student(student, tokenizer, c["dev"], idf, max_length=MAX_LENGTH, lexical_floor=floor)
+        result["doc_nonzeros"] = mean_nonzeros(student, tokenizer, c["dev"].doc_texts[:200], max_length=MAX_LENGTH,
+                                               lexical_floor=floor)
         row[c["name"]] = result
     return row
 
@@ -194,7 +209,7 @@ def run_variant(name: str, collections: list[dict], sources: dict[str, Path], mo
     config = load_config(recipe_path("adapt"), overrides | {
         "output_dir": str(work / "runs" / name), "train_file": str(train_file), "steps": args.steps,
         "seed": args.seed, "idf": {"path": str(idf_path)}, "cache_dir": str(work / "teacher-cache"),
-        "student": {"model_dir": str(models["splade-tiny"])}, "eval_every": 0,
+        "student": {"model_dir": str(models["splade-tiny"])} | overrides.get("student", {}), "eval_every": 0,
         "teachers": [{"name": t, "kind": t} | ({"model_dir": str(models[TEACHER_MODELS[t]])} if t != "bm25" else {})
                      for t in teachers],
         "loss": {"warmup_steps": max(1, args.steps // 2)} | overrides.get("loss", {}),
@@ -224,6 +239,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--variants", default="", help=f"comma-separated, of {sorted(VARIANTS)}")
     parser.add_argument("--baselines", action="store_true", help="score BM25, teachers and the untrained start")
+    parser.add_argument("--dense", default="", help="collections on which to score the MiniLM teacher (slow on CPU)")
+    parser.add_argument("--floors", default="", help="comma-separated lexical-floor scales to score untrained")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--per-corpus", type=int, default=600, help="pseudo-queries sampled per corpus")
     parser.add_argument("--seed", type=int, default=13)
@@ -244,9 +261,13 @@ def main() -> None:
 
     if args.baselines:
         for c in collections:
-            for name, metrics in teacher_rows(c, work, models).items():
+            for name, metrics in teacher_rows(c, work, models, c["name"] in args.dense.split(",")).items():
                 results["rows"].setdefault(name, {})[c["name"]] = metrics
         results["rows"]["SPLADE-tiny inference-free, untrained"] = model_row(models["splade-tiny"], collections)
+        save()
+    for scale in filter(None, args.floors.split(",")):
+        results["rows"][f"untrained + lexical floor {scale}"] = model_row(
+            models["splade-tiny"], collections, LexicalFloor(float(scale)))
         save()
     sources = training_sources(collections, work, args) if args.variants else {}
     for name in filter(None, args.variants.split(",")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,23 @@ def small_beir(tmp_path_factory: pytest.TempPathFactory, cranfield_dir: Path) ->
     return root
 
 
+@pytest.fixture(scope="module")
+def sparse_tiny_dir(tiny_mlm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_mlm_dir`` with a negative MLM bias: tens of active tokens per document, not thousands."""
+    import torch
+    from transformers import BertForMaskedLM
+
+    model = BertForMaskedLM.from_pretrained(tiny_mlm_dir)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.cls.predictions.bias.normal_(-3.0, 1.0)
+    directory = tmp_path_factory.mktemp("sparse-tiny")
+    model.save_pretrained(directory)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(tiny_mlm_dir / name, directory / name)
+    return directory
+
+
 def _command(small_beir: Path, out: Path, model: Path, steps: int) -> list[str]:
     return [sys.executable, "-m", "sparsedoc.cli.main", "adapt", str(small_beir), "--out", str(out), "--model", str(model),
             "--teacher", "bm25:bm25", "--teacher", f"sparse:sparse:{model}", "--steps", str(steps),
@@ -42,11 +60,11 @@ def _logged_steps(out: Path) -> list[int]:
     return [record["step"] for record in map(json.loads, lines) if "loss" in record]
 
 
-def test_adapt_interrupted_resumes_and_evaluates(small_beir: Path, tiny_mlm_dir: Path, tmp_path: Path) -> None:
+def test_adapt_interrupted_resumes_and_evaluates(small_beir: Path, sparse_tiny_dir: Path, tmp_path: Path) -> None:
     from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
     out, steps = tmp_path / "adapt", 40
-    process = subprocess.Popen(_command(small_beir, out, tiny_mlm_dir, steps), stdout=subprocess.PIPE,
+    process = subprocess.Popen(_command(small_beir, out, sparse_tiny_dir, steps), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     log = out / "train_log.jsonl"
     while process.poll() is None and not (log.is_file() and log.read_text().strip()):
@@ -58,7 +76,7 @@ def test_adapt_interrupted_resumes_and_evaluates(small_beir: Path, tiny_mlm_dir:
     assert saved and 0 < int(saved[-1].name.split("-")[1]) < steps
     assert not (out / "model").exists()
 
-    done = subprocess.run(_command(small_beir, out, tiny_mlm_dir, steps), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(_command(small_beir, out, sparse_tiny_dir, steps), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     logged = _logged_steps(out)
     assert logged == sorted(set(logged)) and logged[-1] == steps  # resumed, nothing repeated or skipped
