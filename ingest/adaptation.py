@@ -20,7 +20,7 @@ from sparsedoc.encoder.training.data import Bm25Searcher, TrainingExample, mine_
 from sparsedoc.encoder.training.pseudo_queries import document_body, generate_pseudo_queries
 from sparsedoc.plugin.base import EncodedDocument
 
-from .records import Document, Query
+from sparsedoc.encoder.beir import Document, Query
 
 
 def body_documents(documents: Iterable[Document]) -> list[EncodedDocument]:

@@ -165,26 +165,35 @@ def adapt_command(source: Path, out: Path | None, base_model: Path | None, specs
 
 
 def _before_after(root: Path, base_model: Path, model_dir: Path, out: Path, split: str, max_length: int) -> None:
-    from .retrieval_commands import _evaluate
+    """Evaluate the start and the adapted model on ``root``'s judged ``split``: BM25, sparse and hybrid."""
+    from sparsedoc.ingest.evaluation import BM25, HYBRID, SPARSE, evaluate_beir
+    from sparsedoc.ingest.readers import BeirDataset
+    from sparsedoc.ingest.workspace import Workspace
+
+    from .backends import open_backend
+    from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
     from .tables import format_table
 
-    options = {"max_length": max_length, "batch_size": 16, "activation": None, "prune_type": "none",
-               "prune_ratio": 0.0, "threads": None}
-    reports = {}
+    dataset = BeirDataset.open(root)
+    options = {**DEFAULT_ENCODER_OPTIONS, "max_length": max_length}
+    rows = []
     for label, model, idf in (("before", base_model, out / "idf.json"), ("after", model_dir, model_dir / "idf.json")):
         click.echo(f"--- {label}: {model}", err=True)
-        reports[label] = _evaluate(root, model, out / f"eval-{label}", "lucene", {}, options, split=split, fresh=False,
-                                   out=None, idf_path=idf)
-    rows = [["BM25", *_metrics(reports["before"], "BM25"), "-"]]
-    for label, report in reports.items():
-        sparse = next(m for m in report["methods"] if m["name"] != "BM25")
-        rows.append([f"inference-free, {label}", *_metrics(report, sparse["name"]),
-                     f"{report['document_sparsity']['flops']:.2f}"])
+        workspace = Workspace(out / f"eval-{label}")
+        with open_backend("lucene", workspace.root / "index") as engine:
+            report = evaluate_beir(dataset, engine, workspace, model_dir=model,
+                                   document_encoder=lambda model=model: build_document_encoder(model, options),
+                                   encoder_settings=encoder_settings(options), idf_path=idf, split=split,
+                                   backend_label="lucene", show_progress=True)
+        if not rows:
+            rows.append(["BM25", *_metrics(report.method(BM25).metrics), "-"])
+        flops = f"{report.document_sparsity['flops']:.2f}"
+        rows.append([f"inference-free, {label}", *_metrics(report.method(SPARSE).metrics), flops])
+        rows.append([f"hybrid, {label}", *_metrics(report.method(HYBRID).metrics), "-"])
     click.echo(format_table(["method", "nDCG@10", "R@100", "FLOPS"], rows))
 
 
-def _metrics(report: dict, name: str) -> list[float]:
-    metrics = next(m for m in report["methods"] if m["name"] == name)["metrics"]
+def _metrics(metrics: dict[str, float]) -> list[float]:
     return [metrics["nDCG@10"], metrics["R@100"]]
 
 
