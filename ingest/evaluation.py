@@ -5,7 +5,8 @@ workspace's IDF table and encoded vectors, fills the backend, runs every judged 
 each method and returns an ``EvaluationReport``.
 
 Latency is client-side wall time per query, measured interleaved: for every query the
-methods run back to back, the order alternating, after an untimed warm-up pass. The sparse
+methods run back to back, the order alternating, after an untimed warm-up pass over (up to
+``WARMUP_QUERIES`` of) the same queries. The sparse
 and hybrid times include query encoding (tokenise + IDF lookup), since that is the whole
 online cost of an inference-free model. Ratios are to BM25 on the same queries.
 """
@@ -45,6 +46,9 @@ BM25, SPARSE, HYBRID = "BM25", "inference-free sparse", "hybrid"
 METHODS = (BM25, SPARSE, HYBRID)
 
 Search = Callable[[Query], SearchResult]
+WARMUP_QUERIES = 300
+"""Untimed queries per method before timing: a JVM alternating BM25 and sparse searches (hybrid on
+embedded Lucene) needs a few hundred to compile its hot paths on a busy machine."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,7 @@ def _interleaved(
 
     by_index = {name: (lambda i, search=search: search(queries[i])) for name, search in searches.items()}
     rounds = tqdm(range(len(queries)), disable=not show_progress, unit="query", desc="searching")
-    timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), 20)))
+    timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), WARMUP_QUERIES)))
     runs = {
         name: {q.query_id: result.scores() for q, (_, result) in zip(queries, calls)}
         for name, calls in timed.items()
