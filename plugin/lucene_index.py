@@ -70,6 +70,9 @@ class LuceneClasses:
         self.TextField = j("org.apache.lucene.document.TextField")
         self.IndexSearcher = j("org.apache.lucene.search.IndexSearcher")
         self.TermQuery = j("org.apache.lucene.search.TermQuery")
+        self.QueryRescorer = j("org.apache.lucene.search.QueryRescorer")
+        self.BooleanQueryBuilder = j("org.apache.lucene.search.BooleanQuery$Builder")
+        self.SHOULD = j("org.apache.lucene.search.BooleanClause$Occur").SHOULD
         self.BM25Similarity = j("org.apache.lucene.search.similarities.BM25Similarity")
         self.ImpactSimilarity = j("io.anserini.search.similarity.ImpactSimilarity")
         self.CustomAnalyzer = j("org.apache.lucene.analysis.custom.CustomAnalyzer")
