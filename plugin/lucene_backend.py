@@ -13,6 +13,7 @@ a low IDF (a token present in every document still scores).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import shutil
@@ -355,9 +356,7 @@ class LuceneBackend(BackendBase):
     def _sparse_query(self, query: SparseVector) -> Any:
         j = self._j
         with self._java_errors("building the sparse query"):
-            weights = j.HashMap()
-            for token, weight in query.items():
-                weights.put(token, j.Float(float(weight)))
+            weights = j.weights_reader.readValue(json.dumps(query.to_dict()))
             if len(query) > j.IndexSearcher.getMaxClauseCount():
                 j.IndexSearcher.setMaxClauseCount(len(query))
             return self._query_generator.buildQuery(VECTOR_FIELD, weights)
