@@ -293,13 +293,13 @@ class LuceneBackend(BackendBase):
     def _two_phase(self, high: Any, low: Any, n: int, window: int) -> tuple[list[tuple[str, float]], float]:
         """Phase one: ``high`` retrieves ``window`` candidates; phase two adds ``low``'s scores (exact sums).
 
-        When ``high`` matches fewer than ``window`` documents, the others' scores come from
-        ``low`` alone and could still reach the top ``n``: both run as one exact query then.
+        When ``high`` matches fewer than ``n`` documents, the rest of the top ``n`` can only
+        come from ``low``: both then run as one exact query.
         """
         start = time.perf_counter()
         with self._java_errors("searching (two-phase)"):
             top = self._impact_searcher.search(high, window)
-            if low is not None and len(top.scoreDocs) < window:  # too few candidates: search exactly
+            if low is not None and len(top.scoreDocs) < n:  # fewer candidates than hits: search exactly
                 top = self._impact_searcher.search(self._j.BooleanQueryBuilder().add(high, self._j.SHOULD).add(
                     low, self._j.SHOULD).build(), n)
             elif low is not None:
