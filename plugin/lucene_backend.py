@@ -13,6 +13,7 @@ a low IDF (a token present in every document still scores).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import shutil
@@ -24,6 +25,7 @@ from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.approximate import Seismic, TwoPhase, split_query
 from sparsedoc.plugin.base import (
     BackendBase,
     EncodedDocument,
@@ -47,6 +49,7 @@ from sparsedoc.plugin.lucene_index import (
     write_scale,
 )
 from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE
+from sparsedoc.plugin.seismic_index import SeismicSidecar
 
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "LuceneBackend"]
 
@@ -70,11 +73,16 @@ class LuceneBackend(BackendBase):
         k1: BM25 term-frequency saturation (Anserini's default 0.9).
         b: BM25 length normalisation (Anserini's default 0.4).
         ram_buffer_mb: the writer's RAM buffer before it flushes a segment.
+        approximate: approximate sparse search (``sparsedoc.plugin.approximate``):
+            ``TwoPhase`` runs on the Lucene index as it is; ``Seismic`` keeps a SEISMIC
+            index of the vectors in the same folder (documents must be indexed by a
+            backend with this setting; pip extra ``seismic``). ``None``: exact search.
 
     Raises:
         ConfigError: a setting is out of range, or ``impact_scale`` differs from the
             scale an existing index was built with.
         BackendError: the JVM could not start (no Java 21+ or no Anserini jar).
+        ImportError: ``approximate`` is ``Seismic`` and ``pyseismic-lsr`` is missing.
 
     Example:
         >>> with LuceneBackend(Path("idx")) as backend:  # doctest: +SKIP
@@ -91,6 +99,7 @@ class LuceneBackend(BackendBase):
         k1: float = 0.9,
         b: float = 0.4,
         ram_buffer_mb: float = 256.0,
+        approximate: TwoPhase | Seismic | None = None,
     ) -> None:
         if not (math.isfinite(k1) and k1 >= 0):
             raise ConfigError(f"k1 must be a finite number >= 0, got {k1!r}")
@@ -111,6 +120,10 @@ class LuceneBackend(BackendBase):
                 "pass impact_scale=None to use the stored one"
             )
         self.impact_scale = float(impact_scale if impact_scale is not None else stored or DEFAULT_IMPACT_SCALE)
+        if approximate is not None and not isinstance(approximate, (TwoPhase, Seismic)):
+            raise ConfigError(f"approximate must be TwoPhase, Seismic or None, got {approximate!r}")
+        self.approximate = approximate
+        self._seismic = SeismicSidecar(self.path, approximate) if isinstance(approximate, Seismic) else None
 
         start_jvm()
         self._j = LuceneClasses.get()
@@ -180,6 +193,7 @@ class LuceneBackend(BackendBase):
             self._open_writer()
             self._refresh()
             report = IndexReport()
+            written: list[EncodedDocument] = []
             for document in first_occurrences(documents, report.failures):
                 if self._contains(document.doc_id):
                     report.skipped += 1
@@ -187,16 +201,35 @@ class LuceneBackend(BackendBase):
                 reason = self._writer.add(document)
                 if reason is None:
                     report.indexed += 1
+                    written.append(document)
                 else:
                     report.failures.append(IndexFailure(document.doc_id, reason))
             with self._java_errors("committing"):
                 self._writer.writer.commit()
+            if self._seismic is not None:
+                self._seismic.add(written)
             self._refresh()
         logger.info(
             "indexed %d, skipped %d, refused %d documents into %s",
             report.indexed, report.skipped, len(report.failures), self.path,
         )
         return report
+
+    def force_merge(self, max_segments: int = 1) -> None:
+        """Merge the index into at most ``max_segments`` segments (once, after bulk indexing).
+
+        Each segment costs every query its own term lookups and top-k pass; one segment
+        made exact sparse search about twice as fast on 100k documents written in 11.
+        """
+        if max_segments < 1:
+            raise ConfigError(f"max_segments must be >= 1, got {max_segments}")
+        with self._lock:
+            self._require_reader()
+            self._open_writer()
+            with self._java_errors("merging segments"):
+                self._writer.writer.forceMerge(max_segments)
+                self._writer.writer.commit()
+            self._refresh()
 
     def _open_writer(self) -> None:
         if self._writer is not None:
@@ -235,19 +268,53 @@ class LuceneBackend(BackendBase):
     def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
         """Rank documents by ``sum(query weight * dequantised document weight)``.
 
-        Query weights are used as float32 boosts (no quantisation, no IDF cut-off).
+        Query weights are used as float32 boosts (no quantisation, no IDF cut-off). With
+        ``approximate`` set, the ranking is approximate (see ``sparsedoc.plugin.approximate``).
 
         Raises:
             ConfigError: ``k`` is out of range.
-            BackendError: no index at ``path``, or Lucene failed.
+            BackendError: no index at ``path``, Lucene failed, or SEISMIC search was asked
+                of an index whose documents were written without it.
         """
         check_k(k)
         with self._lock:
             self._require_reader()
             if not query:
                 return SearchResult((), 0.0)
+            if self._seismic is not None:
+                return top_k(lambda n: self._seismic_fetch(query, n), k)
+            if isinstance(self.approximate, TwoPhase):
+                high, low = split_query(query, self.approximate.prune_ratio)
+                phases = self._sparse_query(high), (self._sparse_query(low) if low else None)
+                return top_k(lambda n: self._two_phase(*phases, n, self.approximate.window(n)), k)
             lucene_query = self._sparse_query(query)
             return top_k(lambda n: self._timed(self._impact_searcher, lucene_query, n, self.impact_scale), k)
+
+    def _two_phase(self, high: Any, low: Any, n: int, window: int) -> tuple[list[tuple[str, float]], float]:
+        """Phase one: ``high`` retrieves ``window`` candidates; phase two adds ``low``'s scores (exact sums).
+
+        When ``high`` matches fewer than ``n`` documents, the rest of the top ``n`` can only
+        come from ``low``: both then run as one exact query.
+        """
+        start = time.perf_counter()
+        with self._java_errors("searching (two-phase)"):
+            top = self._impact_searcher.search(high, window)
+            if low is not None and len(top.scoreDocs) < n:  # fewer candidates than hits: search exactly
+                top = self._impact_searcher.search(self._j.BooleanQueryBuilder().add(high, self._j.SHOULD).add(
+                    low, self._j.SHOULD).build(), n)
+            elif low is not None:
+                top = self._j.QueryRescorer.rescore(self._impact_searcher, top, low, 1.0, n)
+            pairs = self._pairs(top, self._impact_searcher)[:n]
+        pairs = [(doc_id, score / self.impact_scale) for doc_id, score in pairs]
+        return pairs, (time.perf_counter() - start) * 1000.0
+
+    def _seismic_fetch(self, query: SparseVector, n: int) -> tuple[list[tuple[str, float]], float]:
+        start = time.perf_counter()
+        pairs = self._seismic.search(query, n)
+        if not pairs and self._reader.numDocs() > 0 and not self._seismic.vectors_path.is_file():
+            raise BackendError(f"Lucene index {self.path} has no SEISMIC vectors: index its documents with "
+                               "approximate=Seismic(...) (or 'sparsedoc index --approximate seismic')")
+        return pairs, (time.perf_counter() - start) * 1000.0
 
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank documents by BM25(k1, b) over their text, the query analysed like the text.
@@ -289,9 +356,7 @@ class LuceneBackend(BackendBase):
     def _sparse_query(self, query: SparseVector) -> Any:
         j = self._j
         with self._java_errors("building the sparse query"):
-            weights = j.HashMap()
-            for token, weight in query.items():
-                weights.put(token, j.Float(float(weight)))
+            weights = j.weights_reader.readValue(json.dumps(query.to_dict()))
             if len(query) > j.IndexSearcher.getMaxClauseCount():
                 j.IndexSearcher.setMaxClauseCount(len(query))
             return self._query_generator.buildQuery(VECTOR_FIELD, weights)
@@ -315,11 +380,13 @@ class LuceneBackend(BackendBase):
         hit, which cost about 7 ms at ``k=100``.
         """
         with self._java_errors("searching"):
-            top = searcher.search(query, k)
-            if len(top.scoreDocs) == 0:
-                return []
-            scored = self._j.ScoredDocs.fromTopDocs(top, searcher)
-            return [(str(doc_id), float(score)) for doc_id, score in zip(scored.docids, scored.scores)]
+            return self._pairs(searcher.search(query, k), searcher)
+
+    def _pairs(self, top: Any, searcher: Any) -> list[tuple[str, float]]:
+        if len(top.scoreDocs) == 0:
+            return []
+        scored = self._j.ScoredDocs.fromTopDocs(top, searcher)
+        return [(str(doc_id), float(score)) for doc_id, score in zip(scored.docids, scored.scores)]
 
     def _contains(self, doc_id: str) -> bool:
         """Whether a live document has ``doc_id`` (a refused ``addDocument`` leaves a deleted one)."""

@@ -70,6 +70,9 @@ class LuceneClasses:
         self.TextField = j("org.apache.lucene.document.TextField")
         self.IndexSearcher = j("org.apache.lucene.search.IndexSearcher")
         self.TermQuery = j("org.apache.lucene.search.TermQuery")
+        self.QueryRescorer = j("org.apache.lucene.search.QueryRescorer")
+        self.BooleanQueryBuilder = j("org.apache.lucene.search.BooleanQuery$Builder")
+        self.SHOULD = j("org.apache.lucene.search.BooleanClause$Occur").SHOULD
         self.BM25Similarity = j("org.apache.lucene.search.similarities.BM25Similarity")
         self.ImpactSimilarity = j("io.anserini.search.similarity.ImpactSimilarity")
         self.CustomAnalyzer = j("org.apache.lucene.analysis.custom.CustomAnalyzer")
@@ -78,12 +81,37 @@ class LuceneClasses:
         self.BagOfWordsQueryGenerator = j("io.anserini.search.query.BagOfWordsQueryGenerator")
         self.ScoredDocs = j("io.anserini.search.ScoredDocs")
         self.JavaException = _java_exception_type()
+        self.weights_reader = _weights_reader(self.HashMap, j("java.lang.String"), self.Float)
 
     @classmethod
     def get(cls) -> LuceneClasses:
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
+
+
+def _weights_reader(hash_map: Any, string: Any, float_class: Any) -> Any:
+    """A Jackson ``ObjectReader`` turning a JSON object into a ``Map<String, Float>``.
+
+    A query's weights then cross into Java as one string in one call, instead of two
+    calls per token (``HashMap.put`` and a boxed ``Float``): about 0.04 ms less per query.
+    The classes are declared with explicit signatures because pyjnius cannot choose
+    between Jackson's overloads (``readerFor(Class)`` / ``readerFor(JavaType)``).
+    """
+    from jnius import JavaClass, JavaMethod, MetaJavaClass
+
+    class ObjectMapper(JavaClass, metaclass=MetaJavaClass):
+        __javaclass__ = "com/fasterxml/jackson/databind/ObjectMapper"
+        __javaconstructor__ = [("()V", False)]
+        getTypeFactory = JavaMethod("()Lcom/fasterxml/jackson/databind/type/TypeFactory;")
+        readerFor = JavaMethod("(Lcom/fasterxml/jackson/databind/JavaType;)Lcom/fasterxml/jackson/databind/ObjectReader;")
+
+    class ObjectReader(JavaClass, metaclass=MetaJavaClass):  # noqa: F841 - registers readValue(String) for readerFor
+        __javaclass__ = "com/fasterxml/jackson/databind/ObjectReader"
+        readValue = JavaMethod("(Ljava/lang/String;)Ljava/lang/Object;")
+
+    mapper = ObjectMapper()
+    return mapper.readerFor(mapper.getTypeFactory().constructMapType(hash_map, string, float_class))
 
 
 def _java_exception_type() -> type[BaseException]:

@@ -15,7 +15,7 @@ from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import DEFAULT_SPARSE_WEIGHT, FUSION_METHODS, Fusion
 
-from .backends import backend_options, open_backend
+from .backends import approximate_option, backend_options, open_backend
 from .environment import environment
 from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 
@@ -48,7 +48,7 @@ def _fusion_options(command: click.decorators.FC) -> click.decorators.FC:
 
 def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backend: str, connection: dict[str, Any],
                     options: dict[str, Any], *, split: str, fresh: bool, out: Path, fusion: Fusion,
-                    idf_path: Path | None = None) -> list[EvaluationReport]:
+                    idf_path: Path | None = None, approximate: str = "exact") -> list[EvaluationReport]:
     """Evaluate each dataset in ``workdir/<name>``, print one table, write ``out``."""
     opened = [BeirDataset.open(path) for path in datasets]
     names = [d.name for d in opened]
@@ -59,7 +59,7 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
         workspace = Workspace(workdir / dataset.name)
         index = str(workspace.root / "index") if backend == "lucene" else f"sparsedoc-{dataset.name}"
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
-        with open_backend(backend, index, **connection) as engine:
+        with open_backend(backend, index, approximate=approximate, **connection) as engine:
             reports.append(evaluate_beir(
                 dataset, engine, workspace, model_dir=model, document_encoder=lambda: build_document_encoder(model, options),
                 encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, fusion=fusion, fresh=fresh,
@@ -118,10 +118,11 @@ def _ratio(value: float | None) -> str:
 @_fusion_options
 @encoder_options
 @backend_options
+@approximate_option
 def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, split: str, fresh: bool,
                  out: Path | None, idf_path: Path | None, fusion_method: str, sparse_weight: float, window: int,
                  backend: str, url: str | None, user: str | None, password: str | None, ca_certs: str | None,
-                 **options: Any) -> None:
+                 approximate: str, **options: Any) -> None:
     """Evaluate MODEL on one or more BEIR DATASETS folders: BM25, inference-free sparse and hybrid.
 
     Each dataset is encoded and indexed once (cached in the workdir, resumable); the
@@ -131,7 +132,7 @@ def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, 
     connection = {"url": url, "user": user, "password": password, "ca_certs": ca_certs}
     fusion = Fusion(fusion_method, sparse_weight, window)
     run_evaluations(datasets, model, workdir, backend, connection, options, split=split, fresh=fresh,
-                    out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path)
+                    out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path, approximate=approximate)
 
 
 @click.command("quickstart")

@@ -13,7 +13,7 @@ from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
 from sparsedoc.ingest.readers import read_documents
 
-from .backends import backend_options, open_backend
+from .backends import approximate_option, backend_options, open_backend
 from .options import INPUT_FILE, MODEL_DIR, build_document_encoder, corpus_field_options, encoder_options
 from .tables import format_table
 
@@ -70,9 +70,11 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
 @encoder_options
 @corpus_field_options
 @backend_options
+@approximate_option
 def index_command(source: Path, index_name: str, model: Path | None, vectors: Path | None, fresh: bool,
                   id_field: str, text_field: str, title_field: str, backend: str, url: str | None,
-                  user: str | None, password: str | None, ca_certs: str | None, **options: Any) -> None:
+                  user: str | None, password: str | None, ca_certs: str | None, approximate: str,
+                  **options: Any) -> None:
     """Index SOURCE into a backend; resumable (ids already indexed are skipped).
 
     With --model, SOURCE is a corpus JSONL that is encoded first (into --vectors, also
@@ -88,7 +90,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     else:
         vectors = source
     connection = {"url": url, "user": user, "password": password, "ca_certs": ca_certs}
-    with open_backend(backend, index_name, **connection) as engine:
+    with open_backend(backend, index_name, approximate=approximate, **connection) as engine:
         engine.create_index(overwrite=fresh)
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
@@ -103,6 +105,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
 @click.option("--hybrid", is_flag=True, help="Fuse BM25 and sparse search (min_max, the default weight).")
 @click.option("-k", "k", default=10, show_default=True, help="Number of hits.")
 @backend_options
+@approximate_option
 def search_command(query: str, index_name: str, tokenizer_dir: Path | None, idf_path: Path | None, bm25: bool,
                    hybrid: bool, k: int, backend: str, **connection: Any) -> None:  # url, user, password, ca_certs
     """Search an index for QUERY: inference-free (tokenizer + IDF), BM25, or both fused (--hybrid)."""
