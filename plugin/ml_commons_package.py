@@ -39,8 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from sparsedoc.encoder.errors import ConfigError, ModelLoadError
 from sparsedoc.encoder.idf import load_idf
-from sparsedoc.encoder.lexical_floor import FILE_NAME as LEXICAL_FLOOR_FILE
-from sparsedoc.encoder.lexical_floor import read_lexical_floor
 from sparsedoc.encoder.loading import file_sha256, load_tokenizer
 
 if TYPE_CHECKING:

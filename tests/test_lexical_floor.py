@@ -51,7 +51,7 @@ def test_onnx_export_carries_the_floor(floored_dir: Path, tmp_path: Path) -> Non
 
 
 def test_ml_commons_packaging_refuses_a_floored_model(floored_dir: Path, tmp_path: Path) -> None:
-    from sparsedoc.plugin.ml_commons_package import package_ml_commons
+    from sparsedoc.plugin.ml_commons_encoder_package import package_ml_commons
 
     with pytest.raises(ConfigError, match="lexical floor"):
         package_ml_commons(floored_dir, tmp_path / "zip", kind="encoder")
