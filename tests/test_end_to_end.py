@@ -83,7 +83,7 @@ def test_workspace_refuses_vectors_from_another_model(
     (workdir / small_cranfield.name / "manifest.json").write_text(json.dumps(
         {"model": "other", "fingerprint": "0" * 16, "settings": {}}))
     assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 1
-    assert "use another --workdir or --fresh" in capsys.readouterr().err
+    assert "use another --workdir or --overwrite" in capsys.readouterr().err
 
 
 def test_index_then_search_from_the_command_line(
