@@ -126,3 +126,39 @@ def test_missing_extra_is_one_line_naming_it(tmp_path: Path, blocked: str, extra
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"error: {purpose} needs {blocked} from the '{extra}' extra: pip install 'sparsedoc[{extra}]'"]
+
+
+@pytest.mark.engine
+@pytest.mark.opensearch
+def test_search_options_reach_opensearch(opensearch_url: str, tmp_path: Path, minilm_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Field names, query mode and -k given on the command line are the ones the cluster is searched with."""
+    import uuid
+
+    from sparsedoc.encoder.sparse_vector import SparseVector
+    from sparsedoc.plugin.base import EncodedDocument
+    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+
+    index = f"cli-fields-{uuid.uuid4().hex[:8]}"
+    backend = OpenSearchBackend(opensearch_url, index, text_field="body", vector_field="emb")
+    try:
+        backend.create_index()
+        backend.index([EncodedDocument("wing", "swept wing lift", SparseVector({"wing": 2.0, "lift": 1.0})),
+                       EncodedDocument("heat", "heat transfer", SparseVector({"heat": 2.0})),
+                       EncodedDocument("both", "wing heat", SparseVector({"wing": 0.5, "heat": 0.5}))])
+        (tmp_path / "idf.json").write_text('{"wing": 1.0, "lift": 1.0, "heat": 1.0}')
+        common = ["--index", index, "--backend", "opensearch", "--url", opensearch_url, "--text-field", "body",
+                  "--vector-field", "emb", "--top-k", "2"]
+        for mode in ("rank_feature", "neural_sparse"):
+            capsys.readouterr()
+            assert main(["search", "wing lift", "--model", str(minilm_dir), "--idf", str(tmp_path / "idf.json"),
+                         "--query-mode", mode, *common]) == 0
+            rows = capsys.readouterr().out.splitlines()[2:]
+            assert [row.split()[1] for row in rows] == ["wing", "both"], mode
+        assert main(["search", "heat transfer", "--bm25", *common]) == 0
+        assert [row.split()[1] for row in capsys.readouterr().out.splitlines()[2:]] == ["heat", "both"]
+        assert main(["search", "heat transfer", "--bm25", *common[:6], "--top-k", "2"]) == 0  # default field: text
+        assert capsys.readouterr().out.splitlines()[2:] == []
+    finally:
+        backend.delete_index()
+        backend.close()
