@@ -40,6 +40,7 @@ def missing_extra(err: ImportError, purpose: str = "this command") -> MissingExt
     """The ``MissingExtraError`` that ``err`` (a failed import of an optional module) stands for, else ``None``."""
     if isinstance(err, MissingExtraError):
         return err
-    top = (err.name or "").partition(".")[0]
+    name = err.name or getattr(err.__cause__, "name", None)  # also an ImportError re-raised from the failed import
+    top = (name or "").partition(".")[0]
     extra = EXTRA_OF_MODULE.get(top)
     return MissingExtraError(purpose, top, extra) if extra else None
