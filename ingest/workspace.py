@@ -63,7 +63,7 @@ class Workspace:
             if (previous["fingerprint"], previous["settings"]) != (manifest["fingerprint"], settings):
                 raise ConfigError(
                     f"{self.root} holds vectors from {previous['model']} with {previous['settings']}; "
-                    "use another --workdir or --fresh"
+                    "use another --workdir or --overwrite"
                 )
             return
         self.manifest_path.write_text(json.dumps(manifest, indent=2))

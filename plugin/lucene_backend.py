@@ -82,7 +82,7 @@ class LuceneBackend(BackendBase):
         ConfigError: a setting is out of range, or ``impact_scale`` differs from the
             scale an existing index was built with.
         BackendError: the JVM could not start (no Java 21+ or no Anserini jar).
-        ImportError: ``approximate`` is ``Seismic`` and ``pyseismic-lsr`` is missing.
+        MissingExtraError: ``approximate`` is ``Seismic`` and ``pyseismic-lsr`` is missing (an ImportError).
 
     Example:
         >>> with LuceneBackend(Path("idx")) as backend:  # doctest: +SKIP

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError, ModelLoadError
+from sparsedoc.encoder.extras import import_extra
 from sparsedoc.encoder.lexical_floor import FILE_NAME as LEXICAL_FLOOR_FILE
 from sparsedoc.encoder.lexical_floor import read_lexical_floor
 from sparsedoc.encoder.loading import check_model_dir, load_tokenizer
@@ -125,10 +126,7 @@ def rename_onnx_inputs(source: Path, target: Path) -> Path:
     translator gives them (``input1.input_ids``, ``input1.attention_mask``) and refuses
     names the graph does not have. Only names change; the computation is the same.
     """
-    try:
-        import onnx
-    except ImportError as err:
-        raise ImportError("packaging ONNX models needs onnx: pip install 'sparsedoc[export]'") from err
+    onnx = import_extra("onnx", "packaging ONNX models")
     try:
         model = onnx.load(str(source))
     except Exception as err:  # onnx raises DecodeError and friends for corrupt files

@@ -33,7 +33,7 @@ from .base import (
     top_k,
 )
 from .fusion import Fusion
-from .opensearch_client import open_client, require_feature
+from .opensearch_client import detect_query_mode, open_client, require_feature
 from .opensearch_errors import error_reason, redact_url, translate_errors
 from .opensearch_queries import (
     QUERY_MODES,
@@ -48,7 +48,6 @@ from .opensearch_queries import (
 
 logger = logging.getLogger(__name__)
 
-NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
 RRF_SINCE = (2, 19)  # score-ranker-processor
 MIN_MAX_SINCE = (2, 10)  # hybrid query and normalization-processor
 FLOAT32_MIN_NORMAL = 1.1754944e-38
@@ -221,10 +220,7 @@ class OpenSearchBackend(BackendBase):
     def query_mode(self) -> str:
         """The sparse query mode in use (``auto`` is resolved from the cluster's plugins)."""
         if self._mode == "auto":
-            with self._errors("list plugins"):
-                plugins = self.client.cat.plugins(format="json")
-            names = {p.get("component") for p in plugins}
-            self._mode = "neural_sparse" if NEURAL_SEARCH_PLUGIN in names else "rank_feature"
+            self._mode = detect_query_mode(self.client, self.url)
             logger.info("OpenSearch at %s: sparse queries use %s", self.url, self._mode)
         return self._mode
 

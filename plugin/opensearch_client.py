@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
+from sparsedoc.encoder.extras import import_extra
 
 from .opensearch_errors import redact_url, translate_errors
 from .opensearch_release import FEATURES_SINCE, features_of
 
 RETRY_STATUSES = (502, 503, 504)
+NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
 
 
 def open_client(
@@ -43,12 +45,9 @@ def open_client(
 
     Raises:
         ConfigError: not an http(s) URL, or a CA bundle with a plain-HTTP URL.
-        ImportError: opensearch-py is missing.
+        MissingExtraError: opensearch-py is missing (extra ``opensearch``).
     """
-    try:
-        from opensearchpy import OpenSearch
-    except ImportError as err:
-        raise ImportError("OpenSearch needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
+    OpenSearch = import_extra("opensearchpy", "OpenSearch").OpenSearch  # noqa: N806
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"OpenSearch URL must start with http:// or https://, got {redact_url(url)!r}")
     tls = url.startswith("https://")
@@ -83,3 +82,10 @@ def require_feature(client: Any, url: str, feature: str, what: str) -> None:
     if feature not in features_of(version):
         since = ".".join(map(str, FEATURES_SINCE[feature]))
         raise BackendError(f"{what} needs OpenSearch {since}+; the cluster at {url} runs {version}")
+
+
+def detect_query_mode(client: Any, url: str) -> str:
+    """``neural_sparse`` if the cluster has the neural-search plugin, else ``rank_feature`` (core OpenSearch)."""
+    with translate_errors("list plugins", url):
+        plugins = client.cat.plugins(format="json")
+    return "neural_sparse" if NEURAL_SEARCH_PLUGIN in {p.get("component") for p in plugins} else "rank_feature"

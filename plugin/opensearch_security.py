@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError
+from sparsedoc.encoder.extras import import_extra
 
 from .java_runtime import JavaRuntime
 
@@ -84,10 +85,7 @@ def _certificate_pair(common_name: str, issuer: Any | None, issuer_key: Any | No
 
 def write_certificates(directory: Path) -> Path:
     """Write a new CA and a node certificate signed by it; return the CA file (the client's bundle)."""
-    try:
-        from cryptography.hazmat.primitives import serialization
-    except ImportError as err:
-        raise ImportError("a secured node needs cryptography: pip install 'sparsedoc[opensearch]'") from err
+    serialization = import_extra("cryptography.hazmat.primitives.serialization", "a secured node")
     directory.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key = _certificate_pair("CN=sparsedoc-test-ca,OU=sparsedoc,O=sparsedoc", None, None, ca=True)
     node_cert, node_key = _certificate_pair(NODE_DN, ca_cert, ca_key, ca=False)

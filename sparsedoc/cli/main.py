@@ -9,6 +9,7 @@ import click
 
 from sparsedoc import __version__
 from sparsedoc.encoder.errors import SparsedocError
+from sparsedoc.encoder.extras import missing_extra
 
 from .logs import setup_logging
 
@@ -48,7 +49,7 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; library errors become one line on stderr and exit code 1."""
+    """Run the CLI; library errors (a missing pip extra among them) become one line on stderr and exit code 1."""
     _register()
     try:
         result = cli.main(args=argv, prog_name="sparsedoc", standalone_mode=False)
@@ -60,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except SparsedocError as err:
         click.echo(f"error: {err}", err=True)
+        return 1
+    except ImportError as err:
+        missing = missing_extra(err)  # an optional module imported at the top of a library module
+        if missing is None:
+            raise
+        click.echo(f"error: {missing}", err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

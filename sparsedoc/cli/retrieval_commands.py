@@ -13,8 +13,26 @@ from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
 from sparsedoc.ingest.readers import read_documents
 
-from .backends import approximate_option, backend_options, open_backend
-from .options import INPUT_FILE, MODEL_DIR, build_document_encoder, corpus_field_options, encoder_options
+from .backends import (
+    ANALYZER,
+    Connection,
+    SearchSettings,
+    approximate_option,
+    backend_options,
+    open_backend,
+    search_options,
+)
+from .options import (
+    INPUT_FILE,
+    OUTPUT_FILE,
+    build_document_encoder,
+    corpus_field_options,
+    encoder_options,
+    model_option,
+    out_file_option,
+    overwrite_option,
+    top_k_option,
+)
 from .tables import format_table
 
 
@@ -29,14 +47,14 @@ def _documents(corpus: Path, id_field: str, text_field: str, title_field: str): 
 
 @click.command("idf")
 @click.argument("corpus", type=INPUT_FILE)
-@click.option("--tokenizer", "tokenizer_dir", required=True, type=MODEL_DIR, help="Model or tokenizer directory.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="idf.json to write.")
+@model_option("Model (or tokenizer) directory whose tokenizer splits the corpus.")
+@out_file_option("idf.json to write.")
 @corpus_field_options
-def idf_command(corpus: Path, tokenizer_dir: Path, out: Path, id_field: str, text_field: str, title_field: str) -> None:
+def idf_command(corpus: Path, model: Path, out: Path, id_field: str, text_field: str, title_field: str) -> None:
     """Compute an IDF table (idf.json) over CORPUS with the model's tokenizer."""
     from tqdm.auto import tqdm
 
-    tokenizer = load_tokenizer(tokenizer_dir)
+    tokenizer = load_tokenizer(model)
     documents = tqdm(_documents(corpus, id_field, text_field, title_field), unit="doc", desc="idf",
                      total=_count_lines(corpus))
     table = compute_idf((d.content for d in documents), tokenizer)
@@ -46,8 +64,8 @@ def idf_command(corpus: Path, tokenizer_dir: Path, out: Path, id_field: str, tex
 
 @click.command("encode")
 @click.argument("corpus", type=INPUT_FILE)
-@click.option("--model", required=True, type=MODEL_DIR, help="Fill-mask model directory.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="vectors JSONL to write.")
+@model_option()
+@out_file_option("vectors JSONL to write.")
 @encoder_options
 @corpus_field_options
 def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_field: str, title_field: str,
@@ -63,18 +81,17 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
 @click.command("index")
 @click.argument("source", type=INPUT_FILE)
 @click.option("--index", "index_name", required=True, help="Index directory (lucene) or name (opensearch).")
-@click.option("--model", type=MODEL_DIR, help="Encode SOURCE (a corpus) with this model first.")
-@click.option("--vectors", type=click.Path(dir_okay=False, path_type=Path),
+@model_option("Encode SOURCE (a corpus) with this model first.", required=False)
+@click.option("--vectors", type=OUTPUT_FILE,
               help="Where encoded vectors are cached (default: next to the index as <index>.vectors.jsonl).")
-@click.option("--fresh", is_flag=True, help="Drop an existing index first.")
+@overwrite_option("Delete an existing index of that name first (all its documents); cached vectors are kept.")
 @encoder_options
 @corpus_field_options
 @backend_options
 @approximate_option
-def index_command(source: Path, index_name: str, model: Path | None, vectors: Path | None, fresh: bool,
-                  id_field: str, text_field: str, title_field: str, backend: str, url: str | None,
-                  user: str | None, password: str | None, ca_certs: str | None, approximate: str,
-                  **options: Any) -> None:
+def index_command(source: Path, index_name: str, model: Path | None, vectors: Path | None, overwrite: bool,
+                  id_field: str, text_field: str, title_field: str, backend: str, connection: Connection,
+                  approximate: str, **options: Any) -> None:
     """Index SOURCE into a backend; resumable (ids already indexed are skipped).
 
     With --model, SOURCE is a corpus JSONL that is encoded first (into --vectors, also
@@ -89,9 +106,8 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
                    f"{report.truncated} truncated, {report.windowed} windowed) into {vectors}", err=True)
     else:
         vectors = source
-    connection = {"url": url, "user": user, "password": password, "ca_certs": ca_certs}
-    with open_backend(backend, index_name, approximate=approximate, **connection) as engine:
-        engine.create_index(overwrite=fresh)
+    with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate)) as engine:
+        engine.create_index(overwrite=overwrite)
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
 
@@ -99,27 +115,32 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
 @click.command("search")
 @click.argument("query")
 @click.option("--index", "index_name", required=True, help="Index directory (lucene) or name (opensearch).")
-@click.option("--tokenizer", "tokenizer_dir", type=MODEL_DIR, help="Tokenizer (model) directory for sparse search.")
-@click.option("--idf", "idf_path", type=INPUT_FILE, help="idf.json for sparse search.")
+@model_option("Model (or tokenizer) directory: its tokenizer splits the query for sparse search.", required=False)
+@click.option("--idf", "idf_path", type=INPUT_FILE, help="idf.json weighting the query tokens for sparse search.")
 @click.option("--bm25", is_flag=True, help="Search with BM25 instead of the sparse vectors.")
 @click.option("--hybrid", is_flag=True, help="Fuse BM25 and sparse search (min_max, the default weight).")
-@click.option("-k", "k", default=10, show_default=True, help="Number of hits.")
+@top_k_option(10, "Number of hits.")
 @backend_options
-@approximate_option
-def search_command(query: str, index_name: str, tokenizer_dir: Path | None, idf_path: Path | None, bm25: bool,
-                   hybrid: bool, k: int, backend: str, **connection: Any) -> None:  # url, user, password, ca_certs
+@search_options(analyzer=True)
+def search_command(query: str, index_name: str, model: Path | None, idf_path: Path | None, bm25: bool,
+                   hybrid: bool, top_k: int, backend: str, connection: Connection, search: SearchSettings) -> None:
     """Search an index for QUERY: inference-free (tokenizer + IDF), BM25, or both fused (--hybrid)."""
+    analyzer = search.query_mode == ANALYZER
     if bm25 and hybrid:
         raise click.UsageError("choose one of --bm25 and --hybrid")
-    if not bm25 and not (tokenizer_dir and idf_path):
-        raise click.UsageError("sparse and hybrid search need --tokenizer and --idf (or pass --bm25)")
-    with open_backend(backend, index_name, **connection) as engine:
+    if analyzer and (bm25 or hybrid):
+        raise click.UsageError("--query-mode analyzer is a sparse search; drop --bm25/--hybrid")
+    if not (bm25 or analyzer) and not (model and idf_path):
+        raise click.UsageError("sparse and hybrid search need --model and --idf (or pass --bm25)")
+    with open_backend(backend, index_name, connection, search) as engine:
         if bm25:
-            hits = engine.search_bm25(query, k).hits
+            hits = engine.search_bm25(query, top_k).hits
+        elif analyzer:
+            hits = engine.search_analyzer(query, top_k).hits  # type: ignore[attr-defined]  # OpenSearch only
         else:
-            vector = IdfQueryEncoder.from_files(tokenizer_dir, idf_path).encode_query([query])[0]
+            vector = IdfQueryEncoder.from_files(model, idf_path).encode_query([query])[0]
             click.echo(f"query tokens: {dict(sorted(vector.items(), key=lambda kv: -kv[1]))}", err=True)
-            hits = (engine.search_hybrid(query, vector, k) if hybrid else engine.search_sparse(vector, k)).hits
+            hits = (engine.search_hybrid(query, vector, top_k) if hybrid else engine.search_sparse(vector, top_k)).hits
     click.echo(format_table(["rank", "doc_id", "score"], [[h.rank, h.doc_id, h.score] for h in hits]))
 
 

@@ -104,8 +104,9 @@ def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
 
 @click.command("adapt")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Work and output directory (default: runs/adapt-<name>); the model goes to OUT/model.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Work folder, reused by the next run (default: runs/adapt-<name>); the model goes to "
+                   "WORKDIR/model.")
 @click.option("--model", "base_model", type=MODEL_DIR, help="Fill-mask checkpoint to start from (default: SPLADE-tiny).")
 @click.option("--teacher", "specs", multiple=True,
               help="KIND:NAME:MODEL_DIR (dense, sparse) or bm25:NAME; repeatable. Default: MiniLM dense + "
@@ -120,13 +121,13 @@ def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
 @click.option("--seed", default=13, show_default=True)
 @click.option("--no-eval", is_flag=True, help="Skip the before/after evaluation.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def adapt_command(source: Path, out: Path | None, base_model: Path | None, specs: tuple[str, ...], steps: int,
+def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, specs: tuple[str, ...], steps: int,
                   max_queries: int | None, train_split: str | None, split: str, max_length: int,
                   lexical_floor: float | None, seed: int, no_eval: bool, no_progress: bool) -> None:
     """Adapt a model to SOURCE (corpus JSONL or BEIR folder) without labels; print the model directory.
 
     Pseudo-queries from the documents + BM25 negatives -> teacher scores (cached) -> training ->
-    OUT/model (fill-mask checkpoint, tokenizer, idf.json of the corpus), loadable by `index`, `eval`
+    WORKDIR/model (fill-mask checkpoint, tokenizer, idf.json of the corpus), loadable by `index`, `eval`
     and `export-onnx`. Every stage resumes: run the same command again after an interruption.
     When SOURCE is a BEIR folder with qrels/<split>.tsv, the start model and the adapted one are
     evaluated against BM25 on embedded Lucene.
@@ -140,7 +141,7 @@ def adapt_command(source: Path, out: Path | None, base_model: Path | None, specs
     if dataset is not None and train_split == split:
         raise click.BadParameter(f"the training split must differ from the evaluation split {split!r}",
                                  param_hint="--train-split")
-    out = out or Path("runs") / f"adapt-{dataset.name if dataset else source.stem}"
+    out = workdir or Path("runs") / f"adapt-{dataset.name if dataset else source.stem}"
     base_model = base_model or fetch_asset("splade-tiny")
     documents = list(dataset.documents() if dataset else read_documents(source))
     bm25 = LuceneBackend(out / "bm25-bodies")
