@@ -112,6 +112,11 @@ def _print(engine: str, dataset: Dataset, comparison: LatencyComparison, recall:
     print(f"\n== {dataset.name} ({dataset.num_documents} docs), {engine}, load {comparison.environment['loadavg']}")
     rows = [row + [recall.get(str(row[0]), 1.0 if row[0] == "exact sparse" else "-")] for row in comparison.rows()]
     print(format_table([*ROW_HEADERS, "R@10 vs exact"], rows))
+    if engine == "lucene":
+        print("CPU time of the searching thread (the engine's work without waits for a core), ms")
+        print(format_table(["method", "p50 ms", "p99 ms", "p50 x", "p99 x"], [
+            [name, s.server["p50_ms"], s.server["p99_ms"], comparison.ratio(name, "p50_ms", server=True),
+             comparison.ratio(name, "p99_ms", server=True)] for name, s in comparison.latency.items() if s.server]))
     if server:
         base = server["BM25"]
         print("server side (profile API: query + rewrite + collectors, ms)")
