@@ -10,7 +10,7 @@ For each corpus and engine, every method runs in ONE interleaved single-client p
 order alternating per query), then BM25 and exact sparse run under N concurrent clients
 in alternating time slices. Approximate methods get recall@10 against exact sparse on the
 same engine; OpenSearch methods also get server-side times from the profile API. Writes
-``<results>/latency.json`` (``latency-<corpora>.json`` for other corpora),
+``<results>/latency.json`` (``latency-<corpora>-<engines>.json`` for other choices),
 ``<results>/latency-<corpus>-<engine>.json`` and ``<results>/tradeoff-<corpus>.png``
 (``benchmarks/results/``); data and indexes go to ``<out>`` (``runs/bench/``); prints tables. OpenSearch runs on a local node this
 script starts on 127.0.0.1:<port> (``sparsedoc.plugin.local_node``) and stops at the end,
@@ -112,6 +112,11 @@ def _print(engine: str, dataset: Dataset, comparison: LatencyComparison, recall:
     print(f"\n== {dataset.name} ({dataset.num_documents} docs), {engine}, load {comparison.environment['loadavg']}")
     rows = [row + [recall.get(str(row[0]), 1.0 if row[0] == "exact sparse" else "-")] for row in comparison.rows()]
     print(format_table([*ROW_HEADERS, "R@10 vs exact"], rows))
+    if engine == "lucene":
+        print("CPU time of the searching thread (the engine's work without waits for a core), ms")
+        print(format_table(["method", "p50 ms", "p99 ms", "p50 x", "p99 x"], [
+            [name, s.server["p50_ms"], s.server["p99_ms"], comparison.ratio(name, "p50_ms", server=True),
+             comparison.ratio(name, "p99_ms", server=True)] for name, s in comparison.latency.items() if s.server]))
     if server:
         base = server["BM25"]
         print("server side (profile API: query + rewrite + collectors, ms)")
@@ -227,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "results": results,
     }
-    name = "latency.json" if args.corpora == parser.get_default("corpora") else f"latency-{'-'.join(corpora)}.json"
+    default = args.corpora == parser.get_default("corpora") and args.engines == parser.get_default("engines")
+    name = "latency.json" if default else f"latency-{'-'.join(corpora)}-{'-'.join(engines)}.json"
     (args.results / name).write_text(json.dumps(summary, indent=1))
     print(f"\nwrote {args.results / name} ({summary['seconds']:.0f} s)")
     return 0
