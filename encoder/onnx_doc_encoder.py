@@ -36,7 +36,8 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             (``model.onnx``, tokenizer files, ``sparsedoc_onnx.json``).
         max_length: token window; defaults to (and is capped at) the export's.
         long_documents: ``"truncate"`` or ``"windows"``, as for :class:`TorchDocumentEncoder`.
-        window_stride: content tokens between window starts (default: half a window).
+        window_stride: content tokens between window starts (default: a whole window, so
+            windows overlap only where the last one is aligned to the document's end).
         batch_size: documents per run (batches are formed by length to cut padding).
         num_threads: onnxruntime intra-op threads (``None``: onnxruntime's default).
         pruning: optional pruning applied to each vector after encoding.

@@ -37,6 +37,7 @@ def quantize_int8(
     *,
     per_channel: bool = True,
     reduce_range: bool = False,
+    exclude_projection: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write a dynamically int8-quantised copy of an fp32 export to ``output_dir``.
@@ -48,6 +49,9 @@ def quantize_int8(
             columns differ widely in range).
         reduce_range: 7-bit weights, for CPUs without VNNI where u8 x s8 products can
             saturate; costs some accuracy.
+        exclude_projection: keep the vocabulary projection (``[hidden, vocab]`` weight) in
+            fp32. It is most of the compute of small encoders, so this gives up most of the
+            speed-up (SPLADE-tiny: about as fast as fp32); kept for comparison.
         overwrite: replace an existing directory's contents.
 
     Returns:
@@ -80,7 +84,9 @@ def quantize_int8(
         if path.is_file() and path.name not in (MODEL_FILE, METADATA_FILE) and not path.name.endswith(".invalid"):
             shutil.copy2(path, output / path.name)
     target = output / MODEL_FILE
-    logger.info("quantising %s to int8 (per_channel=%s, reduce_range=%s)", source_model, per_channel, reduce_range)
+    excluded = _projection_nodes(source_model, int(metadata["vocab_size"])) if exclude_projection else []
+    logger.info("quantising %s to int8 (per_channel=%s, reduce_range=%s, fp32 nodes %s)", source_model, per_channel,
+                reduce_range, excluded)
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / MODEL_FILE
         quantize_dynamic(
@@ -90,6 +96,7 @@ def quantize_int8(
             per_channel=per_channel,
             reduce_range=reduce_range,
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
         )
         shutil.move(str(staged), target)
     metadata = dict(metadata)
@@ -98,10 +105,20 @@ def quantize_int8(
         model_sha256=file_sha256(target),
         precision="int8-dynamic",
         quantization={"per_channel": per_channel, "reduce_range": reduce_range, "weight_type": "int8",
-                      "op_types": ["MatMul", "Gemm"], "fp32_sha256": file_sha256(source_model)},
+                      "op_types": ["MatMul", "Gemm"], "fp32_nodes": excluded,
+                      "fp32_sha256": file_sha256(source_model)},
     )
     write_metadata(output, metadata)
     return target
+
+
+def _projection_nodes(model_path: Path, vocab_size: int) -> list[str]:
+    """Names of the MatMul/Gemm nodes whose weight has ``vocab_size`` output columns."""
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    wide = {t.name for t in graph.initializer if len(t.dims) == 2 and t.dims[-1] == vocab_size}
+    return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and wide & set(n.input)]
 
 
 @dataclass(frozen=True)

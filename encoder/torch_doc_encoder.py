@@ -27,7 +27,8 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         max_length: token window (special tokens included).
         long_documents: ``"truncate"`` longer documents or encode them as overlapping
             ``"windows"`` max-pooled into one vector (see :mod:`.doc_windows`); both are counted.
-        window_stride: content tokens between window starts (default: half a window).
+        window_stride: content tokens between window starts (default: a whole window, so
+            windows overlap only where the last one is aligned to the document's end).
         batch_size: documents per forward pass (batches are formed by length).
         activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).
         pruning: optional pruning applied to each vector after encoding.

@@ -61,13 +61,16 @@ def encode_to_file(
     encoder: DocumentEncoder,
     path: Path,
     *,
-    batch_size: int = 64,
+    batch_size: int = 1024,
     total: int | None = None,
     show_progress: bool = False,
 ) -> IngestReport:
     """Encode ``documents`` into a vectors JSONL file, skipping ids it already holds.
 
-    Interrupt it at any point and run it again: it continues where it stopped.
+    Interrupt it at any point and run it again: it continues where it stopped (at most
+    ``batch_size`` documents are re-encoded). Each ``batch_size`` chunk is handed to the
+    encoder at once, which sorts it by token count before forming model batches: chunks of
+    1,024 instead of 64 cut padding on Cranfield from 31% to 3% of real tokens (model batch 16).
     """
     from tqdm.auto import tqdm
 

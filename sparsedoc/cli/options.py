@@ -55,7 +55,7 @@ def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
                      help="Documents longer than the window: truncate, or encode overlapping windows max-pooled "
                           "into one vector."),
         click.option("--window-stride", default=None, type=click.IntRange(min=1),
-                     help="Tokens between window starts with --long-documents windows [default: half a window]."),
+                     help="Tokens between window starts with --long-documents windows [default: the window size]."),
         click.option("--batch-size", default=16, show_default=True, help="Documents per forward pass."),
         click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
                      help="log1p (SPLADE, doc-v1/v2; default) or log1p_log1p (doc-v3). ONNX exports carry their own."),
