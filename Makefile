@@ -1,5 +1,6 @@
 # sparsedoc: `make quickstart` runs the main job, `make test` runs the tests.
-# Both build (once) a virtualenv outside the clone, keyed by the dependency spec.
+# Both build (once) a virtualenv outside the clone, keyed by the dependency spec. In CI (as root)
+# the tests also get a private Docker engine and locally built images (scripts/with-docker.sh).
 SHELL := /bin/bash
 VENV = $(shell scripts/venv.sh)
 
@@ -12,4 +13,4 @@ quickstart:
 	$(VENV)/bin/sparsedoc quickstart
 
 test:
-	$(VENV)/bin/python -m pytest
+	scripts/with-docker.sh $(VENV)/bin/python -m pytest

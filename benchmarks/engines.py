@@ -16,10 +16,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sparsedoc.encoder.pruning import Pruning
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.plugin.approximate import Seismic, TwoPhase
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import Method, OpenSearchMethods
+from sparsedoc.plugin.opensearch_client import require_feature
+from sparsedoc.plugin.opensearch_queries import check_vocabulary_size, token_id_vector
 
 from .datasets import Dataset
 from .synthetic import VOCAB_PATH
@@ -27,6 +32,8 @@ from .synthetic import VOCAB_PATH
 logger = logging.getLogger(__name__)
 
 Top10 = Callable[[int], list[str]]
+Body = Callable[[int, int], dict[str, Any]]
+Spec = tuple[str, "str | None", Body]  # index, search pipeline, body of query i for size hits
 
 
 def pruned(documents: Iterable[EncodedDocument], ratio: float) -> Iterator[EncodedDocument]:
@@ -45,9 +52,15 @@ def query_pruned(vectors: list[SparseVector], keep: int) -> list[SparseVector]:
 
 
 class LuceneSetup:
-    """The Lucene indexes of one dataset and the methods over them."""
+    """The Lucene indexes of one dataset and the methods over them.
 
-    def __init__(self, dataset: Dataset, root: Path, prune_ratios: list[float]) -> None:
+    Every index is force-merged to one segment (as the OpenSearch indexes are). The exact
+    index also holds the SEISMIC vectors (``sparsedoc.plugin.seismic_index``); its SEISMIC
+    index is built on the first SEISMIC search, timed as ``build_seconds["seismic"]``.
+    """
+
+    def __init__(self, dataset: Dataset, root: Path, prune_ratios: list[float], *,
+                 seismic: list[Seismic] | None = None, two_phase: list[TwoPhase] | None = None) -> None:
         from sparsedoc.plugin.lucene_backend import LuceneBackend
 
         self.dataset = dataset
@@ -61,35 +74,74 @@ class LuceneSetup:
                 start = time.perf_counter()
                 for chunk in _chunks(docs, 5000):
                     backend.index(chunk)
+                backend.force_merge()
                 self.build_seconds[variant] = time.perf_counter() - start
                 logger.info("lucene %s/%s: %d docs in %.0f s", dataset.name, variant, dataset.num_documents,
                             self.build_seconds[variant])
+            backend.force_merge()
             self.backends[variant] = backend
+        exact_path = self.backends["exact"].path
+        self.approximate = {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g})": LuceneBackend(
+            exact_path, approximate=t) for t in two_phase or []}
+        for settings in seismic or []:
+            self._seismic_vectors(exact_path, settings)
+            backend = LuceneBackend(exact_path, approximate=settings)
+            start = time.perf_counter()
+            backend.search_sparse(dataset.query_vectors[0], 10)  # builds (or loads) the SEISMIC index
+            self.build_seconds.setdefault("seismic", time.perf_counter() - start)
+            self.approximate[f"SEISMIC n={settings.n_postings} hf={settings.heap_factor}"] = backend
+
+    def _seismic_vectors(self, path: Path, settings: Seismic) -> None:
+        from sparsedoc.plugin.seismic_index import SeismicSidecar
+
+        sidecar = SeismicSidecar(path, settings)
+        if sidecar.vectors_path.is_file() and _lines(sidecar.vectors_path) == self.dataset.num_documents:
+            return
+        sidecar.vectors_path.unlink(missing_ok=True)
+        for chunk in _chunks(self.dataset.documents(), 5000):
+            sidecar.add(chunk)
 
     def methods(self, k: int, query_keep: list[int]) -> tuple[dict[str, Method], dict[str, Top10]]:
         d, exact = self.dataset, self.backends["exact"]
         texts, vectors = d.query_texts, d.query_vectors
         methods: dict[str, Method] = {
-            "BM25": lambda i: exact.search_bm25(texts[i], k) and None,
-            "exact sparse": lambda i: exact.search_sparse(vectors[i], k) and None,
+            "BM25": _cpu_ms(lambda i: exact.search_bm25(texts[i], k)),
+            "exact sparse": _cpu_ms(lambda i: exact.search_sparse(vectors[i], k)),
         }
-        top: dict[str, Top10] = {"exact sparse": lambda i: [h.doc_id for h in exact.search_sparse(vectors[i], 10)]}
+        top: dict[str, Top10] = {"exact sparse": lambda i: exact.search_sparse(vectors[i], 10).doc_ids}
         for keep in query_keep:
             short = query_pruned(vectors, keep)
             name = f"query top-{keep} IDF"
-            methods[name] = lambda i, s=short: exact.search_sparse(s[i], k) and None
-            top[name] = lambda i, s=short: [h.doc_id for h in exact.search_sparse(s[i], 10)]
-        for variant, backend in self.backends.items():
-            if variant == "exact":
-                continue
-            name = f"ingest max_ratio {variant[5:]}"
-            methods[name] = lambda i, b=backend: b.search_sparse(vectors[i], k) and None
-            top[name] = lambda i, b=backend: [h.doc_id for h in b.search_sparse(vectors[i], 10)]
+            methods[name] = _cpu_ms(lambda i, s=short: exact.search_sparse(s[i], k))
+            top[name] = lambda i, s=short: exact.search_sparse(s[i], 10).doc_ids
+        named = {f"ingest max_ratio {v[5:]}": b for v, b in self.backends.items() if v != "exact"}
+        for name, backend in {**named, **self.approximate}.items():
+            methods[name] = _cpu_ms(lambda i, b=backend: b.search_sparse(vectors[i], k))
+            top[name] = lambda i, b=backend: b.search_sparse(vectors[i], 10).doc_ids
         return methods, top
 
     def close(self) -> None:
-        for backend in self.backends.values():
+        for backend in [*self.backends.values(), *self.approximate.values()]:
             backend.close()
+
+
+def _cpu_ms(search: Callable[[int], Any]) -> Method:
+    """``search`` as a method that reports its thread's CPU milliseconds as the engine time.
+
+    The embedded engine searches in the calling thread, so thread CPU time is its work
+    without the waits for a core that dominate wall-clock tails on a loaded machine.
+    """
+    def method(i: int) -> float:
+        start = time.thread_time()
+        search(i)
+        return (time.thread_time() - start) * 1000.0
+
+    return method
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
 
 
 def _safe_count(backend: Any) -> int:
@@ -136,7 +188,9 @@ class OpenSearchSetup:
                 {"_id": d.doc_id, "text": d.text, "sparse": d.vector.to_dict()} for d in docs), variant)
         self.seismic_index = f"{self.prefix}-seismic" if seismic else None
         if self.seismic_index:
+            require_feature(client, "the benchmark cluster", "sparse_vector", "SEISMIC (sparse_vector) search")
             ids = _token_ids()
+            check_vocabulary_size(len(ids))
             threshold = max(100, dataset.num_documents // 20)
             self._build(self.seismic_index, _seismic_body(threshold), (
                 _seismic_source(d, ids) for d in dataset.documents()), "seismic")
@@ -172,63 +226,80 @@ class OpenSearchSetup:
         logger.info("opensearch %s: %d docs in %.0f s", index, self.dataset.num_documents,
                     self.build_seconds[variant])
 
-    def methods(self, k: int, query_keep: list[int], seismic_params: list[dict[str, Any]]
-                ) -> tuple[dict[str, Method], dict[str, Top10], OpenSearchMethods]:
-        d = self.dataset
+    def specs(self, query_keep: list[int], seismic_params: list[dict[str, Any]]) -> dict[str, Spec]:
+        """Every method as (index, pipeline, body of query ``i`` for ``size`` hits)."""
+        d, exact = self.dataset, self.indices["exact"]
+        bodies = OpenSearchMethods(self.client, exact, text_field="text", vector_field="sparse")
         texts, vectors = d.query_texts, d.query_vectors
-        runner = OpenSearchMethods(self.client, self.indices["exact"], text_field="text", vector_field="sparse", k=k)
-        top10 = OpenSearchMethods(self.client, self.indices["exact"], text_field="text", vector_field="sparse", k=10)
-        methods: dict[str, Method] = {"BM25": runner.bm25(texts), "exact sparse": runner.sparse(vectors)}
-        top: dict[str, Top10] = {"exact sparse": lambda i: top10.ids(top10.sparse_body(vectors[i]))}
+
+        def sparse(vs: list[SparseVector], **kw: Any) -> Body:
+            return lambda i, size: {**bodies.sparse_body(vs[i], **kw), "size": size}
+
+        specs: dict[str, Spec] = {
+            "BM25": (exact, None, lambda i, size: {**bodies.bm25_body(texts[i]), "size": size}),
+            "exact sparse": (exact, None, sparse(vectors)),
+        }
         for keep in query_keep:
-            short = query_pruned(vectors, keep)
-            name = f"query top-{keep} IDF"
-            methods[name] = runner.sparse(short)
-            top[name] = lambda i, s=short: top10.ids(top10.sparse_body(s[i]))
+            specs[f"query top-{keep} IDF"] = (exact, None, sparse(query_pruned(vectors, keep)))
         for variant, index in self.indices.items():
-            if variant == "exact":
-                continue
-            name = f"ingest max_ratio {variant[5:]}"
-            methods[name] = runner.sparse(vectors, index=index)
-            top[name] = lambda i, ix=index: top10.ids(top10.sparse_body(vectors[i]), index=ix)
-        methods["two-phase (0.4, x5)"] = runner.sparse(vectors, pipeline=TWO_PHASE_PIPELINE)
-        top["two-phase (0.4, x5)"] = lambda i: top10.ids(top10.sparse_body(vectors[i]), pipeline=TWO_PHASE_PIPELINE)
+            if variant != "exact":
+                specs[f"ingest max_ratio {variant[5:]}"] = (index, None, sparse(vectors))
+        specs["two-phase (0.4, x5)"] = (exact, TWO_PHASE_PIPELINE, sparse(vectors))
         if self.seismic_index:
             ids = self.token_ids
-            id_vectors = [SparseVector({str(ids[t]): w for t, w in v.items() if t in ids}) for v in vectors]
+            id_vectors = [SparseVector(token_id_vector(v, ids)) for v in vectors]
             for params in seismic_params:
-                name = f"SEISMIC top_n={params['top_n']} hf={params['heap_factor']}"
-                mp = {"k": k, **params}
-                methods[name] = runner.sparse(id_vectors, index=self.seismic_index, field="sv", method_parameters=mp)
-                mp10 = {"k": 10, **params}
-                top[name] = lambda i, mp10=mp10: top10.ids(
-                    top10.sparse_body(id_vectors[i], field="sv", method_parameters=mp10), index=self.seismic_index)
-        return methods, top, runner
+                def body(i: int, size: int, params: dict[str, Any] = params) -> dict[str, Any]:
+                    mp = {"k": size, **params}
+                    return {**bodies.sparse_body(id_vectors[i], field="sv", method_parameters=mp), "size": size}
 
-    def profile(self, query: int) -> dict[str, Any]:
-        """Server-side ``"profile": true`` breakdown of BM25 and exact sparse for one query."""
-        d = self.dataset
-        runner = OpenSearchMethods(self.client, self.indices["exact"], text_field="text", vector_field="sparse", k=10)
+                specs[f"SEISMIC top_n={params['top_n']} hf={params['heap_factor']}"] = (self.seismic_index, None, body)
+        return specs
+
+    def methods(self, k: int, query_keep: list[int], seismic_params: list[dict[str, Any]]
+                ) -> tuple[dict[str, Method], dict[str, Top10], dict[str, Spec]]:
+        """Timed methods (returning ``took``), top-10 functions, and the specs behind them."""
+        runner = OpenSearchMethods(self.client, self.indices["exact"], k=k)
+        specs = self.specs(query_keep, seismic_params)
+        n = len(self.dataset.query_texts)
+        methods: dict[str, Method] = {}
+        top: dict[str, Top10] = {}
+        for name, (index, pipeline, body) in specs.items():
+            params = {"search_pipeline": pipeline} if pipeline else None
+            prepared = [body(i, k) for i in range(n)]
+            methods[name] = lambda i, ix=index, p=params, b=prepared: float(runner.search(b[i], index=ix, params=p)["took"])
+            if name != "BM25":
+                top[name] = lambda i, ix=index, pl=pipeline, body=body: runner.ids(body(i, 10), index=ix, pipeline=pl)
+        return methods, top, specs
+
+    def server_times(self, specs: dict[str, Spec], k: int, num_queries: int) -> dict[str, dict[str, float]]:
+        """Server-side time per method from the profile API (query + rewrite + collectors, in ms, µs precision).
+
+        ``took`` is whole milliseconds, too coarse below 1 ms; the profile reports nanoseconds
+        for the shard's query phase (it excludes HTTP, JSON and the fetch phase).
+        """
+        runner = OpenSearchMethods(self.client, self.indices["exact"], k=k)
         out = {}
-        for name, body in (("BM25", runner.bm25_body(d.query_texts[query])),
-                           ("exact sparse", runner.sparse_body(d.query_vectors[query]))):
-            shard = runner.search({**body, "profile": True})["profile"]["shards"][0]
-            search = shard["searches"][0]
-            out[name] = {
-                "query_ms": sum(q["time_in_nanos"] for q in search["query"]) / 1e6,
-                "collector_ms": sum(c["time_in_nanos"] for c in search["collector"]) / 1e6,
-                "query_type": search["query"][0]["type"],
-                "clauses": len(search["query"][0].get("children", [])),
-                "breakdown_ms": {key: v / 1e6 for key, v in search["query"][0]["breakdown"].items()
-                                 if key.endswith(("score", "next_doc", "advance", "create_weight",
-                                                  "build_scorer", "match")) and not key.endswith("_count")},
-            }
+        for name, (index, pipeline, body) in specs.items():
+            times = []
+            for i in range(-min(10, num_queries), num_queries):  # 10 warm-up queries first
+                response = runner.search({**body(i, k), "profile": True}, index=index,
+                                         params={"search_pipeline": pipeline} if pipeline else None)
+                nanos = 0
+                for shard in response["profile"]["shards"]:
+                    for search in shard["searches"]:
+                        nanos += sum(q["time_in_nanos"] for q in search["query"]) + search["rewrite_time"]
+                        nanos += sum(c["time_in_nanos"] for c in search["collector"])
+                if i >= 0:
+                    times.append(nanos / 1e6)
+            out[name] = {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99)),
+                         "mean_ms": float(np.mean(times)), "queries": num_queries}
         return out
 
 
 def _seismic_source(doc: EncodedDocument, ids: dict[str, int]) -> dict[str, Any]:
-    """A SEISMIC document; an empty vector leaves the field out (an empty one is refused)."""
-    vector = {str(ids[t]): w for t, w in doc.vector.items() if t in ids}
+    """A SEISMIC document keyed by token ids; an empty vector leaves the field out (an empty one is refused)."""
+    vector = token_id_vector(doc.vector, ids)
     return {"_id": doc.doc_id, **({"sv": vector} if vector else {})}
 
 

@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sparsedoc-ingest-bench-"))
     engines: dict[str, Callable[[], Any]] = {"lucene": _lucene_factory(work)}
     if args.url:
-        from opensearchpy import OpenSearch
+        from sparsedoc.plugin.opensearch_client import open_client
 
-        client = OpenSearch(args.url, timeout=300)
+        client = open_client(args.url, timeout=300)
         engines["opensearch"] = lambda: _BulkBackend(client, "nsb-ingest")
     n = len(documents)
 

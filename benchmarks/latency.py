@@ -4,13 +4,15 @@ Run from the repository root::
 
     python -m benchmarks.latency                     # Cranfield + synthetic 100k, both engines
     python -m benchmarks.latency --with-1m           # also the 1M-document synthetic corpus
-    python -m benchmarks.latency --engines lucene --corpora cranfield
+    python -m benchmarks.latency --engines lucene --corpora scifact,realtext-100k
 
 For each corpus and engine, every method runs in ONE interleaved single-client pass (the
 order alternating per query), then BM25 and exact sparse run under N concurrent clients
 in alternating time slices. Approximate methods get recall@10 against exact sparse on the
-same engine. Writes ``<out>/latency.json``, ``<out>/latency-<corpus>-<engine>.json`` and
-``<out>/tradeoff-<corpus>.png``; prints tables. OpenSearch runs on a local node this
+same engine; OpenSearch methods also get server-side times from the profile API. Writes
+``<results>/latency.json`` (``latency-<corpora>-<engines>.json`` for other choices),
+``<results>/latency-<corpus>-<engine>.json`` and ``<results>/tradeoff-<corpus>.png``
+(``benchmarks/results/``); data and indexes go to ``<out>`` (``runs/bench/``); prints tables. OpenSearch runs on a local node this
 script starts on 127.0.0.1:<port> (``sparsedoc.plugin.local_node``) and stops at the end,
 or on ``--url`` (nothing is started or stopped then).
 """
@@ -31,10 +33,30 @@ from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compare_latency, environment
 from sparsedoc.cli.logs import setup_logging
 
-from .datasets import Dataset, cranfield_dataset, synthetic_dataset
+from sparsedoc.plugin.approximate import Seismic, TwoPhase
+
+from .datasets import SYNTHETIC_SIZES, Dataset, cranfield_dataset, synthetic_dataset
 from .engines import LuceneSetup, OpenSearchSetup, Top10
 
 logger = logging.getLogger("benchmarks.latency")
+
+
+CORPORA = ("cranfield", "scifact", *SYNTHETIC_SIZES, "realtext-100k")
+
+
+def load_dataset(corpus: str, out: Path) -> Dataset:
+    """One of ``CORPORA`` (real-text ones are encoded once into ``~/.cache/sparsedoc/bench``)."""
+    from .realtext import REALTEXT_SIZES, realtext_dataset, scifact_dataset
+
+    if corpus == "cranfield":
+        return cranfield_dataset(out)
+    if corpus == "scifact":
+        return scifact_dataset()
+    if corpus in REALTEXT_SIZES:
+        return realtext_dataset(corpus)
+    if corpus in SYNTHETIC_SIZES:
+        return synthetic_dataset(corpus, out)
+    raise SystemExit(f"unknown corpus {corpus!r}; choose from {', '.join(CORPORA)}")
 
 
 def recall_at_10(top: dict[str, Top10], num_queries: int) -> dict[str, float]:
@@ -54,10 +76,12 @@ def recall_at_10(top: dict[str, Top10], num_queries: int) -> dict[str, float]:
 
 def run_engine(engine: str, setup: Any, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     n = min(args.queries, len(dataset.query_texts))
+    server = None
     if engine == "lucene":
         methods, top = setup.methods(args.k, args.query_keep)
     else:
-        methods, top, _ = setup.methods(args.k, args.query_keep, args.seismic)
+        methods, top, specs = setup.methods(args.k, args.query_keep, args.seismic)
+        server = setup.server_times(specs, args.k, min(n, args.profile_queries))
     recall = recall_at_10(top, min(n, args.recall_queries))
     comparison = compare_latency(methods, n, clients=(), max_requests=n, max_seconds=args.max_seconds)
     pair = {name: methods[name] for name in ("BM25", "exact sparse")}
@@ -75,21 +99,30 @@ def run_engine(engine: str, setup: Any, dataset: Dataset, args: argparse.Namespa
                                max_seconds=args.max_seconds / 2)
     result = {
         "engine": engine, "corpus": dataset.name, "documents": dataset.num_documents, "queries": n, "k": args.k,
-        "comparison": comparison.to_dict(), "recall_at_10": recall,
+        "comparison": comparison.to_dict(), "recall_at_10": recall, "server_profile_ms": server,
         "k100": k100.to_dict() if k100 else None,
         "index_build_seconds": setup.build_seconds,
     }
-    if engine == "opensearch":
-        result["server_profile"] = setup.profile(0)
-    _print(engine, dataset, comparison, recall, k100)
+    _print(engine, dataset, comparison, recall, k100, server)
     return result
 
 
 def _print(engine: str, dataset: Dataset, comparison: LatencyComparison, recall: dict[str, float],
-           k100: LatencyComparison | None) -> None:
+           k100: LatencyComparison | None, server: dict[str, dict[str, float]] | None) -> None:
     print(f"\n== {dataset.name} ({dataset.num_documents} docs), {engine}, load {comparison.environment['loadavg']}")
     rows = [row + [recall.get(str(row[0]), 1.0 if row[0] == "exact sparse" else "-")] for row in comparison.rows()]
     print(format_table([*ROW_HEADERS, "R@10 vs exact"], rows))
+    if engine == "lucene":
+        print("CPU time of the searching thread (the engine's work without waits for a core), ms")
+        print(format_table(["method", "p50 ms", "p99 ms", "p50 x", "p99 x"], [
+            [name, s.server["p50_ms"], s.server["p99_ms"], comparison.ratio(name, "p50_ms", server=True),
+             comparison.ratio(name, "p99_ms", server=True)] for name, s in comparison.latency.items() if s.server]))
+    if server:
+        base = server["BM25"]
+        print("server side (profile API: query + rewrite + collectors, ms)")
+        print(format_table(["method", "p50 ms", "p99 ms", "p50 x", "p99 x"], [
+            [name, t["p50_ms"], t["p99_ms"], t["p50_ms"] / base["p50_ms"], t["p99_ms"] / base["p99_ms"]]
+            for name, t in server.items()]))
     if k100:
         print(format_table(ROW_HEADERS, k100.rows()))
     tp = [[t.name, t.clients, t.requests, t.qps, t.client["p50_ms"], t.client["p99_ms"],
@@ -126,8 +159,10 @@ def plot_tradeoff(results: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
-    parser.add_argument("--corpora", default="cranfield,synthetic-100k")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"), help="Data and indexes.")
+    parser.add_argument("--results", type=Path, default=Path("benchmarks/results"), help="JSON and plots.")
+    parser.add_argument("--corpora", default="cranfield,synthetic-100k",
+                        help=f"Comma-separated, from {', '.join(CORPORA)}.")
     parser.add_argument("--with-1m", action="store_true", help="Add the 1M-document synthetic corpus (slow).")
     parser.add_argument("--engines", default="lucene,opensearch")
     parser.add_argument("--k", type=int, default=10)
@@ -142,23 +177,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9270, help="Port of the local node this script starts.")
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--node-data", type=Path, help="Data folder of the local node (default: its own).")
-    parser.add_argument("--no-seismic", action="store_true")
+    parser.add_argument("--no-seismic", action="store_true", help="Skip SEISMIC on both engines.")
+    parser.add_argument("--profile-queries", type=int, default=100,
+                        help="OpenSearch queries per method for server-side (profile API) times.")
     args = parser.parse_args(argv)
     setup_logging(1, quiet_libraries=True)
     args.clients = [int(c) for c in args.clients.split(",") if c]
     args.query_keep = [int(c) for c in args.query_keep.split(",") if c]
     prune = [float(r) for r in args.ingest_prune.split(",") if r]
     args.seismic = [] if args.no_seismic else [{"top_n": 10, "heap_factor": 1.0}, {"top_n": 30, "heap_factor": 1.0}]
+    args.lucene_seismic = [] if args.no_seismic else [Seismic()]
     corpora = [c for c in args.corpora.split(",") if c] + (["synthetic-1m"] if args.with_1m else [])
     engines = [e for e in args.engines.split(",") if e]
     args.out.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     node = client = None
     results: list[dict[str, Any]] = []
     try:
         if "opensearch" in engines:
-            from opensearchpy import OpenSearch
+            from sparsedoc.plugin.opensearch_client import open_client
 
             url = args.url
             if not url:
@@ -166,21 +205,22 @@ def main(argv: list[str] | None = None) -> int:
 
                 node = LocalOpenSearchNode(port=args.port, heap=args.heap, data_dir=args.node_data)
                 url = node.start(timeout=300)
-            client = OpenSearch(url, timeout=120, pool_maxsize=max(args.clients) + 2)
+            client = open_client(url, timeout=120, pool_maxsize=max(args.clients) + 2)
         for corpus in corpora:
-            dataset = cranfield_dataset(args.out) if corpus == "cranfield" else synthetic_dataset(corpus, args.out)
+            dataset = load_dataset(corpus, args.out)
             per_corpus = []
             for engine in engines:
                 if engine == "lucene":
-                    setup: Any = LuceneSetup(dataset, args.out / "indexes", prune)
+                    setup: Any = LuceneSetup(dataset, args.out / "indexes", prune, seismic=args.lucene_seismic,
+                                             two_phase=[TwoPhase()])
                 else:
                     setup = OpenSearchSetup(client, dataset, prune, seismic=bool(args.seismic))
                 result = run_engine(engine, setup, dataset, args)
                 if engine == "lucene":
                     setup.close()
-                (args.out / f"latency-{corpus}-{engine}.json").write_text(json.dumps(result, indent=1))
+                (args.results / f"latency-{corpus}-{engine}.json").write_text(json.dumps(result, indent=1))
                 per_corpus.append(result)
-            plot_tradeoff(per_corpus, args.out / f"tradeoff-{corpus}.png")
+            plot_tradeoff(per_corpus, args.results / f"tradeoff-{corpus}.png")
             results += per_corpus
     finally:
         if node is not None:
@@ -192,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "results": results,
     }
-    (args.out / "latency.json").write_text(json.dumps(summary, indent=1))
-    print(f"\nwrote {args.out / 'latency.json'} ({summary['seconds']:.0f} s)")
+    default = args.corpora == parser.get_default("corpora") and args.engines == parser.get_default("engines")
+    name = "latency.json" if default else f"latency-{'-'.join(corpora)}-{'-'.join(engines)}.json"
+    (args.results / name).write_text(json.dumps(summary, indent=1))
+    print(f"\nwrote {args.results / name} ({summary['seconds']:.0f} s)")
     return 0
 
 

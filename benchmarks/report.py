@@ -1,6 +1,6 @@
-"""Collect ``runs/bench/latency-*.json`` (from one or several runs) into tables and plots.
+"""Collect ``benchmarks/results/latency-<corpus>-<engine>.json`` (one or several runs) into tables and plots.
 
-    python -m benchmarks.report [--out runs/bench]
+    python -m benchmarks.report [--out benchmarks/results]
 
 Prints Markdown tables (for ``benchmarks/README.md``) and redraws ``tradeoff-<corpus>.png``
 with every engine measured for that corpus.
@@ -28,13 +28,15 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"**{result['corpus']}** ({result['documents']} docs), {result['engine']}, k={result['k']}, "
              f"{result['queries']} queries, load average {comparison['environment']['loadavg'][0]:.1f}",
              "",
-             "| method | p50 ms | p95 ms | p99 ms | server p50/p99 ms | p50 x BM25 | p99 x BM25 | R@10 vs exact |",
+             "| method | p50 ms | p95 ms | p99 ms | server p50/p99 ms (profile) | p50 x BM25 | p99 x BM25 | "
+             "R@10 vs exact |",
              "|---|---|---|---|---|---|---|---|"]
+    profile = result.get("server_profile_ms") or {}
     for name, stats in comparison["latency"].items():
-        c, s = stats["client"], stats["server"]
+        c = stats["client"]
         ratios = comparison["ratios"][name]
         recall = 1.0 if name == "exact sparse" else result["recall_at_10"].get(name)
-        server = f"{s['p50_ms']:.0f} / {s['p99_ms']:.0f}" if s else "-"
+        server = f"{profile[name]['p50_ms']:.3f} / {profile[name]['p99_ms']:.3f}" if name in profile else "-"
         lines.append(f"| {name} | {c['p50_ms']:.2f} | {c['p95_ms']:.2f} | {c['p99_ms']:.2f} | {server} | "
                      f"{ratios['p50_ms']:.2f} | {ratios['p99_ms']:.2f} | {_fmt(recall)} |")
     if result.get("k100"):
@@ -55,9 +57,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
-    results = [json.loads(p.read_text()) for p in sorted(args.out.glob("latency-*.json"))]
+    files = [json.loads(p.read_text()) for p in sorted(args.out.glob("latency-*.json"))]
+    results = [f for f in files if "engine" in f]  # per-engine results, not the run summaries
     by_corpus: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         by_corpus.setdefault(result["corpus"], []).append(result)

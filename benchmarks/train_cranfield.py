@@ -104,7 +104,7 @@ def main() -> None:
     # 2. baselines on the real queries
     if "bm25" not in results:
         bm25 = lucene_bm25({d.doc_id: d.content for d in documents}, out / "bm25-documents")
-        run = {q.query_id: {h.doc_id: h.score for h in bm25.search_bm25(q.text, 100)} for q in queries}
+        run = {q.query_id: bm25.search_bm25(q.text, 100).scores() for q in queries}
         results["bm25"] = evaluate_run(run, qrels, ["nDCG@10", "R@100"])
     if "splade_tiny_inference_free" not in results:
         results["splade_tiny_inference_free"] = evaluate_model(models["splade-tiny"], idf_path, documents, queries, qrels)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -46,9 +45,14 @@ ASSETS: dict[str, Asset] = {
 }
 
 
-def cache_home() -> Path:
-    """Return sparsedoc's cache directory (``$SPARSEDOC_HOME`` or ``~/.cache/sparsedoc``)."""
-    return Path(os.environ.get("SPARSEDOC_HOME") or Path.home() / ".cache" / "sparsedoc")
+def cache_home(override: str | Path | None = None) -> Path:
+    """Return sparsedoc's cache directory: ``override`` or ``~/.cache/sparsedoc``.
+
+    The one cache-folder function: models, teacher scores, OpenSearch and DJL downloads live
+    below it. The CLI passes ``$SPARSEDOC_HOME`` as ``override``; the library reads no
+    environment variables.
+    """
+    return Path(override).expanduser() if override else Path.home() / ".cache" / "sparsedoc"
 
 
 def asset_dir(name: str, cache_dir: Path | None = None) -> Path:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, document_rows
+from .lexical_floor import LexicalFloor
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
@@ -86,6 +87,8 @@ class BatchedDocumentEncoder:
     ``long_documents`` and ``window_stride`` and implement ``run_batch(input_ids,
     attention_mask) -> [batch, vocab]``. ``truncated_documents`` and ``windowed_documents``
     count, over the encoder's life, the long documents cut to one window or split into several.
+    A ``lexical_floor`` (read from the model directory) is applied here, after the runtime, so
+    torch and onnxruntime agree.
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -97,6 +100,7 @@ class BatchedDocumentEncoder:
     window_stride: int | None = None
     truncated_documents: int = 0
     windowed_documents: int = 0
+    lexical_floor: LexicalFloor | None = None
 
     def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of tokenised rows (``int64 [batch, seq]``)."""
@@ -106,7 +110,14 @@ class BatchedDocumentEncoder:
         """Return the dense ``[batch, vocab]`` weights of one batch, long texts truncated (unpruned)."""
         batch = tokenize_documents(self.tokenizer, texts, self.max_length)
         self.truncated_documents += batch.truncated
-        return self.run_batch(batch.input_ids, batch.attention_mask)
+        return self._run_rows(batch.input_ids, batch.attention_mask)
+
+    def _run_rows(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """``run_batch`` followed by the model's lexical floor, when it has one."""
+        weights = self.run_batch(input_ids, attention_mask)
+        if self.lexical_floor is None:
+            return weights
+        return self.lexical_floor.apply(weights, input_ids, attention_mask, special_token_ids(self.tokenizer))
 
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
         """Encode documents; empty or whitespace-only texts give empty vectors.
@@ -128,7 +139,7 @@ class BatchedDocumentEncoder:
         order = sorted(range(len(split.rows)), key=lambda r: len(split.rows[r]))
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            weights = self.run_batch(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
+            weights = self._run_rows(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
             for r, row in zip(batch, weights):
                 owner = split.owners[r]
                 if owner in merged:

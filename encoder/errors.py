@@ -39,6 +39,20 @@ class InputError(SparsedocError, ValueError):
         super().__init__(f"{where}: {what}" if where else what)
 
 
+class MissingExtraError(SparsedocError, ImportError):
+    """An optional dependency is not installed; ``extra`` names the pip extra that installs it.
+
+    Example:
+        >>> str(MissingExtraError("OpenSearch", "opensearchpy", "opensearch"))
+        "OpenSearch needs opensearchpy from the 'opensearch' extra: pip install 'sparsedoc[opensearch]'"
+    """
+
+    def __init__(self, purpose: str, module: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(f"{purpose} needs {module} from the '{extra}' extra: pip install 'sparsedoc[{extra}]'",
+                         name=module)
+
+
 class ModelLoadError(SparsedocError):
     """A model, tokenizer or IDF table could not be loaded (missing or corrupt files)."""
 
@@ -49,6 +63,10 @@ class ExportValidationError(SparsedocError):
 
 class BackendError(SparsedocError):
     """A search engine is unreachable, misconfigured or failed a request."""
+
+
+class LocalNodeError(BackendError):
+    """A local OpenSearch node could not be installed, started or stopped."""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ import numpy as np
 from .doc_batches import BatchedDocumentEncoder, vocabulary_list
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
 from .errors import ConfigError, ModelLoadError
+from .extras import import_extra
 from .loading import file_sha256, load_tokenizer
 from .onnx_format import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, is_onnx_dir, read_metadata
+from .lexical_floor import read_lexical_floor
 from .protocols import DocumentEncoder
 from .pruning import Pruning
 
@@ -103,6 +105,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             )
         self.tokenizer = load_tokenizer(self.onnx_dir)
         self.vocabulary = vocabulary_list(self.tokenizer)
+        self.lexical_floor = read_lexical_floor(self.onnx_dir)
         self._check_tokenizer()
         self.session = self._open_session(model_path, provider, num_threads, optimization)
 
@@ -120,10 +123,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             )
 
     def _open_session(self, model_path: Path, provider: str, num_threads: int | None, optimization: str) -> Any:
-        try:
-            import onnxruntime as ort
-        except ImportError as err:
-            raise ImportError("OnnxDocumentEncoder needs onnxruntime: pip install 'sparsedoc[export]'") from err
+        ort = import_extra("onnxruntime", "OnnxDocumentEncoder")
         if provider not in ort.get_available_providers():
             raise ConfigError(f"provider {provider!r} not available; choose one of {ort.get_available_providers()}")
         options = ort.SessionOptions()

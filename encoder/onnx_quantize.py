@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .exact_search import exact_search
+from .extras import import_extra
 from .idf import compute_idf
 from .idf_query_encoder import IdfQueryEncoder
 from .loading import file_sha256
@@ -63,10 +64,8 @@ def quantize_int8(
     Example:
         >>> quantize_int8("models/splade-tiny-onnx", "models/splade-tiny-int8")  # doctest: +SKIP
     """
-    try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as err:
-        raise ImportError("quantize_int8 needs onnxruntime: pip install 'sparsedoc[export]'") from err
+    quantization = import_extra("onnxruntime.quantization", "quantize_int8")
+    QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic  # noqa: N806
 
     source = Path(onnx_dir)
     metadata = read_metadata(source)

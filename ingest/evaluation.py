@@ -1,83 +1,239 @@
-"""Run a query set against a backend, inference-free sparse and BM25 side by side.
+"""Evaluate retrieval on a BEIR dataset: BM25, inference-free sparse and hybrid, on one backend.
+
+``evaluate_beir`` is the whole job behind ``sparsedoc eval``: it builds (or reuses) the
+workspace's IDF table and encoded vectors, fills the backend, runs every judged query with
+each method and returns an ``EvaluationReport``.
 
 Latency is client-side wall time per query, measured interleaved: for every query the
-two methods run back to back, alternating which goes first, after an untimed warm-up
-pass. The sparse time includes query encoding (tokenise + IDF lookup), since that is
-the whole online cost of an inference-free model.
+methods run back to back, the order alternating, after an untimed warm-up pass over (up to
+``WARMUP_QUERIES`` of) the same queries. The sparse
+and hybrid times include query encoding (tokenise + IDF lookup), since that is the whole
+online cost of an inference-free model. Ratios are to BM25 on the same queries.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
+from sparsedoc.encoder.idf import load_idf
+from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.metrics import (
     DEFAULT_MEASURES,
     Qrels,
     evaluate_run,
     latency_percentiles,
+    sparsity_stats,
     time_interleaved,
 )
-from sparsedoc.encoder.protocols import QueryEncoder
-from sparsedoc.plugin.base import Backend, Hit
+from sparsedoc.encoder.protocols import DocumentEncoder, QueryEncoder
+from sparsedoc.plugin.base import Backend, SearchResult
+from sparsedoc.plugin.fusion import Fusion
 
-from .records import Query
+from .pipeline import IngestReport, index_encoded
+from .readers import BeirDataset, Query
+from .vectors_file import read_encoded
+from .workspace import Workspace
 
-Search = Callable[[Query], list[Hit]]
+BM25, SPARSE, HYBRID = "BM25", "inference-free sparse", "hybrid"
+METHODS = (BM25, SPARSE, HYBRID)
+
+Search = Callable[[Query], SearchResult]
+WARMUP_QUERIES = 300
+"""Untimed queries per method before timing: a JVM alternating BM25 and sparse searches (hybrid on
+embedded Lucene) needs a few hundred to compile its hot paths on a busy machine."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class MethodResult:
     """Quality and latency of one retrieval method on one query set."""
 
     name: str
     metrics: dict[str, float]
     latency: dict[str, float]
-    run: dict[str, dict[str, float]] = field(repr=False)
+    latency_ratio_to_bm25: dict[str, float | None]
+    run: dict[str, dict[str, float]] = field(repr=False, compare=False)
 
-    def summary(self) -> dict[str, object]:
-        """Return the result without the run (JSON-friendly)."""
+    def summary(self) -> dict[str, Any]:
+        """The result without the run (JSON-friendly)."""
         data = asdict(self)
         data.pop("run")
         return data
 
 
-def compare_sparse_and_bm25(
+@dataclass(frozen=True)
+class EvaluationReport:
+    """The outcome of ``evaluate_beir`` on one dataset."""
+
+    dataset: str
+    split: str
+    queries: int
+    model: str
+    backend: str
+    fusion: str
+    methods: tuple[MethodResult, ...]
+    document_sparsity: dict[str, float]
+    truncated_documents: int
+    windowed_documents: int
+    machine: dict[str, Any]
+    date: str
+
+    def method(self, name: str) -> MethodResult:
+        """The result of the method called ``name`` (one of ``METHODS``)."""
+        return next(m for m in self.methods if m.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (runs left out)."""
+        data = {key: value for key, value in self.__dict__.items() if key != "methods"}
+        return {**data, "methods": [m.summary() for m in self.methods]}
+
+
+def compare_methods(
     backend: Backend,
     query_encoder: QueryEncoder,
     queries: Sequence[Query],
     qrels: Qrels,
     *,
     k: int = 100,
+    fusion: Fusion | None = None,
     measures: Sequence[str] = DEFAULT_MEASURES,
     show_progress: bool = False,
-) -> list[MethodResult]:
-    """Evaluate inference-free sparse retrieval and BM25 on the same backend in one run."""
+) -> tuple[MethodResult, ...]:
+    """Run BM25, inference-free sparse and hybrid search for every query, interleaved, and score them."""
+    fusion = fusion or Fusion()
 
-    def sparse(query: Query) -> list[Hit]:
-        return backend.search_sparse(query_encoder.encode_query([query.text])[0], k)
+    def encode(query: Query):  # noqa: ANN202 - a SparseVector
+        return query_encoder.encode_query([query.text])[0]
 
-    def bm25(query: Query) -> list[Hit]:
-        return backend.search_bm25(query.text, k)
+    searches: dict[str, Search] = {
+        BM25: lambda q: backend.search_bm25(q.text, k),
+        SPARSE: lambda q: backend.search_sparse(encode(q), k),
+        HYBRID: lambda q: backend.search_hybrid(q.text, encode(q), k, fusion),
+    }
+    runs, seconds = _interleaved(searches, queries, show_progress)
+    latency = {name: latency_percentiles(seconds[name]) for name in searches}
+    return tuple(
+        MethodResult(name, evaluate_run(runs[name], qrels, measures), latency[name],
+                     {stat: (value / latency[BM25][stat] if latency[BM25][stat] else None)
+                      for stat, value in latency[name].items()},
+                     runs[name])
+        for name in METHODS
+    )
 
-    methods = {"inference-free sparse": sparse, "BM25": bm25}
-    runs, seconds = _interleaved(methods, queries, show_progress)
-    return [
-        MethodResult(name, evaluate_run(runs[name], qrels, measures), latency_percentiles(seconds[name]), runs[name])
-        for name in methods
-    ]
+
+def prepare_dataset(
+    dataset: BeirDataset,
+    backend: Backend,
+    workspace: Workspace,
+    *,
+    model_dir: Path,
+    document_encoder: Callable[[], DocumentEncoder],
+    encoder_settings: Mapping[str, Any],
+    idf_path: Path | None = None,
+    fresh: bool = False,
+    show_progress: bool = False,
+) -> tuple[IdfQueryEncoder, IngestReport]:
+    """Make ``backend`` hold ``dataset`` encoded by ``model_dir``; return the query encoder and encoding counts.
+
+    Everything slow is cached in ``workspace`` and reused by the next run: the IDF table
+    (unless ``idf_path`` or the model's own ``idf.json`` is used), the encoded vectors
+    (``document_encoder`` is only called if some are missing) and the index (only missing
+    documents are written). ``fresh`` starts over.
+
+    Raises:
+        ConfigError: the workspace holds vectors from another model or settings.
+        IndexingError: the backend refused documents.
+        InputError: a dataset file is malformed.
+    """
+    if fresh:
+        workspace.clear()
+    workspace.claim(model_dir, dict(encoder_settings))
+    with (dataset.root / "corpus.jsonl").open("rb") as handle:
+        total = sum(1 for line in handle if line.strip())
+    idf_path = idf_path or (model_dir / "idf.json" if (model_dir / "idf.json").is_file() else None)
+    idf = load_idf(idf_path) if idf_path else workspace.ensure_idf(dataset.documents, model_dir)
+    encoding = workspace.ensure_vectors(dataset.documents, document_encoder, total=total, show_progress=show_progress)
+    backend.create_index(overwrite=fresh)
+    index_encoded(workspace.vectors_path, backend, total=total, show_progress=show_progress)
+    return IdfQueryEncoder(load_tokenizer(model_dir), idf), encoding
+
+
+def evaluate_beir(
+    dataset: BeirDataset,
+    backend: Backend,
+    workspace: Workspace,
+    *,
+    model_dir: Path,
+    document_encoder: Callable[[], DocumentEncoder],
+    encoder_settings: Mapping[str, Any],
+    idf_path: Path | None = None,
+    split: str = "test",
+    k: int = 100,
+    fusion: Fusion | None = None,
+    fresh: bool = False,
+    backend_label: str = "",
+    show_progress: bool = False,
+) -> EvaluationReport:
+    """Evaluate ``model_dir``'s documents on ``dataset``'s judged ``split`` queries: BM25, sparse and hybrid.
+
+    The dataset is prepared (encoded, indexed, cached) by ``prepare_dataset``, whose errors
+    this raises too.
+    """
+    fusion = fusion or Fusion()
+    query_encoder, encoding = prepare_dataset(
+        dataset, backend, workspace, model_dir=model_dir, document_encoder=document_encoder,
+        encoder_settings=encoder_settings, idf_path=idf_path, fresh=fresh, show_progress=show_progress)
+    queries, qrels = dataset.judged_queries(split)
+    methods = compare_methods(backend, query_encoder, queries, qrels, k=k, fusion=fusion, show_progress=show_progress)
+    stats = sparsity_stats((d.vector for d in read_encoded(workspace.vectors_path)),
+                           query_encoder.encode_query([q.text for q in queries]))
+    return EvaluationReport(
+        dataset=dataset.name, split=split, queries=len(queries), model=str(model_dir),
+        backend=backend_label or type(backend).__name__, fusion=fusion.describe(), methods=methods,
+        document_sparsity=dict(stats.__dict__), truncated_documents=encoding.truncated, windowed_documents=encoding.windowed,
+        machine={"platform": platform.platform(), "cpus": _cpu_count(), "python": platform.python_version()},
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def mean_over_datasets(reports: Sequence[EvaluationReport]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per method: the arithmetic mean of each metric and the geometric mean of each latency ratio."""
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for name in METHODS:
+        results = [report.method(name) for report in reports]
+        metrics = {key: sum(r.metrics[key] for r in results) / len(results) for key in results[0].metrics}
+        ratios = {key: _geometric_mean([r.latency_ratio_to_bm25[key] for r in results])
+                  for key in results[0].latency_ratio_to_bm25}
+        summary[name] = {"metrics": metrics, "latency_ratio_to_bm25": ratios}
+    return summary
+
+
+def _geometric_mean(values: Sequence[float | None]) -> float:
+    present = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in present) / len(present)) if present else math.nan
 
 
 def _interleaved(
-    methods: Mapping[str, Search], queries: Sequence[Query], show_progress: bool
+    searches: Mapping[str, Search], queries: Sequence[Query], show_progress: bool
 ) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, list[float]]]:
     from tqdm.auto import tqdm
 
-    by_index = {name: (lambda i, search=search: search(queries[i])) for name, search in methods.items()}
+    by_index = {name: (lambda i, search=search: search(queries[i])) for name, search in searches.items()}
     rounds = tqdm(range(len(queries)), disable=not show_progress, unit="query", desc="searching")
-    timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), 20)))
+    timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), WARMUP_QUERIES)))
     runs = {
-        name: {q.query_id: {hit.doc_id: hit.score for hit in hits} for q, (_, hits) in zip(queries, calls)}
+        name: {q.query_id: result.scores() for q, (_, result) in zip(queries, calls)}
         for name, calls in timed.items()
     }
     return runs, {name: [seconds for seconds, _ in calls] for name, calls in timed.items()}
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -17,7 +17,7 @@ from sparsedoc.encoder.errors import ConfigError, IndexFailure, IndexingError
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.plugin.base import Backend, EncodedDocument
 
-from .records import Document
+from .readers import Document
 from .vectors_file import append_encoded, encoded_ids, read_encoded, repair_tail
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,12 @@ def index_encoded(
     total: int | None = None,
     show_progress: bool = False,
 ) -> IngestReport:
-    """Index a vectors JSONL file into ``backend``; ids already indexed are skipped."""
+    """Index a vectors JSONL file into ``backend``; ids already indexed are skipped.
+
+    This is where a run decides what refused documents mean (backends only report them):
+    with ``raise_on_failure`` (the default) an ``IndexingError`` naming each refused
+    document is raised after every other document has been written.
+    """
     from tqdm.auto import tqdm
 
     report = IngestReport()

@@ -1,104 +1,21 @@
-"""Readers for the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) and plain JSONL."""
+"""Readers for corpora, queries and qrels: the BEIR reader of ``sparsedoc.encoder.beir``.
+
+It lives in ``encoder`` because training reads the same files with the same title + text
+rule; ingest, evaluation and the CLI import it from here.
+"""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from sparsedoc.encoder.beir import (
+    BeirDataset,
+    Document,
+    Qrels,
+    Query,
+    document_content,
+    read_documents,
+    read_qrels,
+    read_queries,
+)
 
-from sparsedoc.encoder.errors import InputError
-
-from .jsonl import UniqueIds, read_jsonl, string_field
-from .records import Document, Query
-
-Qrels = dict[str, dict[str, int]]
-
-
-def read_documents(
-    path: str | Path, *, id_field: str = "_id", text_field: str = "text", title_field: str | None = "title"
-) -> Iterator[Document]:
-    """Stream documents from a JSONL file (BEIR ``corpus.jsonl`` by default).
-
-    Each line needs a string (or number) id and a text; the title is optional. An empty
-    text is allowed (the document is indexed with an empty vector). Duplicate ids are an
-    error naming both lines.
-    """
-    path = Path(path)
-    seen = UniqueIds(path, id_field)
-    for line, record in read_jsonl(path):
-        doc_id = string_field(record, id_field, path=path, line=line)
-        seen.check(doc_id, line)
-        text = string_field(record, text_field, path=path, line=line)
-        title = string_field(record, title_field, path=path, line=line, required=False) if title_field else ""
-        yield Document(doc_id, text, title)
-
-
-def read_queries(path: str | Path, *, id_field: str = "_id", text_field: str = "text") -> Iterator[Query]:
-    """Stream queries from a JSONL file (BEIR ``queries.jsonl`` by default)."""
-    path = Path(path)
-    seen = UniqueIds(path, id_field)
-    for line, record in read_jsonl(path):
-        query_id = string_field(record, id_field, path=path, line=line)
-        seen.check(query_id, line)
-        yield Query(query_id, string_field(record, text_field, path=path, line=line))
-
-
-def read_qrels(path: str | Path) -> Qrels:
-    """Read a TREC/BEIR qrels TSV (``query-id  corpus-id  score``; a header line is optional).
-
-    Raises:
-        InputError: a row has the wrong number of columns or a non-integer score.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path)
-    qrels: Qrels = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        for line, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
-            if not row or (line == 1 and row[-1].strip().lower() == "score"):
-                continue
-            if len(row) == 4:  # TREC layout: qid, iteration, docid, relevance
-                row = [row[0], row[2], row[3]]
-            if len(row) != 3:
-                raise InputError(f"expected 3 tab-separated columns, got {len(row)}", path=path, line=line)
-            query_id, doc_id, score = (cell.strip() for cell in row)
-            try:
-                qrels.setdefault(query_id, {})[doc_id] = int(score)
-            except ValueError as err:
-                raise InputError(f"score must be an integer, got {score!r}", path=path, line=line,
-                                 field="score") from err
-    return qrels
-
-
-@dataclass(frozen=True)
-class BeirDataset:
-    """A dataset folder in the BEIR layout."""
-
-    root: Path
-
-    @classmethod
-    def open(cls, root: str | Path) -> BeirDataset:
-        """Check the layout and return the dataset (files are read lazily)."""
-        root = Path(root)
-        for name in ("corpus.jsonl", "queries.jsonl"):
-            if not (root / name).is_file():
-                raise InputError(f"not a BEIR dataset folder: {name} is missing", path=root)
-        return cls(root)
-
-    @property
-    def name(self) -> str:
-        """The folder name (e.g. ``cranfield``)."""
-        return self.root.name
-
-    def documents(self) -> Iterator[Document]:
-        """Stream the corpus."""
-        return read_documents(self.root / "corpus.jsonl")
-
-    def queries(self) -> list[Query]:
-        """Read all queries."""
-        return list(read_queries(self.root / "queries.jsonl"))
-
-    def qrels(self, split: str = "test") -> Qrels:
-        """Read ``qrels/<split>.tsv``."""
-        return read_qrels(self.root / "qrels" / f"{split}.tsv")
+__all__ = ["BeirDataset", "Document", "Qrels", "Query", "document_content", "read_documents", "read_qrels",
+           "read_queries"]

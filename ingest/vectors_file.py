@@ -12,10 +12,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sparsedoc.encoder.errors import InputError
+from sparsedoc.encoder.jsonl import UniqueIds, read_jsonl, string_field
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-
-from .jsonl import UniqueIds, read_jsonl, string_field
 
 
 def repair_tail(path: Path) -> None:

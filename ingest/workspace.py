@@ -7,6 +7,7 @@ vectors file is never silently reused with a different model.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from sparsedoc.encoder.loading import load_tokenizer, model_fingerprint
 from sparsedoc.encoder.protocols import DocumentEncoder
 
 from .pipeline import IngestReport, encode_to_file
-from .records import Document
+from .readers import Document
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Workspace:
         """Counts of empty, truncated and windowed documents, summed over (resumed) encoding runs."""
         return self.root / "encoding.json"
 
+    def clear(self) -> None:
+        """Remove everything in the workspace (IDF table, vectors, manifest, index)."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+
     def claim(self, model_dir: Path, settings: dict[str, Any]) -> None:
         """Record (or check) which model and settings this workspace's vectors come from.
 
@@ -57,7 +63,7 @@ class Workspace:
             if (previous["fingerprint"], previous["settings"]) != (manifest["fingerprint"], settings):
                 raise ConfigError(
                     f"{self.root} holds vectors from {previous['model']} with {previous['settings']}; "
-                    "use another --workdir or --fresh"
+                    "use another --workdir or --overwrite"
                 )
             return
         self.manifest_path.write_text(json.dumps(manifest, indent=2))

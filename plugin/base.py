@@ -1,14 +1,47 @@
-"""The ``Backend`` protocol every search engine implements, and the values it exchanges."""
+"""The ``Backend`` protocol every search engine implements, its contract, and the values it exchanges.
+
+The contract (identical on every engine; ``tests/test_backend_contract.py`` checks it on each):
+
+* **Results.** A search returns a frozen ``SearchResult``: the hits, best first, and the
+  engine's own time for the request in milliseconds (OpenSearch's ``took``; for the
+  embedded engine, the time spent inside Lucene and fusion).
+* **Ties.** Hits are ordered by score, descending, then by ``doc_id`` ascending. Documents
+  tied with the ``k``-th hit are resolved by that same rule: the engine is asked for more
+  hits until the tie group is complete (up to ``MAX_WINDOW`` hits).
+* **k.** An ``int`` from 1 to ``MAX_K``; anything else raises ``ConfigError`` before the
+  engine is contacted.
+* **Indexing.** ``index()`` creates a missing index (as ``create_index()`` would). Ids
+  already in the index are skipped (``IndexReport.skipped``). A ``doc_id`` repeated within
+  one ``index()`` call is written once; each repeat is a failure. A document the engine
+  refuses is listed in ``IndexReport.failures`` with the engine's reason; every other
+  document is written, the refused one is not (``count`` and ``existing_ids`` leave it
+  out) and a later ``index()`` call may write a corrected version. ``index()`` never raises
+  for refused documents; whether they stop a run is the caller's decision
+  (``sparsedoc.ingest.pipeline.index_encoded``). It raises ``BackendError`` only when the
+  engine fails as a whole.
+* **Missing index.** ``existing_ids`` returns an empty set; ``count`` and searches raise
+  ``BackendError``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from sparsedoc.encoder.errors import IndexFailure
+from sparsedoc.encoder.errors import ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
+
+from .fusion import Fusion
+
+MAX_K = 10_000
+"""The largest ``k`` a search accepts (OpenSearch's default ``index.max_result_window``)."""
+
+MAX_WINDOW = 10_000
+"""The most hits a backend fetches to resolve ties at the ``k``-th place."""
+
+DUPLICATE_IN_CALL = "duplicate doc_id within one index() call"
 
 
 @dataclass(frozen=True)
@@ -18,6 +51,23 @@ class Hit:
     doc_id: str
     score: float
     rank: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The hits of one search, best first, and the engine's own time for it."""
+
+    hits: tuple[Hit, ...]
+    took_ms: float
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """The hits' ids, best first."""
+        return [hit.doc_id for hit in self.hits]
+
+    def scores(self) -> dict[str, float]:
+        """``doc_id -> score`` (a run for ``sparsedoc.encoder.metrics.evaluate_run``)."""
+        return {hit.doc_id: hit.score for hit in self.hits}
 
 
 @dataclass(frozen=True)
@@ -34,7 +84,7 @@ class IndexReport:
     """What one ``Backend.index`` call did.
 
     ``skipped`` counts documents already present (a resumed run does not write them
-    again); ``failures`` lists the documents the engine refused, with reasons.
+    again); ``failures`` lists the documents that were not written, with reasons.
     """
 
     indexed: int = 0
@@ -52,14 +102,15 @@ class IndexReport:
 class Backend(Protocol):
     """A search engine holding one index of documents with text and sparse vectors.
 
-    Implementations take all settings in their constructor and support ``with``.
-    Sparse search scores are the dot product of the query vector and the stored
-    document vector (up to the engine's documented weight precision); BM25 search
-    scores the same documents' text.
+    Implementations take all settings in their constructor, support ``with`` and follow
+    the contract in this module's docstring. Sparse scores are the dot product of the
+    query vector and the stored document vector (up to the engine's documented weight
+    precision); BM25 scores the same documents' text; hybrid fuses the two
+    (``sparsedoc.plugin.fusion``).
     """
 
     def create_index(self, *, overwrite: bool = False) -> None:
-        """Create the index; with ``overwrite`` an existing one is dropped first."""
+        """Create the index; an existing one is kept, or dropped first with ``overwrite``."""
         ...
 
     def index(self, documents: Iterable[EncodedDocument]) -> IndexReport:
@@ -74,19 +125,25 @@ class Backend(Protocol):
         """Return the number of documents in the index."""
         ...
 
-    def search_sparse(self, query: SparseVector, k: int = 10) -> list[Hit]:
+    def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
         """Rank documents by dot product with ``query``; at most ``k`` hits."""
         ...
 
-    def search_bm25(self, text: str, k: int = 10) -> list[Hit]:
+    def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank documents by BM25 over their text; at most ``k`` hits."""
         ...
 
-    def batch_search_sparse(self, queries: Mapping[str, SparseVector], k: int = 10) -> dict[str, list[Hit]]:
+    def search_hybrid(
+        self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
+    ) -> SearchResult:
+        """Fuse BM25 over ``text`` with sparse search for ``query`` (``fusion``: how; default ``Fusion()``)."""
+        ...
+
+    def batch_search_sparse(self, queries: Mapping[str, SparseVector], k: int = 10) -> dict[str, SearchResult]:
         """Run ``search_sparse`` for each ``query_id -> vector``."""
         ...
 
-    def batch_search_bm25(self, queries: Mapping[str, str], k: int = 10) -> dict[str, list[Hit]]:
+    def batch_search_bm25(self, queries: Mapping[str, str], k: int = 10) -> dict[str, SearchResult]:
         """Run ``search_bm25`` for each ``query_id -> text``."""
         ...
 
@@ -108,20 +165,20 @@ class Backend(Protocol):
 class BackendBase:
     """Shared behaviour for backends: batch search by looping, and context management."""
 
-    def search_sparse(self, query: SparseVector, k: int = 10) -> list[Hit]:
+    def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
         raise NotImplementedError
 
-    def search_bm25(self, text: str, k: int = 10) -> list[Hit]:
+    def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         raise NotImplementedError
 
     def close(self) -> None:
         """Release resources (nothing by default)."""
 
-    def batch_search_sparse(self, queries: Mapping[str, SparseVector], k: int = 10) -> dict[str, list[Hit]]:
+    def batch_search_sparse(self, queries: Mapping[str, SparseVector], k: int = 10) -> dict[str, SearchResult]:
         """Run ``search_sparse`` for each ``query_id -> vector``."""
         return {query_id: self.search_sparse(vector, k) for query_id, vector in queries.items()}
 
-    def batch_search_bm25(self, queries: Mapping[str, str], k: int = 10) -> dict[str, list[Hit]]:
+    def batch_search_bm25(self, queries: Mapping[str, str], k: int = 10) -> dict[str, SearchResult]:
         """Run ``search_bm25`` for each ``query_id -> text``."""
         return {query_id: self.search_bm25(text, k) for query_id, text in queries.items()}
 
@@ -134,7 +191,45 @@ class BackendBase:
         self.close()
 
 
-def ranked_hits(scored: Iterable[tuple[str, float]], k: int) -> list[Hit]:
-    """Turn ``(doc_id, score)`` pairs into the top-``k`` hits, ties broken by doc id."""
+def check_k(k: object) -> int:
+    """Return ``k`` if it is an ``int`` from 1 to ``MAX_K``, else raise ``ConfigError``."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ConfigError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    return k
+
+
+def ranked_hits(scored: Iterable[tuple[str, float]], k: int) -> tuple[Hit, ...]:
+    """Turn ``(doc_id, score)`` pairs into the top-``k`` hits: score descending, then doc id."""
     ordered = sorted(scored, key=lambda pair: (-pair[1], pair[0]))[:k]
-    return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(ordered, start=1)]
+    return tuple(Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(ordered, start=1))
+
+
+Fetch = Callable[[int], tuple[list[tuple[str, float]], float]]
+
+
+def top_k(fetch: Fetch, k: int) -> SearchResult:
+    """The top ``k`` under the contract's order, from an engine that breaks ties its own way.
+
+    ``fetch(n)`` returns the engine's best ``n`` ``(doc_id, score)`` pairs (score
+    descending) and its time in ms. It is called with ``k + 1``, then with twice as many
+    while the last pair still ties with the ``k``-th, so every document tied with the
+    ``k``-th is seen before the cut.
+    """
+    window, took = min(k + 1, MAX_WINDOW), 0.0
+    while True:
+        pairs, ms = fetch(window)
+        took += ms
+        if len(pairs) <= k or len(pairs) < window or pairs[-1][1] < pairs[k - 1][1] or window >= MAX_WINDOW:
+            return SearchResult(ranked_hits(pairs, k), took)
+        window = min(2 * window, MAX_WINDOW)
+
+
+def first_occurrences(documents: Iterable[EncodedDocument], failures: list[IndexFailure]) -> Iterator[EncodedDocument]:
+    """Yield each ``doc_id``'s first document; append a failure for every repeat."""
+    seen: set[str] = set()
+    for document in documents:
+        if document.doc_id in seen:
+            failures.append(IndexFailure(document.doc_id, DUPLICATE_IN_CALL))
+            continue
+        seen.add(document.doc_id)
+        yield document

@@ -28,57 +28,26 @@ predict), not guaranteed by DJL.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import urllib.request
 import zipfile
 from pathlib import Path
 
-from sparsedoc.encoder.errors import BackendError
+from sparsedoc.encoder.assets import cache_home
+
+from .maven import MAVEN_CENTRAL, MavenArtifact, download
 
 logger = logging.getLogger(__name__)
 
-MAVEN_REPO = "https://repo1.maven.org/maven2"
 PYTORCH_VERSION = "2.5.1"
 DJL_VERSION = "0.31.1"
 FLAVOR_DIR = f"{PYTORCH_VERSION}-cpu-precxx11-linux-x86_64"
-NATIVE_JAR = ("ai/djl/pytorch/pytorch-native-cpu/2.5.1/pytorch-native-cpu-2.5.1-linux-x86_64.jar",
-              "pytorch/cpu/linux-x86_64/")
-JNI_JAR = ("ai/djl/pytorch/pytorch-jni/2.5.1-0.32.0/pytorch-jni-2.5.1-0.32.0.jar",
-           "jnilib/linux-x86_64/cpu/libdjl_torch.so")
+NATIVE_JAR = MavenArtifact("ai.djl.pytorch", "pytorch-native-cpu", "2.5.1", classifier="linux-x86_64")
+NATIVE_PREFIX = "pytorch/cpu/linux-x86_64/"
+JNI_JAR = MavenArtifact("ai.djl.pytorch", "pytorch-jni", "2.5.1-0.32.0")
+JNI_MEMBER = "jnilib/linux-x86_64/cpu/libdjl_torch.so"
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SPARSEDOC_HOME") or Path.home() / ".cache" / "sparsedoc") / "djl"
-
-
-def _fetch(path: str, repo: str, cache: Path) -> Path:
-    """Download one Maven artifact (verified against its .sha1) into ``cache``, once."""
-    target = cache / Path(path).name
-    if target.is_file():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    url = f"{repo.rstrip('/')}/{path}"
-    try:
-        with urllib.request.urlopen(url + ".sha1", timeout=30) as answer:
-            expected = answer.read().decode().split()[0].strip()
-        digest = hashlib.sha1()  # noqa: S324 - Maven Central publishes SHA-1 checksums
-        partial = target.with_suffix(target.suffix + ".part")
-        with urllib.request.urlopen(url, timeout=120) as answer, partial.open("wb") as out:
-            while block := answer.read(1 << 20):
-                digest.update(block)
-                out.write(block)
-    except OSError as err:
-        raise BackendError(f"cannot download {url}: {err}") from err
-    if digest.hexdigest() != expected:
-        partial.unlink(missing_ok=True)
-        raise BackendError(f"{url}: SHA-1 {digest.hexdigest()} differs from Maven Central's {expected}")
-    partial.replace(target)
-    return target
-
-
-def seed_djl_pytorch(ml_cache: str | Path, *, repo: str = MAVEN_REPO, cache: Path | None = None) -> Path:
+def seed_djl_pytorch(ml_cache: str | Path, *, repo: str = MAVEN_CENTRAL, cache: Path | None = None) -> Path:
     """Put libtorch and DJL's JNI bridge where ML Commons' DJL looks before downloading.
 
     Args:
@@ -99,15 +68,15 @@ def seed_djl_pytorch(ml_cache: str | Path, *, repo: str = MAVEN_REPO, cache: Pat
     jni_name = f"{DJL_VERSION}-libdjl_torch.so"
     if (target / "libtorch.so").is_file() and (target / jni_name).is_file():
         return target
-    cache = cache or _cache_dir()
-    native_jar = _fetch(NATIVE_JAR[0], repo, cache)
-    jni_jar = _fetch(JNI_JAR[0], repo, cache)
+    cache = cache or cache_home() / "djl"
+    native_jar = download(NATIVE_JAR, cache, repo=repo)
+    jni_jar = download(JNI_JAR, cache, repo=repo)
     target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(native_jar) as jar:
         for member in jar.namelist():
-            if member.startswith(NATIVE_JAR[1]) and not member.endswith("/"):
+            if member.startswith(NATIVE_PREFIX) and not member.endswith("/"):
                 (target / Path(member).name).write_bytes(jar.read(member))
     with zipfile.ZipFile(jni_jar) as jar:
-        (target / jni_name).write_bytes(jar.read(JNI_JAR[1]))
+        (target / jni_name).write_bytes(jar.read(JNI_MEMBER))
     logger.info("seeded DJL PyTorch %s natives into %s", PYTORCH_VERSION, target)
     return target

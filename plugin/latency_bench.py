@@ -12,8 +12,8 @@ one run:
   load from other processes hits both alike. Reports QPS and client percentiles.
 
 A *method* is any ``Callable[[int], float | None]`` that runs query number ``i`` and
-returns the server-reported milliseconds (anything else, e.g. ``None``, means "not reported"). ``backend_methods`` wraps any
-``Backend``; ``OpenSearchMethods`` sends raw requests with opensearch-py to read ``took``.
+returns the engine-reported milliseconds (anything else, e.g. ``None``, means "not reported"). ``backend_methods`` wraps any
+``Backend`` (its ``SearchResult.took_ms``); ``OpenSearchMethods`` sends raw requests with opensearch-py to read ``took``.
 Every measurement is bounded by both a request count and a time limit.
 
 Example:
@@ -259,18 +259,18 @@ def backend_methods(
     k: int = 100,
     sparse_name: str = "inference-free sparse",
 ) -> dict[str, Method]:
-    """BM25 and sparse search through the ``Backend`` protocol (no server-side times).
+    """BM25 and sparse search through the ``Backend`` protocol; each returns the engine's ``took_ms``.
 
     ``vectors`` is either the query vectors, or a function encoding query ``i`` on each
     call (so that query encoding counts in the sparse latency).
     """
     encode = vectors if callable(vectors) else vectors.__getitem__
 
-    def sparse(i: int) -> None:
-        backend.search_sparse(encode(i), k)
+    def sparse(i: int) -> float:
+        return backend.search_sparse(encode(i), k).took_ms
 
-    def bm25(i: int) -> None:
-        backend.search_bm25(texts[i], k)
+    def bm25(i: int) -> float:
+        return backend.search_bm25(texts[i], k).took_ms
 
     return {"BM25": bm25, sparse_name: sparse}
 

@@ -30,6 +30,7 @@ from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
 from .ml_commons_package import MlCommonsPackage, check_zip
+from .opensearch_client import open_client
 from .opensearch_errors import one_line, redact_url, translate_errors
 from .opensearch_queries import index_body
 
@@ -81,13 +82,8 @@ class MlCommonsClient:
         if client is None:
             if not url:
                 raise ConfigError("MlCommonsClient needs a url or an opensearch-py client")
-            try:
-                from opensearchpy import OpenSearch
-            except ImportError as err:
-                raise ImportError("MlCommonsClient needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
-            client = OpenSearch(hosts=[url], http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
-                                use_ssl=url.startswith("https"), ssl_show_warn=False, timeout=request_timeout,
-                                max_retries=3, retry_on_timeout=True, retry_on_status=(502, 503, 504))
+            client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
+                                 timeout=request_timeout)
             self.url = redact_url(url)
         else:
             hosts = getattr(getattr(client, "transport", None), "hosts", None) or [{}]

@@ -100,7 +100,7 @@ class MlCommonsPackage:
         directory = Path(directory).resolve()
         path = directory / REGISTER_FILE
         if not path.is_file():
-            raise ModelLoadError(f"{directory}: no {REGISTER_FILE} (build the package with `sparsedoc package`)")
+            raise ModelLoadError(f"{directory}: no {REGISTER_FILE} (build the package with `sparsedoc ml-commons package`)")
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             zip_path = directory / record["zip"]

@@ -19,15 +19,28 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, IndexingError
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
 
-from .base import BackendBase, EncodedDocument, Hit, IndexReport
+from .base import (
+    BackendBase,
+    EncodedDocument,
+    IndexReport,
+    SearchResult,
+    check_k,
+    first_occurrences,
+    ranked_hits,
+    top_k,
+)
+from .fusion import Fusion
+from .opensearch_client import detect_query_mode, open_client, require_feature
 from .opensearch_errors import error_reason, redact_url, translate_errors
 from .opensearch_queries import (
     QUERY_MODES,
     analyzer_query,
     bm25_query,
+    hybrid_pipeline,
+    hybrid_query,
     index_body,
     sparse_query,
     two_phase_pipeline,
@@ -35,7 +48,8 @@ from .opensearch_queries import (
 
 logger = logging.getLogger(__name__)
 
-NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
+RRF_SINCE = (2, 19)  # score-ranker-processor
+MIN_MAX_SINCE = (2, 10)  # hybrid query and normalization-processor
 FLOAT32_MIN_NORMAL = 1.1754944e-38
 
 
@@ -58,12 +72,10 @@ class OpenSearchBackend(BackendBase):
         two_phase: parameters of neural-search's two-phase search processor (e.g.
             ``{"prune_ratio": 0.4, "expansion_rate": 5.0, "max_window_size": 10000}``),
             installed as the index's default search pipeline; ``None`` for exact search.
-        raise_on_failure: raise ``IndexingError`` when documents are refused (after
-            writing the rest); otherwise return them in the report.
 
     Example:
         >>> backend = OpenSearchBackend("http://127.0.0.1:9200", "docs")  # doctest: +SKIP
-        >>> backend.search_sparse(SparseVector({"wing": 3.1}), k=10)  # doctest: +SKIP
+        >>> backend.search_sparse(SparseVector({"wing": 3.1}), k=10).hits  # doctest: +SKIP
     """
 
     def __init__(
@@ -88,12 +100,7 @@ class OpenSearchBackend(BackendBase):
         max_backoff: float = 30.0,
         timeout: float = 30.0,
         two_phase: dict[str, float] | None = None,
-        raise_on_failure: bool = True,
     ) -> None:
-        try:
-            from opensearchpy import OpenSearch
-        except ImportError as err:
-            raise ImportError("the OpenSearch backend needs opensearch-py: pip install 'sparsedoc[opensearch]'") from err
         if query_mode not in QUERY_MODES:
             raise ConfigError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
         if not index or index != index.lower() or index.startswith(("_", "-", "+")):
@@ -109,13 +116,12 @@ class OpenSearchBackend(BackendBase):
                       "initial_backoff": initial_backoff, "max_backoff": max_backoff}
         self._two_phase = two_phase
         self._mode = query_mode
-        self.raise_on_failure = raise_on_failure
-        self.last_took_ms: int | None = None
-        self.client = OpenSearch(
-            hosts=[url], http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
-            use_ssl=url.startswith("https"), ssl_show_warn=False, timeout=timeout,
-            max_retries=3, retry_on_timeout=True, retry_on_status=(502, 503, 504),
-        )
+        self._ready = False  # the index is known to exist (created or checked)
+        self._version: tuple[int, ...] | None = None
+        self._pipelines: set[str] = set()
+        self._analyzer_checked = False
+        self.client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
+                                  timeout=timeout)
 
     # -- errors ----------------------------------------------------------------------------
     def _errors(self, action: str) -> AbstractContextManager[None]:
@@ -130,6 +136,7 @@ class OpenSearchBackend(BackendBase):
                 self.client.indices.delete(index=self.index_name)
             elif exists:
                 self._check_mapping()
+                self._ready = True
                 return
             body = index_body(vector_field=self.vector_field, text_field=self.text_field, **self._settings)
             if self._two_phase is not None:
@@ -138,6 +145,7 @@ class OpenSearchBackend(BackendBase):
                     "PUT", f"/_search/pipeline/{pipeline}", body=two_phase_pipeline(**self._two_phase))
                 body["settings"]["index"]["search.default_pipeline"] = pipeline
             self.client.indices.create(index=self.index_name, body=body)
+        self._ready = True
 
     def _check_mapping(self) -> None:
         mapping = self.client.indices.get_mapping(index=self.index_name)
@@ -148,6 +156,7 @@ class OpenSearchBackend(BackendBase):
 
     def delete_index(self) -> None:
         """Delete the index (and its two-phase pipeline); a missing index is fine."""
+        self._ready = False
         with self._errors(f"delete index {self.index_name}"):
             self.client.indices.delete(index=self.index_name, ignore_unavailable=True)
             if self._two_phase is not None:
@@ -160,14 +169,16 @@ class OpenSearchBackend(BackendBase):
 
     # -- writing ---------------------------------------------------------------------------
     def index(self, documents: Iterable[EncodedDocument]) -> IndexReport:
-        """Bulk-write documents; existing ids are skipped (409), refused ones reported."""
+        """Bulk-write documents under the ``Backend`` contract (existing ids answer 409: skipped)."""
         from opensearchpy import helpers
 
+        if not self._ready:
+            self.create_index()
         report = IndexReport()
         actions = (
             {"_op_type": "create", "_index": self.index_name, "_id": d.doc_id,
              "_source": {self.vector_field: _storable(d.vector), self.text_field: d.text}}
-            for d in documents
+            for d in first_occurrences(documents, report.failures)
         )
         try:
             with self._errors(f"bulk write to {self.index_name}"):
@@ -184,16 +195,19 @@ class OpenSearchBackend(BackendBase):
                                "re-run to resume (written documents are skipped)") from err
         with self._errors(f"refresh {self.index_name}"):
             self.client.indices.refresh(index=self.index_name)
-        if report.failures and self.raise_on_failure:
-            raise IndexingError(f"OpenSearch refused documents (indexed {report.indexed})", report.failures)
         return report
 
     def existing_ids(self, doc_ids: Sequence[str]) -> set[str]:
         """Return the ids among ``doc_ids`` already in the index."""
         if not doc_ids:
             return set()
+        from opensearchpy.exceptions import NotFoundError
+
         with self._errors(f"look up ids in {self.index_name}"):
-            found = self.client.mget(index=self.index_name, body={"ids": list(doc_ids)}, _source=False)
+            try:
+                found = self.client.mget(index=self.index_name, body={"ids": list(doc_ids)}, _source=False)
+            except NotFoundError:  # no index yet: nothing is present
+                return set()
         return {doc["_id"] for doc in found["docs"] if doc.get("found")}
 
     def count(self) -> int:
@@ -206,34 +220,97 @@ class OpenSearchBackend(BackendBase):
     def query_mode(self) -> str:
         """The sparse query mode in use (``auto`` is resolved from the cluster's plugins)."""
         if self._mode == "auto":
-            with self._errors("list plugins"):
-                plugins = self.client.cat.plugins(format="json")
-            names = {p.get("component") for p in plugins}
-            self._mode = "neural_sparse" if NEURAL_SEARCH_PLUGIN in names else "rank_feature"
+            self._mode = detect_query_mode(self.client, self.url)
             logger.info("OpenSearch at %s: sparse queries use %s", self.url, self._mode)
         return self._mode
 
-    def search_sparse(self, query: SparseVector, k: int = 10) -> list[Hit]:
+    def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
         """Rank by the dot product of ``query`` with the stored vectors."""
+        check_k(k)
         built = sparse_query(query, field=self.vector_field, mode=self.query_mode, size=k)
         if built.dropped_tokens:
             logger.debug("rank_feature mode cannot address tokens with '.': dropped %s", built.dropped_tokens)
-        return self._search(built.body, built.score_factor)
+        return top_k(lambda n: self._search({**built.body, "size": n}, built.score_factor), k)
 
-    def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> list[Hit]:
-        """Inference-free search where OpenSearch tokenises and weights the query (3.1+)."""
-        return self._search(analyzer_query(text, field=self.vector_field, analyzer=analyzer, size=k))
+    def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> SearchResult:
+        """Inference-free search where OpenSearch tokenises and weights the query (3.1+).
 
-    def search_bm25(self, text: str, k: int = 10) -> list[Hit]:
+        Raises:
+            BackendError: the cluster runs OpenSearch older than 3.1.
+        """
+        check_k(k)
+        if not self._analyzer_checked:
+            require_feature(self.client, self.url, "analyzer_query", "search by analyzer (query mode 'analyzer')")
+            self._analyzer_checked = True
+        body = analyzer_query(text, field=self.vector_field, analyzer=analyzer, size=k)
+        return top_k(lambda n: self._search({**body, "size": n}), k)
+
+    def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank by BM25 over the text field."""
-        return self._search(bm25_query(text, field=self.text_field, size=k))
+        check_k(k)
+        body = bm25_query(text, field=self.text_field, size=k)
+        return top_k(lambda n: self._search({**body, "size": n}), k)
 
-    def _search(self, body: dict[str, Any], score_factor: float = 1.0) -> list[Hit]:
+    def search_hybrid(
+        self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
+    ) -> SearchResult:
+        """A ``hybrid`` query (BM25 ``match`` + ``neural_sparse``) fused by a search pipeline.
+
+        The pipeline (``normalization-processor`` for ``min_max``, ``score-ranker-processor``
+        for ``rrf``) is created on first use, named after the fusion settings. Each
+        sub-query keeps its top ``fusion.window_for(k)`` hits.
+
+        Raises:
+            ConfigError: ``k`` is out of range.
+            BackendError: the cluster lacks the neural-search plugin, or is too old for
+                the fusion method (``min_max`` needs 2.10+, ``rrf`` 2.19+).
+        """
+        check_k(k)
+        fusion = fusion or Fusion()
+        pipeline = self._hybrid_pipeline(fusion)
+        window = fusion.window_for(k)
+        built = sparse_query(query, field=self.vector_field, mode="neural_sparse", size=window)
+        body = hybrid_query(text, built.body["query"], text_field=self.text_field, size=window)
+        pairs, took = self._search(body, params={"search_pipeline": pipeline})
+        return SearchResult(ranked_hits(pairs, k), took)
+
+    def _hybrid_pipeline(self, fusion: Fusion) -> str:
+        """Create (once per backend) the search pipeline for ``fusion``; return its name."""
+        name = f"sparsedoc-hybrid-{fusion.method}-" + (
+            f"{fusion.rank_constant}" if fusion.method == "rrf" else f"{round(fusion.sparse_weight * 1000):04d}")
+        if name in self._pipelines:
+            return name
+        if self.query_mode != "neural_sparse":
+            raise BackendError(f"hybrid search needs the neural-search plugin, which OpenSearch at {self.url} lacks")
+        needed = RRF_SINCE if fusion.method == "rrf" else MIN_MAX_SINCE
+        if self.version < needed:
+            have, want = ".".join(map(str, self.version)), ".".join(map(str, needed))
+            raise BackendError(f"{fusion.method} fusion needs OpenSearch {want}+, but {self.url} runs {have}")
+        with self._errors(f"create search pipeline {name}"):
+            self.client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=hybrid_pipeline(fusion))
+        self._pipelines.add(name)
+        return name
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The cluster's OpenSearch version, e.g. ``(3, 6, 0)``."""
+        if self._version is None:
+            with self._errors("read the cluster version"):
+                number = self.client.info()["version"]["number"]
+            self._version = tuple(int(part) for part in number.split("-")[0].split(".") if part.isdigit())
+        return self._version
+
+    def _search(self, body: dict[str, Any], score_factor: float = 1.0, params: dict[str, Any] | None = None
+                ) -> tuple[list[tuple[str, float]], float]:
         with self._errors(f"search {self.index_name}"):
-            response = self.client.search(index=self.index_name, body=body)
-        self.last_took_ms = response.get("took")
-        return [Hit(hit["_id"], float(hit["_score"]) * score_factor, rank)
-                for rank, hit in enumerate(response["hits"]["hits"], start=1)]
+            response = self.client.search(index=self.index_name, body=body, params=params or {})
+        shards = response.get("_shards") or {}
+        if shards.get("failed"):  # never return silently fewer hits
+            reasons = "; ".join(sorted({error_reason(f.get("reason")) for f in shards.get("failures") or []}))
+            raise BackendError(f"search {self.index_name} at {self.url}: {shards['failed']} of {shards.get('total')} "
+                               f"shards failed, so results would be incomplete: {reasons or 'no reason given'}")
+        pairs = [(hit["_id"], float(hit["_score"]) * score_factor) for hit in response["hits"]["hits"]]
+        return pairs, float(response.get("took", 0.0))
 
 
 def _storable(vector: SparseVector) -> dict[str, float]:

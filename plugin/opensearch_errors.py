@@ -38,15 +38,22 @@ def translate_errors(action: str, url: str) -> Iterator[None]:
 
     ``url`` must already be redacted (see :func:`redact_url`).
     """
-    from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
+    from opensearchpy.exceptions import AuthenticationException, AuthorizationException, ConnectionError, SSLError, TransportError
 
     try:
         yield
     except AuthenticationException as err:
         raise BackendError(f"{action}: OpenSearch at {url} refused the credentials (HTTP 401)") from err
+    except AuthorizationException as err:
+        raise BackendError(f"{action}: the user may not do this at {url} (HTTP 403): "
+                           f"{error_reason(err.info) or err.error}") from err
+    except SSLError as err:
+        raise BackendError(f"{action}: TLS with OpenSearch at {url} failed; its certificate is not trusted "
+                           "(pass the CA bundle that signed it with --ca-certs)") from err
     except ConnectionError as err:
         reason = type(err.info).__name__ if getattr(err, "info", None) else "connection failed"
-        raise BackendError(f"{action}: cannot reach OpenSearch at {url} ({reason})") from err
+        hint = " (if the cluster uses TLS, use an https:// URL)" if url.startswith("http://") else ""
+        raise BackendError(f"{action}: cannot reach OpenSearch at {url} ({reason}){hint}") from err
     except TransportError as err:
         raise BackendError(f"{action}: OpenSearch at {url} answered {err.status_code}: "
                            f"{error_reason(err.info) or err.error}") from err

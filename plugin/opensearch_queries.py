@@ -26,6 +26,8 @@ from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError
 
+from .fusion import Fusion
+
 MAX_LINEAR_WEIGHT = 64.0
 QUERY_MODES = ("auto", "neural_sparse", "rank_feature")
 
@@ -92,6 +94,30 @@ def bm25_query(text: str, *, field: str, size: int) -> dict[str, Any]:
     return {"size": size, "_source": False, "query": {"match": {field: text}}}
 
 
+def hybrid_query(text: str, sparse: dict[str, Any], *, text_field: str, size: int) -> dict[str, Any]:
+    """A ``hybrid`` query: BM25 ``match`` first, then the sparse query; each keeps its top ``size``."""
+    return {"size": size, "_source": False,
+            "query": {"hybrid": {"queries": [{"match": {text_field: text}}, sparse]}}}
+
+
+def hybrid_pipeline(fusion: Fusion) -> dict[str, Any]:
+    """The search pipeline fusing a hybrid query's sub-query results as ``fusion`` says.
+
+    ``min_max``: neural-search's ``normalization-processor`` (min-max, then weighted
+    arithmetic mean, weights in sub-query order). ``rrf``: its ``score-ranker-processor``
+    (OpenSearch 2.19+).
+    """
+    if fusion.method == "rrf":
+        processor = {"score-ranker-processor": {
+            "combination": {"technique": "rrf", "rank_constant": fusion.rank_constant}}}
+    else:
+        processor = {"normalization-processor": {
+            "normalization": {"technique": "min_max"},
+            "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(fusion.weights)}},
+        }}
+    return {"description": f"sparsedoc hybrid fusion: {fusion.describe()}", "phase_results_processors": [processor]}
+
+
 def two_phase_pipeline(*, prune_ratio: float, expansion_rate: float, max_window_size: int) -> dict[str, Any]:
     """A search pipeline with neural-search's two-phase processor (2.15+)."""
     return {"request_processors": [{"neural_sparse_two_phase_processor": {
@@ -99,3 +125,40 @@ def two_phase_pipeline(*, prune_ratio: float, expansion_rate: float, max_window_
         "two_phase_parameter": {"prune_type": "max_ratio", "prune_ratio": prune_ratio,
                                 "expansion_rate": expansion_rate, "max_window_size": max_window_size},
     }}]}
+
+
+SPARSE_VECTOR_MAX_IDS = 32_768
+"""``sparse_vector`` (SEISMIC) stores token ids as shorts: ids at or above this fold onto smaller ones."""
+
+
+def token_id_vector(vector: Mapping[str, float], token_ids: Mapping[str, int]) -> dict[str, float]:
+    """``vector`` keyed by token id (as strings), for a ``sparse_vector`` field or its query.
+
+    OpenSearch folds ids modulo 32,768, so two tokens of a larger vocabulary (mBERT,
+    XLM-R) would silently share one dimension; such ids are refused here instead.
+
+    Raises:
+        ConfigError: a token has no id in ``token_ids``, or its id is >= 32,768.
+    """
+    out: dict[str, float] = {}
+    for token, weight in vector.items():
+        token_id = token_ids.get(token)
+        if token_id is None:
+            raise ConfigError(f"token {token!r} has no id in the vocabulary given for sparse_vector")
+        if not 0 <= token_id < SPARSE_VECTOR_MAX_IDS:
+            raise ConfigError(f"token {token!r} has id {token_id}: sparse_vector keeps ids below "
+                              f"{SPARSE_VECTOR_MAX_IDS} (larger ones collide); use a vocabulary of at most "
+                              f"{SPARSE_VECTOR_MAX_IDS} tokens or remap ids")
+        out[str(token_id)] = weight
+    return out
+
+
+def check_vocabulary_size(size: int) -> None:
+    """Refuse a vocabulary whose ids would collide in ``sparse_vector`` (more than 32,768 tokens).
+
+    Raises:
+        ConfigError: ``size`` > 32,768.
+    """
+    if size > SPARSE_VECTOR_MAX_IDS:
+        raise ConfigError(f"vocabulary of {size} tokens: sparse_vector folds ids modulo {SPARSE_VECTOR_MAX_IDS}, "
+                          "so tokens would collide; use rank_features or remap ids below 32,768")

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opensearch_nodes import FAST_START, NODES_STARTED, OPENSEARCH_VERSIONS, VERSION_GAPS, NodePool, SecuredCluster
 
-FAST_START = "-XX:TieredStopAtLevel=1"  # JVM option for test nodes: C1 only, starts faster
+__all__ = ["FAST_START", "engine_unavailable", "free_port"]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -82,7 +83,7 @@ def lucene_backend_cls() -> type:
     from sparsedoc.plugin.lucene_backend import LuceneBackend
 
     try:
-        start_jvm()
+        start_jvm(java_home=os.environ.get("SPARSEDOC_JAVA_HOME"), preferred=[os.environ.get("JAVA_HOME", "")])
     except BackendError as exc:
         engine_unavailable(f"Lucene unavailable: {exc}")
     return LuceneBackend
@@ -122,33 +123,94 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
-def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real OpenSearch: $SPARSEDOC_OPENSEARCH_URL, else testcontainers (Docker), else a local node.
+def opensearch_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodePool]:
+    """Local OpenSearch nodes, one per version (and one secured), stopped at the session's end."""
+    from opensearch_containers import base_image
 
-    The local node is the official distribution from Maven Central with the neural-search,
-    ml-commons, k-NN and job-scheduler plugins (plugin/local_node.py), started natively.
-    """
+    base = base_image() if _docker_answers() else None
+    if base:
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # no reaper image to pull; we stop our own
+    elif os.environ.get("CI") and os.environ.get("SPARSEDOC_BASE_IMAGE"):
+        pytest.fail("CI set SPARSEDOC_BASE_IMAGE but no Docker engine answers")
+    pool = NodePool(tmp_path_factory.mktemp("opensearch"), free_port, base)
+    if base:
+        _CONTAINER_SHARED.append(pool.shared)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+def _started(pool: NodePool, version: str) -> str:
+    from sparsedoc.encoder.errors import LocalNodeError
+
+    try:
+        return pool.node(version).url
+    except LocalNodeError as exc:
+        engine_unavailable(f"OpenSearch {version} node did not start: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(opensearch_nodes: NodePool) -> Iterator[str]:
+    """A real OpenSearch of the default version: $SPARSEDOC_OPENSEARCH_URL, else testcontainers
+    (Docker), else a local node (official Maven Central distribution + plugins, started natively)."""
     if url := os.environ.get("SPARSEDOC_OPENSEARCH_URL"):
         yield url
         return
-    if _docker_answers():
+    if _docker_answers() and not os.environ.get("SPARSEDOC_BASE_IMAGE"):  # the official image, if it can be pulled
         from testcontainers.opensearch import OpenSearchContainer
 
-        from sparsedoc.plugin.local_node import OPENSEARCH_VERSION
+        from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
 
-        with OpenSearchContainer(f"opensearchproject/opensearch:{OPENSEARCH_VERSION}") as container:
+        with OpenSearchContainer(f"opensearchproject/opensearch:{DEFAULT_VERSION}") as container:
             config = container.get_config()
             yield f"http://{config['host']}:{config['port']}"
         return
-    from sparsedoc.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+    yield _started(opensearch_nodes, OPENSEARCH_VERSIONS[0])
 
-    node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path_factory.mktemp("opensearch-data"),
-                               java_opts=FAST_START)
+
+@pytest.fixture(scope="session", params=OPENSEARCH_VERSIONS)
+def versioned_opensearch(request: pytest.FixtureRequest, opensearch_nodes: NodePool) -> tuple[str, str]:
+    """(version, URL) of a plain-HTTP node, once per version of the matrix."""
+    if url := os.environ.get("SPARSEDOC_OPENSEARCH_URL"):  # an external cluster: only its own version
+        if request.param != OPENSEARCH_VERSIONS[0]:
+            pytest.skip(f"SPARSEDOC_OPENSEARCH_URL is set: one external cluster, not OpenSearch {request.param}")
+        return request.param, url
+    return request.param, _started(opensearch_nodes, request.param)
+
+
+@pytest.fixture(scope="session")
+def secured_opensearch(opensearch_nodes: NodePool) -> SecuredCluster:
+    """A 2.19.1 node with the security plugin: TLS (own CA), an admin and a least-privilege user."""
+    from sparsedoc.encoder.errors import LocalNodeError
+
     try:
-        url = node.start()
+        return opensearch_nodes.secured()
     except LocalNodeError as exc:
-        engine_unavailable(f"OpenSearch node did not start: {exc}")
-    try:
-        yield url
-    finally:
-        node.stop()
+        engine_unavailable(f"secured OpenSearch node did not start: {exc}")
+        raise
+
+
+_CONTAINER_SHARED: list[Path] = []  # the session's temporary folder, when nodes run in containers
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Containers run OpenSearch as uid 1000: let it into the temporary folders fixtures made (0700)."""
+    for shared in _CONTAINER_SHARED:
+        for folder in (shared, *shared.iterdir()):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(folder.stat().st_mode | 0o055)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The OpenSearch nodes of the session, and the version matrix: what each version refused, and why."""
+    if NODES_STARTED:
+        terminalreporter.section("OpenSearch nodes")
+        for line in NODES_STARTED:
+            terminalreporter.write_line(line)
+    if VERSION_GAPS:
+        terminalreporter.section("OpenSearch version matrix: features refused by version")
+        for version, what, why in sorted(VERSION_GAPS):
+            terminalreporter.write_line(f"{version}: {what}: {why}")

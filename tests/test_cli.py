@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
 
-from sparsedoc.cli.main import cli, main
+from sparsedoc.cli.main import _register, cli, main
+from sparsedoc.encoder.extras import EXTRA_OF_MODULE
 
-COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
-            "teachers score", "export-onnx", "quantize", "package",
-            "deploy", "predict", "bench", "bench latency"]
+COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train",
+            "data pseudo-queries", "teachers score", "export-onnx", "quantize", "ml-commons", "ml-commons package",
+            "ml-commons deploy", "ml-commons predict", "bench", "bench latency"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -25,7 +28,7 @@ def test_malformed_corpus_gives_one_line_error(tmp_path: Path, minilm_dir: Path)
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"_id": "1", "text": "fine"}\n{"_id": "2", "text": oops}\n')
     done = subprocess.run(
-        [sys.executable, "-m", "sparsedoc.cli.main", "idf", str(corpus), "--tokenizer", str(minilm_dir),
+        [sys.executable, "-m", "sparsedoc.cli.main", "idf", str(corpus), "--model", str(minilm_dir),
          "--out", str(tmp_path / "idf.json")],
         capture_output=True, text=True,
     )
@@ -39,7 +42,7 @@ def test_malformed_corpus_gives_one_line_error(tmp_path: Path, minilm_dir: Path)
 def test_idf_command_writes_table(tmp_path: Path, minilm_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"_id": "1", "text": "wing lift"}\n{"_id": "2", "text": "wing"}\n')
-    assert main(["idf", str(corpus), "--tokenizer", str(minilm_dir), "--out", str(tmp_path / "idf.json")]) == 0
+    assert main(["idf", str(corpus), "--model", str(minilm_dir), "--out", str(tmp_path / "idf.json")]) == 0
     assert "2 tokens" in capsys.readouterr().out
 
 
@@ -63,3 +66,99 @@ def test_unreachable_opensearch_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: create index docs: cannot reach OpenSearch at")
     assert "Traceback" not in done.stderr and ":pw@" not in done.stderr
+
+
+def _options(command: click.Command) -> dict[str, click.Option]:
+    return {name: p for p in command.params if isinstance(p, click.Option) for name in p.opts}
+
+
+def _commands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        found[prefix + name] = command
+        if isinstance(command, click.Group):
+            found.update(_commands(command, f"{prefix}{name} "))
+    return found
+
+
+def test_options_are_spelled_one_way() -> None:
+    _register()
+    commands = _commands()
+    assert not {"package", "deploy", "predict"} & set(cli.commands), "ML Commons commands live under ml-commons"
+    for name, command in commands.items():
+        options = _options(command)
+        assert not {"--fresh", "--tokenizer", "--k", "--query-style"} & set(options), name
+        if "--out" in options:
+            assert options["--out"].type.dir_okay is False, f"{name}: --out is a file; folders are --out-dir"
+        if "--out-dir" in options:
+            assert options["--out-dir"].type.file_okay is False, name
+    for name in ("search", "eval", "bench latency"):
+        options = _options(commands[name])
+        assert {"-k", "--top-k", "--text-field", "--vector-field", "--query-mode", "--model"} <= set(options), name
+    for name in ("idf", "encode", "index", "eval", "quickstart", "export-onnx", "quantize", "ml-commons package"):
+        assert "--model" in _options(commands[name]), name
+    connection = ["--url", "--user", "--password", "--ca-certs", "--request-timeout"]
+    for name in ("index", "search", "eval", "bench latency", "ml-commons deploy", "ml-commons predict"):
+        assert all(o in _options(commands[name]) for o in connection), name
+
+
+def test_every_optional_module_names_a_declared_extra() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert set(EXTRA_OF_MODULE.values()) <= set(pyproject["project"]["optional-dependencies"])
+
+
+BLOCKED_RUN = ("import sys\nfor name in sys.argv[1].split(','): sys.modules[name] = None  # importing it now fails\n"
+               "from sparsedoc.cli.main import main\nsys.exit(main(sys.argv[2:]))")
+"""Run the CLI (argv after the blocked module names) as if those modules' extra were not installed."""
+
+
+@pytest.mark.parametrize(("blocked", "extra", "purpose", "arguments"), [
+    ("opensearchpy", "opensearch", "OpenSearch",
+     ["search", "zeppelin", "--bm25", "--index", "docs", "--backend", "opensearch", "--url", "http://127.0.0.1:9"]),
+    ("onnxruntime", "export", "quantize_int8", ["quantize", "--model", "{tmp}", "--out-dir", "{tmp}/int8"]),
+    ("pydantic", "training", "this command", ["train", "{tmp}/config.yaml"]),  # imported at a module's top
+])
+def test_missing_extra_is_one_line_naming_it(tmp_path: Path, blocked: str, extra: str, purpose: str,
+                                             arguments: list[str]) -> None:
+    (tmp_path / "config.yaml").write_text("steps: 1\n")
+    done = subprocess.run([sys.executable, "-c", BLOCKED_RUN, blocked, *(a.format(tmp=tmp_path) for a in arguments)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: {purpose} needs {blocked} from the '{extra}' extra: pip install 'sparsedoc[{extra}]'"]
+
+
+@pytest.mark.engine
+@pytest.mark.opensearch
+def test_search_options_reach_opensearch(opensearch_url: str, tmp_path: Path, minilm_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Field names, query mode and -k given on the command line are the ones the cluster is searched with."""
+    import uuid
+
+    from sparsedoc.encoder.sparse_vector import SparseVector
+    from sparsedoc.plugin.base import EncodedDocument
+    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+
+    index = f"cli-fields-{uuid.uuid4().hex[:8]}"
+    backend = OpenSearchBackend(opensearch_url, index, text_field="body", vector_field="emb")
+    try:
+        backend.create_index()
+        backend.index([EncodedDocument("wing", "swept wing lift", SparseVector({"wing": 2.0, "lift": 1.0})),
+                       EncodedDocument("heat", "heat transfer", SparseVector({"heat": 2.0})),
+                       EncodedDocument("both", "wing heat", SparseVector({"wing": 0.5, "heat": 0.5}))])
+        (tmp_path / "idf.json").write_text('{"wing": 1.0, "lift": 1.0, "heat": 1.0}')
+        common = ["--index", index, "--backend", "opensearch", "--url", opensearch_url, "--text-field", "body",
+                  "--vector-field", "emb", "--top-k", "2"]
+        for mode in ("rank_feature", "neural_sparse"):
+            capsys.readouterr()
+            assert main(["search", "wing lift", "--model", str(minilm_dir), "--idf", str(tmp_path / "idf.json"),
+                         "--query-mode", mode, *common]) == 0
+            rows = capsys.readouterr().out.splitlines()[2:]
+            assert [row.split()[1] for row in rows] == ["wing", "both"], mode
+        assert main(["search", "heat transfer", "--bm25", *common]) == 0
+        assert [row.split()[1] for row in capsys.readouterr().out.splitlines()[2:]] == ["heat", "both"]
+        assert main(["search", "heat transfer", "--bm25", *common[:6], "--top-k", "2"]) == 0  # default field: text
+        assert capsys.readouterr().out.splitlines()[2:] == []
+    finally:
+        backend.delete_index()
+        backend.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from itertools import islice
 from pathlib import Path
 
@@ -33,26 +34,44 @@ def small_cranfield(cranfield_dir: Path, tmp_path_factory: pytest.TempPathFactor
     return root
 
 
-def test_eval_prints_quality_and_latency_against_bm25(
-    small_cranfield: Path, splade_tiny_dir: Path, tmp_path: Path, lucene_backend_cls: type,
+@pytest.fixture(scope="module")
+def second_collection(small_cranfield: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 60 documents of the small collection, under another folder name."""
+    root = tmp_path_factory.mktemp("tiny") / "cranfield-tiny"
+    shutil.copytree(small_cranfield, root)
+    lines = (root / "corpus.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)[:60]
+    (root / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")
+    return root
+
+
+def test_eval_of_several_collections_prints_one_table_with_the_mean(
+    small_cranfield: Path, second_collection: Path, splade_tiny_dir: Path, tmp_path: Path, lucene_backend_cls: type,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     workdir = tmp_path / "work"
-    assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 0
+    args = ["eval", str(small_cranfield), str(second_collection), "--model", str(splade_tiny_dir),
+            "--workdir", str(workdir)]
+    assert main(args) == 0
     out = capsys.readouterr().out
-    assert "inference-free sparse" in out and "BM25" in out and "p50/BM25" in out
+    for collection in (small_cranfield.name, second_collection.name, "mean"):
+        assert [line for line in out.splitlines() if line.startswith(collection)], collection
+    assert "inference-free sparse" in out and "hybrid" in out and "p50/BM25" in out
     report = json.loads((workdir / "results.json").read_text())
-    sparse, bm25 = report["methods"]
-    assert report["document_sparsity"]["documents"] == N_DOCS
-    assert sparse["metrics"]["nDCG@10"] > 0.3 and bm25["metrics"]["nDCG@10"] > 0.3
-    assert sparse["latency"]["p50_ms"] > 0 and sparse["latency_ratio_to_bm25"]["p50_ms"] > 0
+    first, second = report["collections"]
+    assert [m["name"] for m in first["methods"]] == ["BM25", "inference-free sparse", "hybrid"]
+    assert first["document_sparsity"]["documents"] == N_DOCS and second["document_sparsity"]["documents"] == 60
+    bm25, sparse, hybrid = first["methods"]
+    assert sparse["metrics"]["nDCG@10"] > 0.3 and bm25["metrics"]["nDCG@10"] > 0.3 and hybrid["metrics"]["nDCG@10"] > 0.3
+    assert hybrid["latency"]["p50_ms"] > 0 and hybrid["latency_ratio_to_bm25"]["p50_ms"] > 0
+    mean = report["mean"]["hybrid"]["metrics"]["nDCG@10"]
+    assert mean == pytest.approx((hybrid["metrics"]["nDCG@10"] + second["methods"][2]["metrics"]["nDCG@10"]) / 2)
 
-    # A second run reuses the workspace: nothing is encoded or indexed twice.
-    assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 0
-    again = json.loads((workdir / "results.json").read_text())
-    assert again["methods"][0]["metrics"] == sparse["metrics"]
-    assert again["truncated_documents"] == report["truncated_documents"]
-    assert sum(1 for _ in (workdir / "vectors.jsonl").open()) == N_DOCS
+    # A later run of one of them reuses its workspace: nothing is encoded or indexed twice.
+    assert main(["eval", str(small_cranfield), *args[3:]]) == 0
+    again = json.loads((workdir / "results.json").read_text())["collections"][0]
+    assert again["methods"][1]["metrics"] == sparse["metrics"]
+    assert again["truncated_documents"] == first["truncated_documents"]
+    assert sum(1 for _ in (workdir / small_cranfield.name / "vectors.jsonl").open()) == N_DOCS
 
 
 def test_workspace_refuses_vectors_from_another_model(
@@ -60,11 +79,11 @@ def test_workspace_refuses_vectors_from_another_model(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     workdir = tmp_path / "work"
-    workdir.mkdir()
-    (workdir / "manifest.json").write_text(json.dumps(
+    (workdir / small_cranfield.name).mkdir(parents=True)
+    (workdir / small_cranfield.name / "manifest.json").write_text(json.dumps(
         {"model": "other", "fingerprint": "0" * 16, "settings": {}}))
     assert main(["eval", str(small_cranfield), "--model", str(splade_tiny_dir), "--workdir", str(workdir)]) == 1
-    assert "use another --workdir or --fresh" in capsys.readouterr().err
+    assert "use another --workdir or --overwrite" in capsys.readouterr().err
 
 
 def test_index_then_search_from_the_command_line(
@@ -74,17 +93,20 @@ def test_index_then_search_from_the_command_line(
     index = tmp_path / "index"
     idf = tmp_path / "idf.json"
     corpus = str(small_cranfield / "corpus.jsonl")
-    assert main(["idf", corpus, "--tokenizer", str(splade_tiny_dir), "--out", str(idf)]) == 0
+    assert main(["idf", corpus, "--model", str(splade_tiny_dir), "--out", str(idf)]) == 0
     assert main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index)]) == 0
     assert f"{N_DOCS} in index" in capsys.readouterr().out
     assert main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index)]) == 0
     assert f"indexed 0, skipped {N_DOCS} already present; {N_DOCS} in index" in capsys.readouterr().out
     query = "experimental investigation of the aerodynamics of a wing in a slipstream"
-    assert main(["search", query, "--index", str(index), "--tokenizer", str(splade_tiny_dir),
+    assert main(["search", query, "--index", str(index), "--model", str(splade_tiny_dir),
                  "--idf", str(idf), "-k", "3"]) == 0
     sparse_lines = capsys.readouterr().out.splitlines()
     assert sparse_lines[2].split()[:2] == ["1", "1"]  # rank 1 is document "1", whose title this is
-    assert main(["search", query, "--index", str(index), "--bm25", "-k", "3"]) == 0
+    assert main(["search", query, "--index", str(index), "--bm25", "--top-k", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
+    assert main(["search", query, "--index", str(index), "--model", str(splade_tiny_dir),
+                 "--idf", str(idf), "--hybrid", "-k", "3"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
 
 
@@ -94,7 +116,7 @@ def test_onnx_export_indexes_like_torch(
 ) -> None:
     onnx_dir = tmp_path / "onnx"
     corpus = str(small_cranfield / "corpus.jsonl")
-    assert main(["export-onnx", str(splade_tiny_dir), "--out", str(onnx_dir)]) == 0
+    assert main(["export-onnx", "--model", str(splade_tiny_dir), "--out-dir", str(onnx_dir)]) == 0
     for name, model in (("torch", splade_tiny_dir), ("onnx", onnx_dir)):
         assert main(["index", corpus, "--model", str(model), "--index", str(tmp_path / name)]) == 0
     capsys.readouterr()

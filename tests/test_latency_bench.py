@@ -112,7 +112,7 @@ def test_bench_latency_on_lucene(tmp_path: Path, minilm_dir: Path) -> None:
     out = tmp_path / "report.json"
     result = CliRunner().invoke(bench, [
         "latency", "--index", str(tmp_path / "idx"), "--queries", str(tmp_path / "q.jsonl"),
-        "--tokenizer", str(minilm_dir), "--idf", str(tmp_path / "idf.json"), "--clients", "2",
+        "--model", str(minilm_dir), "--idf", str(tmp_path / "idf.json"), "--clients", "2",
         "--throughput-seconds", "0.4", "--max-seconds", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "inference-free sparse" in result.output and "BM25" in result.output

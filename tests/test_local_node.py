@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import struct
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +14,10 @@ from typing import Any
 import pytest
 from conftest import FAST_START, engine_unavailable, free_port
 
+from sparsedoc.encoder.errors import LocalNodeError
 from sparsedoc.plugin import local_node
+from sparsedoc.plugin.node_process import pid_alive, port_free
+from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
 
 pytestmark = pytest.mark.engine
 
@@ -60,13 +61,13 @@ def _expected(doc: dict[str, float], query: dict[str, float], quantize: bool = T
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    try:
-        ln.find_java_home()
-    except ln.LocalNodeError as exc:
-        engine_unavailable(f"no Java 21+: {exc}")
-    home = Path(os.environ.get("SPARSEDOC_OPENSEARCH_HOME", Path.home() / ".cache/sparsedoc/opensearch"))
+    home = Path(os.environ.get("SPARSEDOC_OPENSEARCH_HOME", ln.default_home()))
     n = ln.LocalOpenSearchNode(home=home, port=free_port(), data_dir=tmp_path_factory.mktemp("os-data"),
                                heap="1g", java_opts=FAST_START)
+    try:
+        n.java()
+    except LocalNodeError as exc:
+        engine_unavailable(f"no Java for OpenSearch: {exc}")
     n.start(timeout=300)
     yield n
     n.stop()
@@ -99,11 +100,11 @@ def _check_scores(scores: dict[str, float]) -> None:
 
 
 def test_version_and_plugins(node: Any) -> None:
-    assert _req(node.url + "/")["version"]["number"] == ln.OPENSEARCH_VERSION
+    assert _req(node.url + "/")["version"]["number"] == DEFAULT_VERSION
     components = {row["component"] for row in _req(node.url + "/_cat/plugins?format=json")}
     assert {"opensearch-neural-search", "opensearch-ml", "opensearch-knn", "opensearch-job-scheduler"} <= components
     st = node.status()
-    assert st["running"] and st["pid"] and st["version"] == ln.OPENSEARCH_VERSION
+    assert st["running"] and st["pid"] and st["version"] == DEFAULT_VERSION
     assert node.pid_file.read_text().strip() == str(st["pid"])
     settings = _req(node.url + "/_cluster/settings")["persistent"]
     assert settings["plugins"]["ml_commons"]["only_run_on_ml_node"] == "false"
@@ -125,10 +126,7 @@ def test_sigkill_and_restart_keeps_documents(indexed: Any) -> None:
     node = indexed
     pid = node.read_pid()
     assert pid
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while node.is_running() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    node.kill()
     assert not node.is_running()
     node.start(timeout=300)
     assert node.read_pid() != pid
@@ -142,7 +140,7 @@ def test_start_refuses_taken_port(node: Any, tmp_path: Path) -> None:
                                    data_dir=tmp_path / "d")
     other.run_dir = tmp_path / "run"  # a different PID file: the port belongs to someone else
     other.pid_file = other.run_dir / "opensearch.pid"
-    with pytest.raises(ln.LocalNodeError, match="already in use"):
+    with pytest.raises(LocalNodeError, match="already in use"):
         other.start(timeout=30, port_wait=1.0)
 
 
@@ -150,7 +148,7 @@ def test_stop(node: Any) -> None:
     pid = node.read_pid()
     assert pid
     node.stop()
-    assert not ln._pid_alive(pid)
+    assert not pid_alive(pid)
     assert not node.pid_file.exists()
-    assert ln._port_free(node.port)
+    assert port_free(node.port)
     assert node.status()["running"] is False

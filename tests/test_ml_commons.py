@@ -173,13 +173,14 @@ def test_cli_package_writes_register_json(tmp_path: Path, splade_tiny_dir: Path,
     from sparsedoc.cli.mlcommons_commands import package
 
     out = tmp_path / "cli-pkg"
-    result = CliRunner().invoke(package, [str(splade_tiny_dir), "--kind", "tokenizer", "--idf", str(idf_path),
-                                          "--out", str(out), "--name", "cli-tok"])
+    result = CliRunner().invoke(package, ["--model", str(splade_tiny_dir), "--kind", "tokenizer", "--idf",
+                                          str(idf_path), "--out-dir", str(out), "--name", "cli-tok"])
     assert result.exit_code == 0, result.output
     record = json.loads((out / "register.json").read_text())
     assert result.output.strip() == str(out / "register.json")
     assert record["sha256"] == record["register_body"]["model_content_hash_value"]
-    missing_idf = CliRunner().invoke(package, [str(splade_tiny_dir), "--kind", "tokenizer", "--out", str(out)])
+    missing_idf = CliRunner().invoke(package, ["--model", str(splade_tiny_dir), "--kind", "tokenizer",
+                                               "--out-dir", str(out)])
     assert missing_idf.exit_code != 0 and "--idf" in missing_idf.output
 
 
@@ -263,7 +264,7 @@ def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, toke
     try:
         backend.index([EncodedDocument(i, t, v) for (i, t), v in zip(DOCUMENTS.items(), vectors)])
         for query, vector in zip(QUERIES, query_encoder.encode_query(QUERIES)):
-            by_tokens = backend.search_sparse(vector, k=6)
+            by_tokens = backend.search_sparse(vector, k=6).hits
             answer = backend.client.search(index=backend.index_name, body={"size": 6, "query": {"neural_sparse": {
                 backend.vector_field: {"query_text": query, "model_id": tokenizer_model}}}})
             by_model = [(h["_id"], h["_score"]) for h in answer["hits"]["hits"]]

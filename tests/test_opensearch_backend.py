@@ -1,4 +1,4 @@
-"""The OpenSearch backend against a real OpenSearch node (never a mock of it)."""
+"""The OpenSearch backend against real OpenSearch nodes of every version in the matrix (never a mock)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opensearch_nodes import record_gap
 from sparse_corpus import N_DOCS, random_corpus, random_queries
 
-from sparsedoc.encoder.errors import BackendError, ConfigError, IndexingError
+from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.base import Backend, EncodedDocument, Hit
+from sparsedoc.plugin.base import EncodedDocument, SearchResult
 from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch_client import require_feature
+from sparsedoc.plugin.opensearch_release import features_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 
@@ -21,6 +24,17 @@ RANK_FEATURES_RELATIVE_ERROR = 2 ** -8  # 9 significant bits
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def opensearch_url(versioned_opensearch: tuple[str, str]) -> str:
+    """This module runs once per OpenSearch version of the matrix."""
+    return versioned_opensearch[1]
+
+
+@pytest.fixture(scope="module")
+def version(versioned_opensearch: tuple[str, str]) -> str:
+    return versioned_opensearch[0]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +63,9 @@ def fresh(opensearch_url: str) -> Iterator[OpenSearchBackend]:
     backend.close()
 
 
-def _assert_same_ranking(hits: list[Hit], expected: dict[str, float], k: int) -> None:
+def _assert_same_ranking(result: SearchResult, expected: dict[str, float], k: int) -> None:
     """Equal top-k up to ties within rank_features precision; scores within that precision."""
+    hits = result.hits
     ranked = sorted(expected.items(), key=lambda kv: -kv[1])[:k]
     assert len(hits) == len(ranked)
     tolerance = RANK_FEATURES_RELATIVE_ERROR * max(abs(ranked[0][1]), 1e-9)
@@ -59,9 +74,9 @@ def _assert_same_ranking(hits: list[Hit], expected: dict[str, float], k: int) ->
         assert expected[hit.doc_id] == pytest.approx(hit.score, abs=tolerance)
 
 
-def test_is_a_backend(shared: OpenSearchBackend) -> None:
-    assert isinstance(shared, Backend)
+def test_count_and_engine_time(shared: OpenSearchBackend) -> None:
     assert shared.count() == N_DOCS
+    assert shared.search_bm25("wing", k=5).took_ms >= 0
 
 
 @pytest.mark.parametrize("mode", ["neural_sparse", "rank_feature"])
@@ -92,8 +107,8 @@ def test_parity_with_lucene(shared: OpenSearchBackend, corpus: list[EncodedDocum
         lucene.create_index()
         lucene.index(corpus)
         for query in random_queries(seed=5):
-            from_lucene = lucene.search_sparse(query, k=10)
-            from_opensearch = shared.search_sparse(query, k=10)
+            from_lucene = list(lucene.search_sparse(query, k=10).hits)
+            from_opensearch = list(shared.search_sparse(query, k=10).hits)
             tenth = min(from_lucene[-1].score, from_opensearch[-1].score)
             tie = 2 * RANK_FEATURES_RELATIVE_ERROR * from_lucene[0].score + 0.01 * len(query)
             differ = {h.doc_id for h in from_lucene} ^ {h.doc_id for h in from_opensearch}
@@ -101,10 +116,29 @@ def test_parity_with_lucene(shared: OpenSearchBackend, corpus: list[EncodedDocum
             assert all(by_id[d] <= tenth + tie for d in differ), (from_lucene, from_opensearch)
 
 
-def test_bm25_and_analyzer_modes(shared: OpenSearchBackend) -> None:
-    assert shared.search_bm25("zeppelin", k=3)[0].doc_id == "0042"
-    hits = shared.search_analyzer("every", k=3)  # server-side bert-uncased tokenizer + IDF (3.1+)
-    assert len(hits) == 3 and all(h.score > 0 for h in hits)
+def test_bm25(shared: OpenSearchBackend) -> None:
+    assert shared.search_bm25("zeppelin", k=3).doc_ids == ["0042"]
+
+
+def test_analyzer_mode_runs_from_3_1_and_is_refused_before(shared: OpenSearchBackend, version: str) -> None:
+    if "analyzer_query" in features_of(version):
+        hits = shared.search_analyzer("every", k=3).hits  # server-side bert-uncased tokenizer + IDF (3.1+)
+        assert len(hits) == 3 and all(h.score > 0 for h in hits)
+        return
+    with pytest.raises(BackendError) as caught:
+        shared.search_analyzer("every", k=3)
+    message = str(caught.value)
+    assert f"needs OpenSearch 3.1+; the cluster at {shared.url} runs {version}" in message and "\n" not in message
+    record_gap(version, "query mode 'analyzer' (test_analyzer_mode...)", message)
+
+
+def test_sparse_vector_is_refused_before_3_3(shared: OpenSearchBackend, version: str) -> None:
+    if "sparse_vector" in features_of(version):
+        require_feature(shared.client, shared.url, "sparse_vector", "a sparse_vector index")
+        return
+    with pytest.raises(BackendError, match=f"needs OpenSearch 3.3\\+; the cluster at .* runs {version}") as caught:
+        require_feature(shared.client, shared.url, "sparse_vector", "a sparse_vector (SEISMIC) index")
+    record_gap(version, "sparse_vector / SEISMIC (test_sparse_vector...)", str(caught.value))
 
 
 def test_resume_skips_existing_documents(fresh: OpenSearchBackend, corpus: list[EncodedDocument]) -> None:
@@ -118,18 +152,17 @@ def test_resume_skips_existing_documents(fresh: OpenSearchBackend, corpus: list[
 def test_empty_vectors_and_texts_are_indexed(fresh: OpenSearchBackend) -> None:
     fresh.index([EncodedDocument("e", "", SparseVector()), EncodedDocument("f", "x", SparseVector({"t": 1e-40}))])
     assert fresh.count() == 2
-    assert fresh.search_sparse(SparseVector({"t": 1.0})) == []
+    assert fresh.search_sparse(SparseVector({"t": 1.0})).hits == ()
 
 
 def test_partial_bulk_failure_names_the_refused_documents(fresh: OpenSearchBackend,
                                                          corpus: list[EncodedDocument]) -> None:
     bad = [EncodedDocument(f"bad{i}", "x", SparseVector({"t": 1e39})) for i in range(2)]  # > float32 range
     batch = corpus[:10] + bad[:1] + corpus[10:20] + bad[1:]
-    with pytest.raises(IndexingError) as caught:
-        fresh.index(batch)
-    assert sorted(f.doc_id for f in caught.value.failures) == ["bad0", "bad1"]
-    assert "finite" in caught.value.failures[0].reason
-    assert fresh.count() == 20  # everything else was written
+    report = fresh.index(batch)
+    assert sorted(f.doc_id for f in report.failures) == ["bad0", "bad1"]
+    assert "finite" in report.failures[0].reason
+    assert report.indexed == fresh.count() == 20  # everything else was written
 
 
 class ThrottlingClient:

@@ -63,6 +63,6 @@ def test_kill_mid_ingest_then_restart_resumes_without_duplicates(tmp_path: Path)
         assert report.indexed + report.skipped == N_DOCS and report.failures == []
         assert report.skipped >= survived
         assert backend.count() == N_DOCS
-        assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS)) == N_DOCS
+        assert len(backend.search_sparse(SparseVector({"all": 1.0}), k=N_DOCS).hits) == N_DOCS
     finally:
         node.stop()

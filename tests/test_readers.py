@@ -8,7 +8,7 @@ import pytest
 
 from sparsedoc.encoder.errors import InputError
 from sparsedoc.ingest.readers import BeirDataset, read_documents, read_qrels, read_queries
-from sparsedoc.ingest.records import Document
+from sparsedoc.ingest.readers import Document
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -81,3 +81,19 @@ def test_queries_reader_rejects_duplicates(tmp_path: Path) -> None:
     queries = _write(tmp_path / "queries.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "1", "text": "b"}\n')
     with pytest.raises(InputError, match="duplicate id"):
         list(read_queries(queries))
+
+
+def test_training_dev_set_uses_the_same_reader_and_title_rule(tmp_path: Path) -> None:
+    from sparsedoc.encoder.training.data import read_dev_set
+
+    corpus = _write(tmp_path / "corpus.jsonl", '{"_id": 1, "title": "Wings", "text": "They lift."}\n'
+                                               '{"_id": "2", "title": "Drag", "text": "Drag rises."}\n')
+    queries = _write(tmp_path / "queries.jsonl", '{"_id": "q1", "text": "lift"}\n{"_id": "q2", "text": "none"}\n')
+    qrels = _write(tmp_path / "dev.tsv", "query-id\tcorpus-id\tscore\nq1\t1\t1\n")
+    dev = read_dev_set(corpus, queries, qrels)
+    assert dev.doc_ids == ["1", "2"]
+    assert dev.doc_texts == [Document("1", "They lift.", "Wings").content, "Drag rises."]
+    assert (dev.queries, dev.qrels) == ({"q1": "lift"}, {"q1": {"1": 1}})
+    bad = _write(tmp_path / "bad.jsonl", '{"_id": "3"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:1: field 'text': missing"):
+        read_dev_set(bad, queries, qrels)

@@ -76,7 +76,8 @@ class FakeBackend:
     ranking: list[str]
 
     def search_bm25(self, text, k):
-        return [SimpleNamespace(doc_id=d, score=1.0, rank=r) for r, d in enumerate(self.ranking[:k], start=1)]
+        hits = [SimpleNamespace(doc_id=d, score=1.0, rank=r) for r, d in enumerate(self.ranking[:k], start=1)]
+        return SimpleNamespace(hits=tuple(hits), took_ms=0.0)
 
 
 def test_mining_excludes_own_document():
@@ -139,3 +140,27 @@ def test_config_resolves_relative_paths():
     config = parse_config(BASE, "/base")
     assert str(config.student.model_dir) == "/base/m" and str(config.teachers[0].model_dir) == "/base/t"
     assert config.loss.score_scale == 30.0 and config.loss.ranking == "kl"
+
+
+def test_bm25_teacher_config_needs_no_model_but_dense_does():
+    config = parse_config(BASE | {"teachers": [{"name": "lex", "kind": "bm25"}]}, "/base")
+    assert config.teachers[0].model_dir is None
+    with pytest.raises(ConfigError, match="needs model_dir"):
+        parse_config(BASE | {"teachers": [{"name": "d", "kind": "dense"}]}, "/base")
+
+
+def test_bm25_teacher_ranks_exact_matches_and_saturates():
+    from sparsedoc.encoder.training.bm25_teacher import Bm25Teacher, analyze
+
+    assert analyze("The Wings and studies of lift") == ["wing", "study", "lift"]
+    docs = ["lift of wings", "lift lift lift of wings", "boundary layers", "heat transfer in nozzles"]
+    (scores,) = Bm25Teacher("bm25").score(["wing lift"], [docs])
+    assert scores[2] == scores[3] == 0.0 and scores[0] > 0 and scores[1] > scores[0]
+    assert scores[1] < 2 * scores[0]  # term frequency saturates (k1)
+
+
+def test_several_dev_sets_and_single_mapping():
+    dev = {"corpus": "c.jsonl", "queries": "q.jsonl", "qrels": "t.tsv"}
+    assert len(parse_config(BASE | {"dev": dev}, "/base").dev) == 1
+    two = parse_config(BASE | {"dev": [dev, dev | {"name": "other", "idf": "model"}]}, "/base").dev
+    assert [d.name for d in two] == [None, "other"] and two[1].idf == "model"

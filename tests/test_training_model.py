@@ -150,3 +150,27 @@ def test_kl_without_teachers_or_scores(tmp_path, tiny_dir):
     (tmp_path / "train.jsonl").write_text('{"query": "q", "pos": "p", "negs": ["n"]}\n')
     with pytest.raises(InputError, match="no teacher scores"):
         train(config, progress=False)
+
+
+def test_dev_eval_counts_dropped_own_terms(tiny_dir):
+    from sparsedoc.encoder.loading import load_tokenizer
+    from sparsedoc.encoder.training.data import DevSet
+    from sparsedoc.encoder.training.dev_eval import evaluate_student
+    from sparsedoc.encoder.training.student import SparseStudent
+
+    tokenizer = load_tokenizer(tiny_dir)
+    student = SparseStudent(load_student(tiny_dir))
+    dev = DevSet(["d1", "d2"], ["wing lift", "shock wave"], {"q": "wing flutter"}, {"q": {"d1": 1}})
+    original = student.document_weights
+
+    def only_lift(ids, mask, columns):  # the document keeps "lift" and drops its own "wing"
+        weights = torch.zeros(len(ids), len(columns))
+        weights[:, columns == tokenizer.convert_tokens_to_ids("lift")] = 1.0
+        return weights
+
+    student.document_weights = only_lift
+    result = evaluate_student(student, tokenizer, dev, {"wing": 2.0, "flutter": 3.0, "lift": 1.0})
+    student.document_weights = original
+    # "wing" occurs in d1's text (d1 is relevant) and gets weight 0; "flutter" does not occur in d1
+    assert result["dropped_own_terms"] == 1.0 and result["dropped_own_idf"] == 1.0
+    assert result["flops"] == 0.0  # no query column is active in any document

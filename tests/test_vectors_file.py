@@ -10,7 +10,7 @@ import pytest
 from sparsedoc.encoder.errors import InputError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.ingest.pipeline import encode_to_file
-from sparsedoc.ingest.records import Document
+from sparsedoc.ingest.readers import Document
 from sparsedoc.ingest.vectors_file import read_encoded
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
 
@@ -19,22 +19,32 @@ class _Strict(BaseModel):
 
 
 class StudentConfig(_Strict):
-    """The document encoder to train: any fill-mask checkpoint, or an encoder-only one (fresh MLM head)."""
+    """The document encoder to train: any fill-mask checkpoint, or an encoder-only one (fresh MLM head).
+
+    ``lexical_floor``: train and save the model with a lexical floor of this scale (``encoder.lexical_floor``).
+    """
 
     model_dir: Path
     max_length: int = Field(256, ge=8, le=8192)
     activation: Literal["log1p", "log1p_log1p"] = "log1p"
+    lexical_floor: float | None = Field(None, gt=0)
 
 
 class TeacherConfig(_Strict):
-    """One teacher; ``weight`` is its share in the ensemble mean."""
+    """One teacher; ``weight`` is its share in the ensemble mean. ``bm25`` needs no ``model_dir``."""
 
     name: str = Field(min_length=1)
-    kind: Literal["dense", "sparse"]
-    model_dir: Path
+    kind: Literal["dense", "sparse", "bm25"]
+    model_dir: Path | None = None
     weight: float = Field(1.0, gt=0)
     max_length: int = Field(256, ge=8, le=8192)
     batch_size: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> TeacherConfig:
+        if self.kind != "bm25" and self.model_dir is None:
+            raise ValueError(f"teacher {self.name!r} of kind {self.kind!r} needs model_dir")
+        return self
 
 
 class LossConfig(_Strict):
@@ -67,8 +77,15 @@ class OptimizerConfig(_Strict):
 
 
 class DevConfig(_Strict):
-    """A BEIR-layout dev set scored exactly in memory (nDCG@10) every ``eval_every`` steps."""
+    """A BEIR-layout dev set scored exactly in memory every ``eval_every`` steps.
 
+    Queries are weighted by the dev corpus's own IDF (``idf: corpus``, as at deployment on that
+    corpus) or by the model's training IDF table (``idf: model``; use it with a trainable IDF).
+    Several dev sets watch whether training on one collection erodes quality on another.
+    """
+
+    name: str | None = None
+    idf: Literal["corpus", "model"] = "corpus"
     corpus: Path
     queries: Path
     qrels: Path
@@ -86,7 +103,7 @@ class TrainConfig(_Strict):
     loss: LossConfig = LossConfig()
     idf: IdfConfig = IdfConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
-    dev: DevConfig | None = None
+    dev: list[DevConfig] = Field(default_factory=list)
     seed: int = 42
     steps: int = Field(gt=0)
     batch_size: int = Field(8, ge=1)
@@ -98,6 +115,11 @@ class TrainConfig(_Strict):
     resume: bool = True
     num_threads: int | None = Field(None, ge=1)
     cache_dir: Path | None = None
+
+    @field_validator("dev", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [] if value is None else [value] if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -155,12 +177,28 @@ def load_config(path: str | Path, overrides: dict[str, object] | None = None) ->
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from err
     if isinstance(data, dict) and overrides:
-        data = _merge(data, overrides)
+        data = merge_settings(data, overrides)
     return parse_config(data, path.parent, str(path))
 
 
-def _merge(base: dict, overrides: dict) -> dict:
+def merge_settings(base: dict, overrides: dict) -> dict:
+    """Return ``base`` patched by ``overrides``: nested mappings merge key by key, anything else replaces."""
     merged = dict(base)
     for key, value in overrides.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (merge_settings(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict)
+                       else value)
     return merged
+
+
+def recipe_path(name: str) -> Path:
+    """Path of a bundled recipe (``"adapt"``, ``"cranfield"``).
+
+    Raises:
+        ConfigError: no such recipe.
+    """
+    from importlib.resources import files
+
+    path = Path(str(files("sparsedoc.encoder.training.recipes") / f"{name}.yaml"))
+    if not path.is_file():
+        raise ConfigError(f"no bundled recipe {name!r} ({path})")
+    return path

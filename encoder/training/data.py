@@ -13,7 +13,6 @@ This module imports no other sparsedoc package: mining takes any object with ``s
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..beir import read_documents, read_qrels, read_queries
 from ..errors import ConfigError, InputError
 from ..jsonl import read_jsonl
 from .pseudo_queries import PseudoQuery
@@ -45,10 +45,14 @@ class _HitLike(Protocol):
     doc_id: str
 
 
-class Bm25Searcher(Protocol):
-    """What mining needs from a backend: ``search_bm25(text, k)`` returning hits with ``doc_id``."""
+class _ResultLike(Protocol):
+    hits: Sequence[_HitLike]
 
-    def search_bm25(self, text: str, k: int) -> Sequence[_HitLike]: ...
+
+class Bm25Searcher(Protocol):
+    """What mining needs from a backend: ``search_bm25(text, k)`` returning a result whose ``hits`` have ``doc_id``."""
+
+    def search_bm25(self, text: str, k: int) -> _ResultLike: ...
 
 
 def read_training_file(path: str | Path) -> list[TrainingExample]:
@@ -136,7 +140,7 @@ def mine_hard_negatives(
         raise ConfigError(f"need 1 <= num_negatives <= depth and skip_top >= 0, got {num_negatives}, {depth}, {skip_top}")
     examples = []
     for query in queries:
-        hits = backend.search_bm25(query.query, depth + 1)
+        hits = backend.search_bm25(query.query, depth + 1).hits
         negatives = [h.doc_id for h in hits[skip_top:] if str(h.doc_id) != query.doc_id and str(h.doc_id) in documents]
         negatives = negatives[:num_negatives]
         if negatives:
@@ -155,27 +159,12 @@ class DevSet:
 
 
 def read_dev_set(corpus: Path, queries: Path, qrels: Path, max_queries: int | None = None) -> DevSet:
-    """Read a BEIR-layout dev set (``_id``/``title``/``text`` JSONL, query JSONL, qrels TSV)."""
-    doc_ids, texts = [], []
-    for line, record in _jsonl(corpus):
-        title, text = str(record.get("title") or "").strip(), str(record.get("text") or "").strip()
-        doc_ids.append(str(record["_id"]))
-        texts.append(text if not title or text.startswith(title) else f"{title} {text}")
-    query_texts = {str(r["_id"]): str(r["text"]) for _, r in _jsonl(queries)}
-    judged: dict[str, dict[str, int]] = {}
-    with Path(qrels).open(encoding="utf-8", newline="") as handle:
-        for row in csv.reader(handle, delimiter="\t"):
-            if len(row) < 3 or row[-1].strip().lower() == "score":
-                continue
-            judged.setdefault(row[0].strip(), {})[row[-2].strip()] = int(row[-1])
+    """Read a BEIR-layout dev set with the shared reader (``encoder.beir``): documents' title + text rule included."""
+    documents = list(read_documents(corpus))
+    query_texts = {q.query_id: q.text for q in read_queries(queries)}
+    judged = read_qrels(qrels)
     selected = [q for q in query_texts if q in judged]
     if max_queries:
         selected = selected[:max_queries]
-    return DevSet(doc_ids, texts, {q: query_texts[q] for q in selected}, {q: judged[q] for q in selected})
-
-
-def _jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    for number, record in read_jsonl(path):
-        if "_id" not in record:
-            raise InputError("expected an object with '_id'", path=path, line=number)
-        yield number, record
+    return DevSet([d.doc_id for d in documents], [d.content for d in documents],
+                  {q: query_texts[q] for q in selected}, {q: judged[q] for q in selected})

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 STRATEGIES = ("sentence", "span", "keywords")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_STOP_WORDS = frozenset(
+STOP_WORDS = frozenset(
     "a about above after again all also an and any are as at be because been before being below between both "
     "but by can could did do does doing down during each few for from further had has have having here how "
     "however i if in into is it its itself may more most much must no nor not of off on once only or other "
@@ -40,7 +40,7 @@ _STOP_WORDS = frozenset(
 
 
 class DocumentLike(Protocol):
-    """Anything with ``doc_id``, ``text`` and ``title`` (e.g. ``sparsedoc.ingest.records.Document``)."""
+    """Anything with ``doc_id``, ``text`` and ``title`` (e.g. ``sparsedoc.encoder.beir.Document``)."""
 
     doc_id: str
     text: str
@@ -159,7 +159,7 @@ def _span(body: str, rng: random.Random, min_words: int, max_words: int) -> tupl
 
 
 def _keywords(body: str, rng: random.Random) -> tuple[str, str] | None:
-    content = sorted({w for w in re.findall(r"[a-z]+", body.lower()) if len(w) >= 4 and w not in _STOP_WORDS})
+    content = sorted({w for w in re.findall(r"[a-z]+", body.lower()) if len(w) >= 4 and w not in STOP_WORDS})
     if len(content) < 3:
         return None
     picked = rng.sample(content, min(len(content), rng.randint(3, 6)))

@@ -4,6 +4,7 @@
   document share the encoder), L2-normalised embeddings, dot product.
 - ``SparseTeacher``: a SPLADE-style fill-mask checkpoint encoding both query and document
   (siamese sparse), dot product of the pooled vocabulary weights.
+- ``Bm25Teacher`` (``bm25_teacher.py``): lexical Okapi BM25, no model.
 
 ``score_with_teachers`` scores each example's candidates once per teacher and caches the result
 under ``cache_dir`` keyed by ``sha256(teacher fingerprint + examples)``, where the fingerprint hashes
@@ -23,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import ConfigError, ModelLoadError
+from ..extras import import_extra
 from ..loading import check_model_dir, model_fingerprint
 from .data import TrainingExample
 
@@ -91,10 +93,7 @@ class DenseTeacher(_TeacherBase):
     kind = "dense"
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as err:
-            raise ImportError("the dense teacher needs sentence-transformers: pip install 'sparsedoc[training]'") from err
+        SentenceTransformer = import_extra("sentence_transformers", "the dense teacher").SentenceTransformer  # noqa: N806
         if not hasattr(self, "_model"):
             try:
                 self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
@@ -132,11 +131,21 @@ class SparseTeacher(_TeacherBase):
         return float(np.dot(q_weights[q_at], d_weights[d_at]))
 
 
-def make_teacher(kind: str, name: str, model_dir: str | Path, *, max_length: int = 256, batch_size: int = 32) -> Teacher:
-    """Build a teacher by kind (``"dense"`` or ``"sparse"``)."""
+TEACHER_KINDS = ("bm25", "dense", "sparse")
+
+
+def make_teacher(kind: str, name: str, model_dir: str | Path | None, *, max_length: int = 256,
+                 batch_size: int = 32) -> Teacher:
+    """Build a teacher by kind (``"dense"``, ``"sparse"`` or ``"bm25"``; BM25 needs no model directory)."""
+    if kind == "bm25":
+        from .bm25_teacher import Bm25Teacher
+
+        return Bm25Teacher(name)
     classes = {"dense": DenseTeacher, "sparse": SparseTeacher}
     if kind not in classes:
-        raise ConfigError(f"teacher kind must be one of {sorted(classes)}, got {kind!r}")
+        raise ConfigError(f"teacher kind must be one of {TEACHER_KINDS}, got {kind!r}")
+    if model_dir is None:
+        raise ConfigError(f"teacher {name!r} ({kind}) needs a model directory")
     return classes[kind](name, model_dir, max_length=max_length, batch_size=batch_size)
 
 

@@ -5,6 +5,9 @@
 Layout of ``output_dir``: ``model/`` (final), ``checkpoints/step-NNNNNNN/state.pt`` (resume),
 ``train_log.jsonl`` (loss parts every ``log_every`` steps, dev nDCG@10 at each eval), ``config.json``.
 
+Ctrl-C (SIGINT) stops the run between two steps after saving a checkpoint, and raises
+``KeyboardInterrupt``; running the same config again resumes there.
+
 Every check that can fail (config, files, tokenizers, IDF table, training data) runs before any
 model is loaded. Runs are reproducible from ``seed``: the data order of epoch ``e`` comes from
 ``Random(seed, e)``, the vocabulary sample of step ``t`` from a generator seeded with ``(seed, t)``,
@@ -25,8 +28,9 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..idf import compute_idf, load_idf, save_idf
+from ..lexical_floor import LexicalFloor
 from ..loading import check_model_dir, load_tokenizer
-from .config import TrainConfig, load_config
+from .config import DevConfig, TrainConfig, load_config
 from .data import DevSet, TrainingExample, read_dev_set, read_training_file
 from .ensemble import ensemble_targets
 from .idf_scoring import TrainableIdf, idf_aware_scores, idf_vector, query_presence
@@ -56,7 +60,7 @@ class _Prepared:
     tokenizer: PreTrainedTokenizerBase
     examples: list[TrainingExample]
     idf: dict[str, float]
-    dev: DevSet | None
+    dev_sets: list[tuple[DevConfig, DevSet, dict[str, float]]]
 
 
 def preflight(config: TrainConfig) -> _Prepared:
@@ -69,6 +73,8 @@ def preflight(config: TrainConfig) -> _Prepared:
         raise ConfigError(f"student {config.student.model_dir}: vocab_size {vocab_size} < tokenizer size {len(tokenizer)}")
     vocabulary = tokenizer.get_vocab()
     for teacher in config.teachers:
+        if teacher.model_dir is None:
+            continue
         check_model_dir(teacher.model_dir)
         if teacher.kind == "sparse":
             teacher_vocabulary = load_tokenizer(teacher.model_dir).get_vocab()
@@ -94,12 +100,13 @@ def preflight(config: TrainConfig) -> _Prepared:
     else:
         idf = compute_idf(list(dict.fromkeys(d for e in usable for d in e.docs)), tokenizer)
     idf_vector(idf, vocabulary, vocab_size)  # raises on tokens outside the vocabulary
-    dev = None
-    if config.dev is not None:
-        dev = read_dev_set(config.dev.corpus, config.dev.queries, config.dev.qrels, config.dev.max_queries)
+    dev_sets = []
+    for spec in config.dev:
+        dev = read_dev_set(spec.corpus, spec.queries, spec.qrels, spec.max_queries)
         if not dev.queries:
-            raise InputError("dev set has no judged queries", path=config.dev.qrels)
-    return _Prepared(tokenizer, usable, idf, dev)
+            raise InputError("dev set has no judged queries", path=spec.qrels)
+        dev_sets.append((spec, dev, compute_idf(dev.doc_texts, tokenizer) if spec.idf == "corpus" else {}))
+    return _Prepared(tokenizer, usable, idf, dev_sets)
 
 
 def _attach_teacher_scores(config: TrainConfig, examples: list[TrainingExample]) -> list[TrainingExample]:
@@ -153,8 +160,13 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
     batches_per_epoch = max(1, len(examples) // config.batch_size)
     log = (output / "train_log.jsonl").open("a", encoding="utf-8")
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", dynamic_ncols=True)
+    stop = _StopRequest()
     try:
         while step < config.steps:
+            if stop.requested:
+                _save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
+                bar.write(f"interrupted: checkpoint at step {step} saved; run again to resume")
+                raise KeyboardInterrupt
             epoch, position = divmod(step, batches_per_epoch)
             order = list(range(len(examples)))
             random.Random(f"{config.seed}:{epoch}").shuffle(order)
@@ -175,18 +187,43 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
             if step % config.log_every == 0 or step == config.steps:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-            if prepared.dev is not None and config.eval_every and (step % config.eval_every == 0 or step == config.steps):
-                result = evaluate_dev(student, tokenizer, idf.values().detach(), prepared.dev, special,
-                                      config.student.max_length, config.dev.batch_size)
+            if prepared.dev_sets and config.eval_every and (step % config.eval_every == 0 or step == config.steps):
+                result = evaluate_dev_sets(config, student, tokenizer, idf, prepared.dev_sets)
                 log.write(json.dumps({"step": step, "dev": result}) + "\n")
                 log.flush()
-                bar.write(f"step {step}: dev nDCG@10 {result['nDCG@10']:.4f}")
+                bar.write(f"step {step}: dev nDCG@10 " + ", ".join(f"{n} {r['nDCG@10']:.4f}" for n, r in result.items()))
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
                 _save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
     finally:
+        stop.restore()
         bar.close()
         log.close()
-    return save_model(output / "model", model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
+    directory = save_model(output / "model", model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
+    if config.student.lexical_floor is not None:
+        LexicalFloor(config.student.lexical_floor).save(directory)
+    return directory
+
+
+class _StopRequest:
+    """Turns Ctrl-C (SIGINT) into a flag the loop checks between steps, so a checkpoint is never half a step."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._request)
+
+    def _request(self, signum, frame) -> None:  # noqa: ANN001
+        self.requested = True
+
+    def restore(self) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _train_step(config, batch, step, tokenizer, student, idf, loss_fn, teacher_names, weights, special, vocab_size):
@@ -207,6 +244,9 @@ def _train_step(config, batch, step, tokenizer, student, idf, loss_fn, teacher_n
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
     sample = sample_columns({t for ids in query_ids for t in ids}, vocab_size, special, config.vocab_sample, generator)
     doc_weights = student.document_weights(encoded["input_ids"], encoded["attention_mask"], sample.columns)
+    if config.student.lexical_floor is not None:
+        doc_weights = LexicalFloor(config.student.lexical_floor).apply_columns(
+            doc_weights, encoded["input_ids"], encoded["attention_mask"], sample.columns, special)
     presence = query_presence(query_ids, sample.columns)
     query_idf = idf.values(sample.columns) if config.loss.idf_aware else None
     all_scores = idf_aware_scores(presence, doc_weights, query_idf)
@@ -240,34 +280,25 @@ def _select_docs(example: TrainingExample, group: int, seed: str) -> TrainingExa
                            {n: [s[i] for i in chosen] for n, s in example.scores.items()})
 
 
-def evaluate_dev(student: SparseStudent, tokenizer, idf_values, dev: DevSet, special: set[int], max_length: int,
-                 batch_size: int, k: int = 100) -> dict[str, float]:
-    """Exact nDCG@10 of the student (IDF queries) on ``dev``: documents scored on the queries' columns."""
-    import torch
+def _dev_name(spec: DevConfig) -> str:
+    return spec.name or Path(spec.corpus).parent.name
 
-    from ..doc_batches import rows_to_vectors
-    from ..exact_search import exact_search
-    from ..metrics import evaluate_run
 
-    query_ids = list(dev.queries)
-    token_ids = tokenizer([dev.queries[q] for q in query_ids], add_special_tokens=False, verbose=False)["input_ids"]
-    columns = torch.tensor(sorted({t for ids in token_ids for t in ids} - special), dtype=torch.long)
-    weights = torch.zeros(len(dev.doc_texts), len(columns))
-    order = sorted(range(len(dev.doc_texts)), key=lambda i: len(dev.doc_texts[i]))
-    was_training = student.model.training
-    student.model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            encoded = tokenizer([dev.doc_texts[i] for i in index], padding=True, truncation=True,
-                                max_length=max_length, return_tensors="pt", verbose=False)
-            weights[index] = student.document_weights(encoded["input_ids"], encoded["attention_mask"], columns)
-        query_weights = query_presence(token_ids, columns) * idf_values[columns]
-    student.model.train(was_training)
-    names = [str(c) for c in columns.tolist()]
-    run = exact_search(dict(zip(query_ids, rows_to_vectors(query_weights.numpy(), names))),
-                       dict(zip(dev.doc_ids, rows_to_vectors(weights.numpy(), names))), k=k)
-    return evaluate_run(run, dev.qrels, ["nDCG@10"])
+def evaluate_dev_sets(config: TrainConfig, student: SparseStudent, tokenizer, idf: TrainableIdf,
+                      dev_sets: list[tuple[DevConfig, DevSet, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Evaluate the student on every dev set (see ``dev_eval.evaluate_student``); keyed by dev-set name."""
+    from .dev_eval import evaluate_student
+
+    results = {}
+    model_idf = None
+    for spec, dev, corpus_idf in dev_sets:
+        if spec.idf == "model":
+            model_idf = model_idf or idf.to_table(_vocabulary(tokenizer), set(tokenizer.all_special_ids))
+        table = model_idf if spec.idf == "model" else corpus_idf
+        floor = LexicalFloor(config.student.lexical_floor) if config.student.lexical_floor else None
+        results[_dev_name(spec)] = evaluate_student(student, tokenizer, dev, table, max_length=config.student.max_length,
+                                                    batch_size=spec.batch_size, lexical_floor=floor)
+    return results
 
 
 def save_model(directory: Path, model, tokenizer, idf: dict[str, float]) -> Path:

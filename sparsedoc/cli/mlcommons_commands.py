@@ -1,4 +1,4 @@
-"""`sparsedoc package|deploy|predict`: OpenSearch ML Commons local sparse models."""
+"""`sparsedoc ml-commons package|deploy|predict`: OpenSearch ML Commons local sparse models."""
 
 from __future__ import annotations
 
@@ -8,48 +8,40 @@ from typing import Any
 
 import click
 
-from .options import INPUT_FILE, MODEL_DIR
+from .backends import Connection, connection_options
+from .options import INPUT_FILE, model_option, out_dir_option
 
 PRUNE_TYPES = ("none", "max_ratio", "alpha_mass", "top_k", "abs_value")
 
 
-def _connection_options(command: click.decorators.FC) -> click.decorators.FC:
-    options = [
-        click.option("--url", envvar="SPARSEDOC_OPENSEARCH_URL", required=True, help="OpenSearch URL."),
-        click.option("--user", envvar="SPARSEDOC_OPENSEARCH_USER", help="Basic-auth user."),
-        click.option("--password", envvar="SPARSEDOC_OPENSEARCH_PASSWORD", help="Basic-auth password."),
-        click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS."),
-        click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for register/deploy."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _client(url: str, user: str | None, password: str | None, ca_certs: str | None, timeout: float) -> Any:
+def _client(connection: Connection, timeout: float = 300.0) -> Any:
     from sparsedoc.plugin.ml_commons import MlCommonsClient
 
-    return MlCommonsClient(url, http_auth=(user, password or "") if user else None, ca_certs=ca_certs,
-                           timeout=timeout)
+    return MlCommonsClient(connection.require_url(), http_auth=connection.http_auth, ca_certs=connection.ca_certs,
+                           timeout=timeout, request_timeout=connection.request_timeout)
 
 
-@click.command("package")
-@click.argument("model", type=MODEL_DIR)
+@click.group("ml-commons")
+def ml_commons() -> None:
+    """Sparse models served by OpenSearch ML Commons: package a zip, deploy it, encode with it."""
+
+
+@ml_commons.command("package")
+@model_option("Checkpoint, ONNX export or tokenizer directory to package.")
 @click.option("--kind", type=click.Choice(["encoder", "tokenizer"]), required=True,
               help="encoder: SPARSE_ENCODING model; tokenizer: SPARSE_TOKENIZE (tokenizer + idf.json).")
 @click.option("--idf", "idf_path", type=INPUT_FILE, help="idf.json (required for --kind tokenizer).")
-@click.option("--out", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory for the zip and register.json.")
+@out_dir_option("Directory for the zip and register.json.")
 @click.option("--format", "model_format", type=click.Choice(["ONNX", "TORCH_SCRIPT"]), default="ONNX",
               show_default=True, help="Model format of an encoder package.")
 @click.option("--name", help="Model name (default: from the directory name).")
 @click.option("--version", "model_version", default="1.0.0", show_default=True, help="Model version.")
 @click.option("--max-length", type=int, help="Token window of an encoder (default: the model's).")
-def package(model: Path, kind: str, idf_path: Path | None, output_dir: Path, model_format: str,
+def package(model: Path, kind: str, idf_path: Path | None, out_dir: Path, model_format: str,
             name: str | None, model_version: str, max_length: int | None) -> None:
-    """Build an ML Commons model zip from MODEL (checkpoint, ONNX export or tokenizer dir).
+    """Build an ML Commons model zip from --model (checkpoint, ONNX export or tokenizer dir).
 
-    Writes <name>.zip and register.json (the _register body with sha256) to --out, and
+    Writes <name>.zip and register.json (the _register body with sha256) to --out-dir, and
     prints register.json's path.
     """
     from sparsedoc.plugin.ml_commons_encoder_package import package_ml_commons
@@ -59,13 +51,14 @@ def package(model: Path, kind: str, idf_path: Path | None, output_dir: Path, mod
     options: dict[str, Any] = {"name": name, "version": model_version}
     if kind == "encoder":
         options.update(model_format=model_format, max_length=max_length)
-    result = package_ml_commons(model, output_dir, kind=kind, idf_path=idf_path, **options)
+    result = package_ml_commons(model, out_dir, kind=kind, idf_path=idf_path, **options)
     click.echo(result.directory / "register.json")
 
 
-@click.command("deploy")
+@ml_commons.command("deploy")
 @click.argument("package_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@_connection_options
+@connection_options(url_required=True)
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for register and deploy.")
 @click.option("--via", type=click.Choice(["url", "chunks"]), default="url", show_default=True,
               help="url: the node reads the zip (same file system); chunks: upload it.")
 @click.option("--pipeline", help="Also create this sparse_encoding ingest pipeline (encoder packages).")
@@ -74,8 +67,7 @@ def package(model: Path, kind: str, idf_path: Path | None, output_dir: Path, mod
 @click.option("--vector-field", default="sparse", show_default=True, help="rank_features field it writes.")
 @click.option("--prune-type", type=click.Choice(PRUNE_TYPES), default="none", show_default=True)
 @click.option("--prune-ratio", type=float, help="Pruning parameter (required unless --prune-type none).")
-def deploy(package_dir: Path, url: str, user: str | None, password: str | None, ca_certs: str | None,
-           timeout: float, via: str, pipeline: str | None, index: str | None, text_field: str,
+def deploy(package_dir: Path, connection: Connection, timeout: float, via: str, pipeline: str | None, index: str | None, text_field: str,
            vector_field: str, prune_type: str, prune_ratio: float | None) -> None:
     """Register and deploy PACKAGE_DIR; print a JSON summary with the model id."""
     from sparsedoc.plugin.ml_commons_package import MlCommonsPackage
@@ -85,7 +77,7 @@ def deploy(package_dir: Path, url: str, user: str | None, password: str | None, 
     pkg = MlCommonsPackage.load(package_dir)
     if pipeline and pkg.kind != "encoder":
         raise click.UsageError("--pipeline needs an encoder package (a tokenizer package encodes queries only)")
-    with _client(url, user, password, ca_certs, timeout) as ml:
+    with _client(connection, timeout) as ml:
         model_id = ml.register(pkg, via=via)
         ml.deploy(model_id)
         summary: dict[str, Any] = {"model_id": model_id, "name": pkg.register_body["name"],
@@ -100,16 +92,15 @@ def deploy(package_dir: Path, url: str, user: str | None, password: str | None, 
     click.echo(json.dumps(summary))
 
 
-@click.command("predict")
+@ml_commons.command("predict")
 @click.argument("model_id")
 @click.argument("texts", nargs=-1, required=True)
-@_connection_options
-def predict(model_id: str, texts: tuple[str, ...], url: str, user: str | None, password: str | None,
-            ca_certs: str | None, timeout: float) -> None:
+@connection_options(url_required=True)
+def predict(model_id: str, texts: tuple[str, ...], connection: Connection) -> None:
     """Encode TEXTS with deployed model MODEL_ID; print one JSON object per line."""
-    with _client(url, user, password, ca_certs, timeout) as ml:
+    with _client(connection) as ml:
         for vector in ml.predict(model_id, list(texts)):
             click.echo(json.dumps(dict(sorted(vector.items(), key=lambda kv: -kv[1])), ensure_ascii=False))
 
 
-COMMANDS = [package, deploy, predict]
+COMMANDS = [ml_commons]

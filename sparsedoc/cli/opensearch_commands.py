@@ -10,12 +10,20 @@ from typing import Any
 
 import click
 
+from sparsedoc.encoder.errors import BackendError
+from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION, RELEASES
+
+from .environment import environment
+
 
 def _node_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--port", default=9250, show_default=True, help="HTTP port on 127.0.0.1."),
+        click.option("--version", "version", type=click.Choice(sorted(RELEASES)), default=DEFAULT_VERSION,
+                     show_default=True, help="OpenSearch release (2.19.1 runs on Java 17-23)."),
         click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-                     help="Cache of artifacts and runs (default ~/.cache/sparsedoc/opensearch)."),
+                     help="Cache of artifacts and runs (default $SPARSEDOC_OPENSEARCH_HOME or "
+                          "~/.cache/sparsedoc/opensearch)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Node data directory."),
         click.option("--heap", default="1g", show_default=True, help="JVM heap."),
         click.option("--no-plugins", is_flag=True, help="Core OpenSearch only (no neural-search, ml-commons)."),
@@ -29,13 +37,16 @@ def _with_node(command: Callable[..., Any]) -> Callable[..., Any]:
     """Build the node from the options and turn its errors into one-line CLI errors."""
 
     @wraps(command)
-    def run(port: int, home: Path | None, data_dir: Path | None, heap: str, no_plugins: bool, **kwargs: Any) -> Any:
-        from sparsedoc.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+    def run(port: int, version: str, home: Path | None, data_dir: Path | None, heap: str, no_plugins: bool,
+            **kwargs: Any) -> Any:
+        from sparsedoc.plugin.local_node import LocalOpenSearchNode
 
-        node = LocalOpenSearchNode(home=home, port=port, data_dir=data_dir, heap=heap, plugins=not no_plugins)
+        env = environment()
+        node = LocalOpenSearchNode(home=home or env.opensearch_home, port=port, version=version, data_dir=data_dir,
+                                   heap=heap, plugins=not no_plugins, java_home=env.java_home)
         try:
             return command(node, **kwargs)
-        except LocalNodeError as err:
+        except BackendError as err:
             raise click.ClickException(str(err)) from err
 
     return _node_options(run)
@@ -65,7 +76,7 @@ def start(node: Any, timeout: float, djl_natives: bool) -> None:
     if djl_natives and node.plugins:
         from sparsedoc.plugin.djl_natives import seed_djl_pytorch
 
-        seed_djl_pytorch(node.data_dir / "ml_cache")
+        seed_djl_pytorch(node.data_dir / "ml_cache", cache=environment().cache_dir / "djl")
     click.echo(url)
 
 

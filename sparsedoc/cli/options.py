@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,35 @@ from sparsedoc.encoder.pruning import PRUNE_TYPES, Pruning
 
 MODEL_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
+OUTPUT_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+def model_option(help_text: str = "Fill-mask model directory.", *, required: bool = True,
+                 ) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--model DIR``: every command that takes a model (or its tokenizer) takes it this way."""
+    return click.option("--model", required=required, type=MODEL_DIR, help=help_text)
+
+
+def out_file_option(help_text: str, *, required: bool = True) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--out FILE``: a file the command writes (folders are ``--out-dir``)."""
+    return click.option("--out", required=required, type=OUTPUT_FILE, help=help_text)
+
+
+def out_dir_option(help_text: str, *, required: bool = True) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--out-dir DIR``: a folder the command writes (files are ``--out``)."""
+    return click.option("--out-dir", required=required, type=OUTPUT_DIR, help=help_text)
+
+
+def overwrite_option(help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--overwrite``: replace earlier output; ``help_text`` says exactly what is dropped."""
+    return click.option("--overwrite", is_flag=True, help=help_text)
+
+
+def top_k_option(default: int, help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``-k, --top-k N``: the number of hits, wherever hits are counted."""
+    return click.option("-k", "--top-k", "top_k", default=default, show_default=True,
+                        type=click.IntRange(min=1), help=help_text)
 
 
 def encoder_options(command: click.decorators.FC) -> click.decorators.FC:

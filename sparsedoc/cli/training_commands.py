@@ -1,4 +1,4 @@
-"""`sparsedoc train | data pseudo-queries | teachers score`: the training harness."""
+"""`sparsedoc train | adapt | data pseudo-queries | teachers score`: the training harness."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from sparsedoc.ingest.readers import read_documents
 
 from .backends import open_backend
-from .options import INPUT_FILE
+from .options import INPUT_FILE, MODEL_DIR
 
 
 @click.command("train")
@@ -86,4 +86,116 @@ def score(train_file: Path, specs: tuple[str, ...], out: Path, cache_dir: Path |
     click.echo(f"wrote {out}: {len(examples)} examples scored by {', '.join(t.name for t in built)}")
 
 
-COMMANDS = [train_command, data, teachers]
+def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
+    from sparsedoc.encoder.assets import fetch_asset
+    from sparsedoc.ingest.adaptation import TeacherSpec
+
+    if not specs:
+        return [TeacherSpec("dense", "dense", fetch_asset("all-MiniLM-L6-v2")),
+                TeacherSpec("sparse", "sparse", fetch_asset("splade-tiny")), TeacherSpec("bm25", "bm25")]
+    built = []
+    for spec in specs:
+        parts = spec.split(":", 2)
+        if len(parts) < 2 or (parts[0] != "bm25" and len(parts) != 3):
+            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR or bm25:NAME, got {spec!r}", param_hint="--teacher")
+        built.append(TeacherSpec(parts[0], parts[1], Path(parts[2]) if len(parts) == 3 else None))
+    return built
+
+
+@click.command("adapt")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Work folder, reused by the next run (default: runs/adapt-<name>); the model goes to "
+                   "WORKDIR/model.")
+@click.option("--model", "base_model", type=MODEL_DIR, help="Fill-mask checkpoint to start from (default: SPLADE-tiny).")
+@click.option("--teacher", "specs", multiple=True,
+              help="KIND:NAME:MODEL_DIR (dense, sparse) or bm25:NAME; repeatable. Default: MiniLM dense + "
+                   "SPLADE-tiny sparse + BM25.")
+@click.option("--steps", default=200, show_default=True, help="Training steps (about 2 s each for SPLADE-tiny on CPU).")
+@click.option("--max-queries", type=int, help="Pseudo-queries to sample (default: one per document).")
+@click.option("--train-split", help="Also train on the labelled queries of qrels/<SPLIT>.tsv (e.g. train).")
+@click.option("--split", default="test", show_default=True, help="qrels split for the before/after evaluation.")
+@click.option("--max-length", default=256, show_default=True, help="Document token window (training and eval).")
+@click.option("--lexical-floor", type=float,
+              help="Train and save the model with a lexical floor of this scale (client-side encoding only).")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--no-eval", is_flag=True, help="Skip the before/after evaluation.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, specs: tuple[str, ...], steps: int,
+                  max_queries: int | None, train_split: str | None, split: str, max_length: int,
+                  lexical_floor: float | None, seed: int, no_eval: bool, no_progress: bool) -> None:
+    """Adapt a model to SOURCE (corpus JSONL or BEIR folder) without labels; print the model directory.
+
+    Pseudo-queries from the documents + BM25 negatives -> teacher scores (cached) -> training ->
+    WORKDIR/model (fill-mask checkpoint, tokenizer, idf.json of the corpus), loadable by `index`, `eval`
+    and `export-onnx`. Every stage resumes: run the same command again after an interruption.
+    When SOURCE is a BEIR folder with qrels/<split>.tsv, the start model and the adapted one are
+    evaluated against BM25 on embedded Lucene.
+    """
+    from sparsedoc.encoder.assets import fetch_asset
+    from sparsedoc.ingest.adaptation import adapt, body_documents, labelled_examples
+    from sparsedoc.ingest.readers import BeirDataset, read_qrels, read_queries
+    from sparsedoc.plugin.lucene_backend import LuceneBackend
+
+    dataset = BeirDataset.open(source) if source.is_dir() else None
+    if dataset is not None and train_split == split:
+        raise click.BadParameter(f"the training split must differ from the evaluation split {split!r}",
+                                 param_hint="--train-split")
+    out = workdir or Path("runs") / f"adapt-{dataset.name if dataset else source.stem}"
+    base_model = base_model or fetch_asset("splade-tiny")
+    documents = list(dataset.documents() if dataset else read_documents(source))
+    bm25 = LuceneBackend(out / "bm25-bodies")
+    try:
+        if not (out / "bm25-bodies" / ".complete").is_file():
+            bm25.create_index(overwrite=True)
+            bm25.index(body_documents(documents))
+            (out / "bm25-bodies" / ".complete").write_text("ok\n")
+        labelled = []
+        if dataset is not None and train_split:
+            qrels = read_qrels(dataset.root / "qrels" / f"{train_split}.tsv")
+            queries = [q for q in read_queries(dataset.root / "queries.jsonl") if q.query_id in qrels]
+            labelled = labelled_examples(queries, qrels, {d.doc_id: d for d in documents}, bm25)
+        model_dir = adapt(documents, bm25, base_model=base_model, teachers=_teacher_specs(specs), out=out, steps=steps,
+                          seed=seed, max_queries=max_queries, labelled=labelled, progress=not no_progress,
+                          overrides={"student": {"max_length": max_length, "lexical_floor": lexical_floor}})
+    finally:
+        bm25.close()
+    if dataset is not None and not no_eval and (dataset.root / "qrels" / f"{split}.tsv").is_file():
+        _before_after(dataset.root, base_model, model_dir, out, split, max_length)
+    click.echo(model_dir)
+
+
+def _before_after(root: Path, base_model: Path, model_dir: Path, out: Path, split: str, max_length: int) -> None:
+    """Evaluate the start and the adapted model on ``root``'s judged ``split``: BM25, sparse and hybrid."""
+    from sparsedoc.ingest.evaluation import BM25, HYBRID, SPARSE, evaluate_beir
+    from sparsedoc.ingest.readers import BeirDataset
+    from sparsedoc.ingest.workspace import Workspace
+
+    from .backends import open_backend
+    from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
+    from .tables import format_table
+
+    dataset = BeirDataset.open(root)
+    options = {**DEFAULT_ENCODER_OPTIONS, "max_length": max_length}
+    rows = []
+    for label, model, idf in (("before", base_model, out / "idf.json"), ("after", model_dir, model_dir / "idf.json")):
+        click.echo(f"--- {label}: {model}", err=True)
+        workspace = Workspace(out / f"eval-{label}")
+        with open_backend("lucene", workspace.root / "index") as engine:
+            report = evaluate_beir(dataset, engine, workspace, model_dir=model,
+                                   document_encoder=lambda model=model: build_document_encoder(model, options),
+                                   encoder_settings=encoder_settings(options), idf_path=idf, split=split,
+                                   backend_label="lucene", show_progress=True)
+        if not rows:
+            rows.append(["BM25", *_metrics(report.method(BM25).metrics), "-"])
+        flops = f"{report.document_sparsity['flops']:.2f}"
+        rows.append([f"inference-free, {label}", *_metrics(report.method(SPARSE).metrics), flops])
+        rows.append([f"hybrid, {label}", *_metrics(report.method(HYBRID).metrics), "-"])
+    click.echo(format_table(["method", "nDCG@10", "R@100", "FLOPS"], rows))
+
+
+def _metrics(metrics: dict[str, float]) -> list[float]:
+    return [metrics["nDCG@10"], metrics["R@100"]]
+
+
+COMMANDS = [train_command, adapt_command, data, teachers]

@@ -1,0 +1,113 @@
+"""Hybrid retrieval: fusing a BM25 ranking with a sparse ranking, as OpenSearch's neural-search does.
+
+OpenSearch runs a ``hybrid`` query (one sub-query per ranking; each keeps its top
+``window`` hits) and fuses the two lists in a search pipeline. The embedded engine runs the
+same two searches and fuses here, with the same arithmetic:
+
+* ``min_max`` (``normalization-processor``): each list's scores become
+  ``(s - min) / (max - min)`` over that list (1.0 when all are equal; a 0 becomes 0.001),
+  then a weighted arithmetic mean, ``sum(w_i * s_i) / sum(w_i)``, where a list that did not
+  find the document contributes 0 (what OpenSearch 3.x computes; checked against a real node
+  by ``tests/test_hybrid.py``).
+* ``rrf`` (``score-ranker-processor``, OpenSearch 2.19+): a document at 1-based position
+  ``r`` of a list gets ``1 / (rank_constant + r)``; the fused score is the sum over lists
+  (unweighted, as OpenSearch does).
+
+The fused list keeps as many documents as the longest input list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sparsedoc.encoder.errors import ConfigError
+
+FUSION_METHODS = ("min_max", "rrf")
+DEFAULT_SPARSE_WEIGHT = 0.4
+"""The sparse list's weight in ``min_max`` fusion (BM25 gets 0.6): the best nDCG@10 of a 0.1-0.9 grid on
+SciFact's 809 labelled training queries (``benchmarks/hybrid_weights.py``; no test query was used)."""
+
+_MIN_SCORE = 0.001  # what neural-search's min_max gives the lowest score of a list
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How a hybrid search fuses BM25 and sparse rankings.
+
+    Args:
+        method: ``min_max`` (normalise, then weighted arithmetic mean) or ``rrf``.
+        sparse_weight: the sparse list's weight in ``min_max``, in [0, 1]; BM25 gets the rest.
+        window: hits each sub-query contributes (at least ``k``; a larger ``k`` widens it).
+        rank_constant: RRF's constant (1 to 10,000, as OpenSearch accepts).
+
+    Example:
+        >>> Fusion(sparse_weight=0.25).weights
+        (0.75, 0.25)
+    """
+
+    method: str = "min_max"
+    sparse_weight: float = DEFAULT_SPARSE_WEIGHT
+    window: int = 100
+    rank_constant: int = 60
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSION_METHODS:
+            raise ConfigError(f"fusion method must be one of {FUSION_METHODS}, got {self.method!r}")
+        if not (math.isfinite(self.sparse_weight) and 0.0 <= self.sparse_weight <= 1.0):
+            raise ConfigError(f"sparse_weight must be in [0, 1], got {self.sparse_weight!r}")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or not 1 <= self.window <= 10_000:
+            raise ConfigError(f"window must be an integer from 1 to 10000, got {self.window!r}")
+        if not 1 <= self.rank_constant <= 10_000:
+            raise ConfigError(f"rank_constant must be from 1 to 10000, got {self.rank_constant!r}")
+
+    @property
+    def weights(self) -> tuple[float, float]:
+        """``(bm25 weight, sparse weight)``, the sub-query order of a hybrid search."""
+        return 1.0 - self.sparse_weight, self.sparse_weight
+
+    def window_for(self, k: int) -> int:
+        """The hits each sub-query keeps for a search of ``k`` hits."""
+        return max(self.window, k)
+
+    def describe(self) -> str:
+        """A short label, e.g. ``min_max sparse 0.5`` or ``rrf 60``."""
+        if self.method == "rrf":
+            return f"rrf {self.rank_constant}"
+        return f"min_max sparse {self.sparse_weight:g}"
+
+
+Ranking = Sequence[tuple[str, float]]
+
+
+def fuse(rankings: Sequence[Ranking], fusion: Fusion) -> list[tuple[str, float]]:
+    """Fuse ``(doc_id, score)`` lists (each best first; BM25 then sparse) into one scored list.
+
+    Returns:
+        ``(doc_id, fused score)`` pairs, best first (ties by doc id), as many as the
+        longest input list.
+    """
+    if fusion.method == "rrf":
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for position, (doc_id, _) in enumerate(ranking, start=1):
+                fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (fusion.rank_constant + position)
+    else:
+        weights = fusion.weights
+        fused = {}
+        for ranking, weight in zip(rankings, weights, strict=True):
+            for doc_id, score in _min_max(ranking):
+                fused[doc_id] = fused.get(doc_id, 0.0) + weight * score / sum(weights)
+    ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    return ordered[: max((len(r) for r in rankings), default=0)]
+
+
+def _min_max(ranking: Ranking) -> list[tuple[str, float]]:
+    if not ranking:
+        return []
+    scores = [score for _, score in ranking]
+    low, high = min(scores), max(scores)
+    if high == low:
+        return [(doc_id, 1.0) for doc_id, _ in ranking]
+    return [(doc_id, (score - low) / (high - low) or _MIN_SCORE) for doc_id, score in ranking]

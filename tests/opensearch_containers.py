@@ -1,0 +1,112 @@
+"""OpenSearch in containers for the tests (testcontainers-python), built offline from local artifacts.
+
+Used when a Docker engine answers and ``SPARSEDOC_BASE_IMAGE`` names a local Java 21 base
+(scripts/with-docker.sh builds one with mmdebstrap in CI). The OpenSearch image is built from
+the distribution the local-node code installs and verifies, tagged by a hash of the Dockerfile,
+the base image and the release fingerprint, so it is built once per content. Containers use
+the host's network, bind 127.0.0.1 only, and keep their data in a host folder mounted at the
+same path (tests seed DJL natives there), and see the session's temporary folder read-only at
+its own path (tests register models by ``file://`` URL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from sparsedoc.encoder.errors import LocalNodeError
+from sparsedoc.plugin.local_node import LocalOpenSearchNode
+
+DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "opensearch" / "Dockerfile"
+
+
+def base_image() -> str | None:
+    """The local base image CI built, if any."""
+    return os.environ.get("SPARSEDOC_BASE_IMAGE") or None
+
+
+def _docker(*args: str, timeout: float = 1800) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    if done.returncode != 0:
+        raise LocalNodeError(f"docker {args[0]} failed: {done.stderr.strip()[-1500:]}")
+    return done.stdout.strip()
+
+
+def opensearch_image(version: str, base: str) -> str:
+    """Build (once per content hash) the OpenSearch image of ``version`` on ``base``; return its tag."""
+    node = LocalOpenSearchNode(version=version)
+    dist = node.install()
+    key = hashlib.sha256(DOCKERFILE.read_bytes() + base.encode() + node.release.fingerprint.encode()).hexdigest()[:12]
+    tag = f"local/sparsedoc-opensearch:{version}-{key}"
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
+        started = time.monotonic()
+        _docker("build", "-q", "-t", tag, "-f", str(DOCKERFILE), "--build-arg", f"BASE={base}", str(dist))
+        from opensearch_nodes import NODES_STARTED
+
+        NODES_STARTED.append(f"built image {tag} in {time.monotonic() - started:.0f}s")
+    return tag
+
+
+class ContainerNode:
+    """One OpenSearch node in a container on the host network (same settings as a local node)."""
+
+    def __init__(self, image: str, node: LocalOpenSearchNode, shared: Path, heap: str = "1g",
+                 java_opts: str = "") -> None:
+        self.image, self.node, self.shared = image, node, shared
+        self.heap, self.java_opts = heap, java_opts
+        self.container: Any = None
+
+    @property
+    def url(self) -> str:
+        return self.node.url
+
+    def start(self, timeout: float = 300) -> str:
+        from testcontainers.core.container import DockerContainer
+
+        data = self.node.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        data.chmod(0o777)  # the container's user (uid 1000) writes here; the tests seed DJL natives
+        settings = {**self.node.settings(), "path.logs": "/usr/share/opensearch/logs"}
+        args = [f"-E{key}={','.join(map(str, value)) if isinstance(value, list) else _flat(value)}"
+                for key, value in settings.items()]
+        mounts = DockerContainer(self.image).with_kwargs(network_mode="host")
+        self.container = (mounts.with_env("OPENSEARCH_JAVA_OPTS", f"-Xms{self.heap} -Xmx{self.heap} {self.java_opts}")
+                          .with_volume_mapping(str(data), str(data), "rw")
+                          .with_volume_mapping(str(self.shared), str(self.shared), "ro")
+                          .with_command(args))
+        self.container.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                        f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=2s", timeout=5) as answer:
+                    if json.loads(answer.read())["status"] in ("yellow", "green"):
+                        self.node.configure_ml_commons()
+                        return self.url
+            except (urllib.error.URLError, OSError, ValueError, KeyError):
+                pass
+            wrapped = self.container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status == "exited":
+                break
+            time.sleep(1)
+        logs = self.container.get_wrapped_container().logs(tail=30).decode(errors="replace")
+        self.stop()
+        raise LocalNodeError(f"OpenSearch container {self.image} did not become healthy:\n{logs}")
+
+    def stop(self) -> None:
+        if self.container is not None:
+            self.container.stop()
+            self.container = None
+
+
+def _flat(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

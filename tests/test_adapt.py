@@ -1,0 +1,95 @@
+"""`sparsedoc adapt`: pseudo-queries -> teacher scores -> training -> a loadable model, resumable, on Lucene."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.engine, pytest.mark.model]
+
+
+@pytest.fixture(scope="module")
+def small_beir(tmp_path_factory: pytest.TempPathFactory, cranfield_dir: Path) -> Path:
+    """The first 60 Cranfield documents, with the test queries that have a judged document among them."""
+    root = tmp_path_factory.mktemp("small-beir")
+    lines = (cranfield_dir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:60]
+    (root / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    doc_ids = {json.loads(line)["_id"] for line in lines}
+    rows = [r.split("\t") for r in (cranfield_dir / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    kept = [r for r in rows if r[1] in doc_ids]
+    (root / "qrels").mkdir()
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
+    query_ids = {r[0] for r in kept}
+    queries = [q for q in (cranfield_dir / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in query_ids]
+    (root / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def sparse_tiny_dir(tiny_mlm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_mlm_dir`` with a negative MLM bias: tens of active tokens per document, not thousands."""
+    import torch
+    from transformers import BertForMaskedLM
+
+    model = BertForMaskedLM.from_pretrained(tiny_mlm_dir)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.cls.predictions.bias.normal_(-3.0, 1.0)
+    directory = tmp_path_factory.mktemp("sparse-tiny")
+    model.save_pretrained(directory)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(tiny_mlm_dir / name, directory / name)
+    return directory
+
+
+def _command(small_beir: Path, out: Path, model: Path, steps: int) -> list[str]:
+    return [sys.executable, "-m", "sparsedoc.cli.main", "adapt", str(small_beir), "--workdir", str(out), "--model", str(model),
+            "--teacher", "bm25:bm25", "--teacher", f"sparse:sparse:{model}", "--steps", str(steps),
+            "--max-length", "64", "--no-progress"]
+
+
+def _logged_steps(out: Path) -> list[int]:
+    lines = (out / "train_log.jsonl").read_text().splitlines()
+    return [record["step"] for record in map(json.loads, lines) if "loss" in record]
+
+
+def test_adapt_interrupted_resumes_and_evaluates(small_beir: Path, sparse_tiny_dir: Path, tmp_path: Path) -> None:
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+
+    out, steps = tmp_path / "adapt", 40
+    process = subprocess.Popen(_command(small_beir, out, sparse_tiny_dir, steps), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    log = out / "train_log.jsonl"
+    while process.poll() is None and not (log.is_file() and log.read_text().strip()):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    saved = sorted((out / "checkpoints").glob("step-*"))
+    assert saved and 0 < int(saved[-1].name.split("-")[1]) < steps
+    assert not (out / "model").exists()
+
+    done = subprocess.run(_command(small_beir, out, sparse_tiny_dir, steps), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    logged = _logged_steps(out)
+    assert logged == sorted(set(logged)) and logged[-1] == steps  # resumed, nothing repeated or skipped
+    assert logged == list(range(10, steps + 1, 10))
+    model_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert model_dir == out / "model" and (model_dir / "idf.json").is_file()
+    table = done.stdout
+    assert "BM25" in table and "inference-free, before" in table and "inference-free, after" in table
+    vector = TorchDocumentEncoder(model_dir, max_length=64).encode_document(["lift of a wing in a slipstream"])[0]
+    assert len(vector) > 0
+
+
+def test_adapt_refuses_training_on_the_evaluation_split(small_beir: Path, tiny_mlm_dir: Path, tmp_path: Path) -> None:
+    command = [*_command(small_beir, tmp_path / "a", tiny_mlm_dir, 2), "--train-split", "test"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 2 and "--train-split" in done.stderr
