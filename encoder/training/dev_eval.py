@@ -51,6 +51,8 @@ def evaluate_student(
     """
     import torch
 
+    from ..doc_batches import rows_to_vectors
+    from ..exact_search import exact_search
     from ..metrics import evaluate_run
 
     query_ids = list(dev.queries)
@@ -66,10 +68,9 @@ def evaluate_student(
             presence[i, position[t]] = 1.0
     weights, in_text = _document_columns(student, tokenizer, dev.doc_texts, torch.tensor(columns, dtype=torch.long),
                                          position, max_length, batch_size, lexical_floor)
-    scores = (presence * column_idf) @ weights.T
-    top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-    run = {q: {dev.doc_ids[int(d)]: float(s) for s, d in zip(v.tolist(), i.tolist())}
-           for q, v, i in zip(query_ids, top.values, top.indices)}
+    names = [str(c) for c in columns]
+    run = exact_search(dict(zip(query_ids, rows_to_vectors((presence * column_idf).numpy(), names))),
+                       dict(zip(dev.doc_ids, rows_to_vectors(weights.numpy(), names))), k=k)
     result = evaluate_run(run, dev.qrels, MEASURES)
     p_query = presence.mean(dim=0)
     p_doc = (weights > 0).float().mean(dim=0)
