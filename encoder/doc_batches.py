@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .lexical_floor import LexicalFloor
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
@@ -84,16 +83,12 @@ class BatchedDocumentEncoder:
     """``encode_document`` on top of a runtime's ``encode_to_array`` (torch, onnxruntime).
 
     Subclasses set ``batch_size``, ``vocabulary`` and ``pruning`` and implement
-    ``encode_to_array(texts) -> [batch, vocab]`` for one batch. A ``lexical_floor`` (read from the
-    model directory) is applied here, after the runtime, so torch and onnxruntime agree.
+    ``encode_to_array(texts) -> [batch, vocab]`` for one batch.
     """
 
     batch_size: int
     vocabulary: list[str]
     pruning: Pruning
-    tokenizer: PreTrainedTokenizerBase
-    max_length: int
-    lexical_floor: LexicalFloor | None = None
 
     def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of one batch (unpruned)."""
@@ -106,10 +101,6 @@ class BatchedDocumentEncoder:
         live_texts = [texts[i] for i in live]
         for batch in length_sorted_batches(live_texts, self.batch_size):
             weights = self.encode_to_array([live_texts[i] for i in batch])
-            if self.lexical_floor is not None:
-                tokens = tokenize_documents(self.tokenizer, [live_texts[i] for i in batch], self.max_length)
-                weights = self.lexical_floor.apply(weights, tokens.input_ids, tokens.attention_mask,
-                                                   special_token_ids(self.tokenizer))
             for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
                 vectors[live[i]] = self.pruning.apply(vector)
         return vectors

@@ -16,7 +16,6 @@ import numpy as np
 
 from .doc_batches import BatchedDocumentEncoder, tokenize_documents, vocabulary_list
 from .errors import ConfigError, ModelLoadError
-from .lexical_floor import read_lexical_floor
 from .loading import load_tokenizer
 from .loading import file_sha256
 from .onnx_export import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, read_metadata
@@ -97,7 +96,6 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             )
         self.tokenizer = load_tokenizer(self.onnx_dir)
         self.vocabulary = vocabulary_list(self.tokenizer)
-        self.lexical_floor = read_lexical_floor(self.onnx_dir)
         self._check_tokenizer()
         self.session = self._open_session(model_path, provider, num_threads, optimization)
 

@@ -38,7 +38,6 @@ import numpy as np
 
 from .doc_batches import special_token_ids, tokenize_documents
 from .errors import ConfigError, ExportValidationError, ModelLoadError
-from .lexical_floor import FILE_NAME as LEXICAL_FLOOR_FILE
 from .loading import check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_fingerprint
 from .pooling import check_activation, sparse_pool
 
@@ -242,8 +241,6 @@ def export_onnx(
         )
     tokenizer.save_pretrained(str(output))
     shutil.copy2(source / "config.json", output / "config.json")
-    if (source / LEXICAL_FLOOR_FILE).is_file():  # applied after the graph by sparsedoc's encoders
-        shutil.copy2(source / LEXICAL_FLOOR_FILE, output / LEXICAL_FLOOR_FILE)
     metadata = {
         "format": METADATA_FORMAT,
         "model_file": MODEL_FILE,

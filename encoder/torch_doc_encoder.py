@@ -10,7 +10,6 @@ import numpy as np
 
 from .doc_batches import BatchedDocumentEncoder, special_token_ids, tokenize_documents, vocabulary_list
 from .errors import ConfigError
-from .lexical_floor import read_lexical_floor
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
 from .pooling import check_activation, sparse_pool, zero_columns
 from .pruning import Pruning
@@ -66,7 +65,6 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         self.max_length = min(max_length, window)
         self.vocabulary = vocabulary_list(self.tokenizer)
         self.special_ids = special_token_ids(self.tokenizer)
-        self.lexical_floor = read_lexical_floor(self.model_dir)
         self.truncated_documents = 0
 
     def encode_to_array(self, texts: Sequence[str]) -> np.ndarray:

@@ -50,8 +50,6 @@ from typing import TYPE_CHECKING, Any
 
 from sparsedoc.encoder.errors import ConfigError, ModelLoadError
 from sparsedoc.encoder.idf import load_idf
-from sparsedoc.encoder.lexical_floor import FILE_NAME as LEXICAL_FLOOR_FILE
-from sparsedoc.encoder.lexical_floor import read_lexical_floor
 from sparsedoc.encoder.loading import file_sha256, load_tokenizer
 
 if TYPE_CHECKING:
@@ -303,10 +301,6 @@ def package_sparse_encoder(
     source = Path(model_dir)
     if not source.is_dir():
         raise ModelLoadError(f"model directory not found: {source}")
-    if read_lexical_floor(source) is not None:
-        raise ConfigError(f"{source} has a lexical floor ({LEXICAL_FLOOR_FILE}), which an OpenSearch ingest pipeline "
-                          "cannot apply: index its documents with `sparsedoc index --model` (client-side encoding), "
-                          f"or remove {LEXICAL_FLOOR_FILE} to package the network alone")
     name = name or f"{source.name}-sparse-encoder"
     description = description or f"sparsedoc SPLADE document encoder ({source.name}, {model_format})"
     if is_onnx_dir(source):
