@@ -281,6 +281,7 @@ def main() -> None:
         for c in collections:
             for name, metrics in teacher_rows(c, work, models, c["name"] in args.dense.split(",")).items():
                 results["rows"].setdefault(name, {})[c["name"]] = metrics
+            save()
         results["rows"]["SPLADE-tiny inference-free, untrained"] = model_row(models["splade-tiny"], collections)
         save()
     for scale in filter(None, args.floors.split(",")):
