@@ -272,10 +272,13 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": {}}
     collections = [collection(name) for name in COLLECTIONS]
 
-    def save() -> None:
+    def save() -> None:  # merge with rows another invocation may have written meanwhile
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=1))
-        print(markdown(results), flush=True)
+        merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": {}}
+        for name, row in results["rows"].items():
+            merged["rows"].setdefault(name, {}).update(row)
+        RESULTS.write_text(json.dumps(merged, indent=1))
+        print(markdown(merged), flush=True)
 
     if args.baselines:
         for c in collections:
