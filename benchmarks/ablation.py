@@ -28,7 +28,6 @@ import numpy as np
 
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf import compute_idf, save_idf
-from sparsedoc.encoder.lexical_floor import LexicalFloor, read_lexical_floor
 from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.metrics import evaluate_run
 from sparsedoc.encoder.training import read_training_file, score_with_teachers, write_training_file
@@ -56,8 +55,8 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
     "bm25_teacher,lr2e-5": (("pseudo",), ("dense", "sparse", "bm25"), {"optimizer": {"lr": 2.0e-5}}),
     "bm25_teacher,lambda1e-3": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
     "sparse+bm25": (("pseudo",), ("sparse", "bm25"), {}),
-    "sparse+bm25,floor1": (("pseudo",), ("sparse", "bm25"), {"student": {"lexical_floor": 1.0}}),
-    "bm25_teacher,floor1": (("pseudo",), ("dense", "sparse", "bm25"), {"student": {"lexical_floor": 1.0}}),
+    "sparse+bm25+scifact_train": (("pseudo", "scifact-train"), ("sparse", "bm25"), {}),
+    "sparse+bm25,lambda0": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
 }
 
 
@@ -148,17 +147,36 @@ def _full_entries(c: dict):
     return [EncodedDocument(d.doc_id, d.content, SparseVector()) for d in c["documents"]]
 
 
-def model_row(model_dir: Path, collections: list[dict], floor: LexicalFloor | None = None) -> dict[str, dict]:
-    """Scores of a model directory (its own ``lexical_floor.json`` unless ``floor`` is given)."""
+def with_lexical_floor(student: SparseStudent, special_ids: list[int], scale: float, k1: float = 0.9) -> SparseStudent:
+    """The student with every own token of a document raised to ``scale * tf (k1 + 1) / (tf + k1)`` (an experiment)."""
+    import torch
+
+    network = student.document_weights
+
+    def floored(input_ids, attention_mask, columns):  # noqa: ANN001, ANN202
+        weights = network(input_ids, attention_mask, columns)
+        valid = (attention_mask > 0) & ~torch.isin(input_ids, torch.tensor(special_ids))
+        if columns is None:
+            tf = torch.zeros_like(weights).scatter_add_(1, input_ids * valid, valid.float())
+        else:
+            tf = ((input_ids.unsqueeze(-1) == columns.view(1, 1, -1)) & valid.unsqueeze(-1)).sum(dim=1).float()
+        return torch.maximum(weights, scale * tf * (k1 + 1) / (tf + k1))
+
+    student.document_weights = floored
+    return student
+
+
+def model_row(model_dir: Path, collections: list[dict], floor: float | None = None) -> dict[str, dict]:
+    """Scores of a model directory, optionally with a lexical floor of scale ``floor`` on its document vectors."""
     tokenizer = load_tokenizer(model_dir)
     student = SparseStudent(load_student(model_dir))
-    floor = floor or read_lexical_floor(model_dir)
+    if floor:
+        student = with_lexical_floor(student, tokenizer.all_special_ids, floor)
     row = {}
     for c in collections:
         idf = compute_idf(c["dev"].doc_texts, tokenizer)
-        result = evaluate_student(student, tokenizer, c["dev"], idf, max_length=MAX_LENGTH, lexical_floor=floor)
-        result["doc_nonzeros"] = mean_nonzeros(student, tokenizer, c["dev"].doc_texts[:200], max_length=MAX_LENGTH,
-                                               lexical_floor=floor)
+        result = evaluate_student(student, tokenizer, c["dev"], idf, max_length=MAX_LENGTH)
+        result["doc_nonzeros"] = mean_nonzeros(student, tokenizer, c["dev"].doc_texts[:200], max_length=MAX_LENGTH)
         row[c["name"]] = result
     return row
 
@@ -254,20 +272,24 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": {}}
     collections = [collection(name) for name in COLLECTIONS]
 
-    def save() -> None:
+    def save() -> None:  # merge with rows another invocation may have written meanwhile
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=1))
-        print(markdown(results), flush=True)
+        merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": {}}
+        for name, row in results["rows"].items():
+            merged["rows"].setdefault(name, {}).update(row)
+        RESULTS.write_text(json.dumps(merged, indent=1))
+        print(markdown(merged), flush=True)
 
     if args.baselines:
         for c in collections:
             for name, metrics in teacher_rows(c, work, models, c["name"] in args.dense.split(",")).items():
                 results["rows"].setdefault(name, {})[c["name"]] = metrics
+            save()
         results["rows"]["SPLADE-tiny inference-free, untrained"] = model_row(models["splade-tiny"], collections)
         save()
     for scale in filter(None, args.floors.split(",")):
-        results["rows"][f"untrained + lexical floor {scale}"] = model_row(
-            models["splade-tiny"], collections, LexicalFloor(float(scale)))
+        results["rows"][f"untrained + lexical floor {scale}"] = model_row(models["splade-tiny"], collections,
+                                                                           float(scale))
         save()
     sources = training_sources(collections, work, args) if args.variants else {}
     for name in filter(None, args.variants.split(",")):

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+<<<<<<< HEAD
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, document_rows
-from .lexical_floor import LexicalFloor
+=======
+>>>>>>> h-recipe
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
@@ -83,12 +85,15 @@ def vocabulary_list(tokenizer: PreTrainedTokenizerBase) -> list[str]:
 class BatchedDocumentEncoder:
     """``encode_document`` on top of a runtime's ``run_batch`` (torch, onnxruntime).
 
+<<<<<<< HEAD
     Subclasses set ``tokenizer``, ``max_length``, ``batch_size``, ``vocabulary``, ``pruning``,
     ``long_documents`` and ``window_stride`` and implement ``run_batch(input_ids,
     attention_mask) -> [batch, vocab]``. ``truncated_documents`` and ``windowed_documents``
     count, over the encoder's life, the long documents cut to one window or split into several.
-    A ``lexical_floor`` (read from the model directory) is applied here, after the runtime, so
-    torch and onnxruntime agree.
+=======
+    Subclasses set ``batch_size``, ``vocabulary`` and ``pruning`` and implement
+    ``encode_to_array(texts) -> [batch, vocab]`` for one batch.
+>>>>>>> h-recipe
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -96,11 +101,13 @@ class BatchedDocumentEncoder:
     batch_size: int
     vocabulary: list[str]
     pruning: Pruning
+<<<<<<< HEAD
     long_documents: str = DEFAULT_LONG_DOCUMENTS
     window_stride: int | None = None
     truncated_documents: int = 0
     windowed_documents: int = 0
-    lexical_floor: LexicalFloor | None = None
+=======
+>>>>>>> h-recipe
 
     def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of tokenised rows (``int64 [batch, seq]``)."""
@@ -110,14 +117,8 @@ class BatchedDocumentEncoder:
         """Return the dense ``[batch, vocab]`` weights of one batch, long texts truncated (unpruned)."""
         batch = tokenize_documents(self.tokenizer, texts, self.max_length)
         self.truncated_documents += batch.truncated
-        return self._run_rows(batch.input_ids, batch.attention_mask)
+        return self.run_batch(batch.input_ids, batch.attention_mask)
 
-    def _run_rows(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """``run_batch`` followed by the model's lexical floor, when it has one."""
-        weights = self.run_batch(input_ids, attention_mask)
-        if self.lexical_floor is None:
-            return weights
-        return self.lexical_floor.apply(weights, input_ids, attention_mask, special_token_ids(self.tokenizer))
 
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
         """Encode documents; empty or whitespace-only texts give empty vectors.
@@ -128,6 +129,7 @@ class BatchedDocumentEncoder:
         """
         vectors: list[SparseVector] = [SparseVector() for _ in texts]
         live = [i for i, t in enumerate(texts) if t.strip()]
+<<<<<<< HEAD
         if not live:
             return vectors
         split = document_rows(self.tokenizer, [texts[i] for i in live], self.max_length,
@@ -139,7 +141,7 @@ class BatchedDocumentEncoder:
         order = sorted(range(len(split.rows)), key=lambda r: len(split.rows[r]))
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            weights = self._run_rows(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
+            weights = self.run_batch(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
             for r, row in zip(batch, weights):
                 owner = split.owners[r]
                 if owner in merged:
@@ -150,4 +152,11 @@ class BatchedDocumentEncoder:
                 if pending[owner] == 0:
                     (vector,) = rows_to_vectors(merged.pop(owner)[None, :], self.vocabulary)
                     vectors[live[owner]] = self.pruning.apply(vector)
+=======
+        live_texts = [texts[i] for i in live]
+        for batch in length_sorted_batches(live_texts, self.batch_size):
+            weights = self.encode_to_array([live_texts[i] for i in batch])
+            for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
+                vectors[live[i]] = self.pruning.apply(vector)
+>>>>>>> h-recipe
         return vectors

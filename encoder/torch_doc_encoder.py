@@ -10,7 +10,6 @@ import numpy as np
 from .doc_batches import BatchedDocumentEncoder, special_token_ids, vocabulary_list
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
 from .errors import ConfigError
-from .lexical_floor import read_lexical_floor
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
 from .pooling import check_activation, document_weights
 from .pruning import Pruning
@@ -74,7 +73,6 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         self.max_length = min(max_length, window)
         self.vocabulary = vocabulary_list(self.tokenizer)
         self.special_ids = special_token_ids(self.tokenizer)
-        self.lexical_floor = read_lexical_floor(self.model_dir)
         self.truncated_documents = 0
         self.windowed_documents = 0
 

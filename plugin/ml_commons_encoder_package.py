@@ -24,8 +24,6 @@ from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError, ModelLoadError
 from sparsedoc.encoder.extras import import_extra
-from sparsedoc.encoder.lexical_floor import FILE_NAME as LEXICAL_FLOOR_FILE
-from sparsedoc.encoder.lexical_floor import read_lexical_floor
 from sparsedoc.encoder.loading import check_model_dir, load_tokenizer
 from sparsedoc.encoder.onnx_format import INPUT_NAMES, is_onnx_dir
 
@@ -67,8 +65,7 @@ def package_sparse_encoder(
         activation: SPLADE activation when exporting or tracing a checkpoint.
 
     Raises:
-        ConfigError: unknown format, an ONNX export asked for as TORCH_SCRIPT, or a model with a
-            lexical floor (which an ingest pipeline cannot apply).
+        ConfigError: unknown format, or an ONNX export asked for as TORCH_SCRIPT.
         ModelLoadError: a truncated or corrupt ``model.onnx``, a tokenizer that does not
             match the model, or token names ML Commons would decode differently.
         ExportValidationError: the ONNX export of a checkpoint failed its parity gate.
@@ -80,10 +77,6 @@ def package_sparse_encoder(
     source = Path(model_dir)
     if not source.is_dir():
         raise ModelLoadError(f"model directory not found: {source}")
-    if read_lexical_floor(source) is not None:
-        raise ConfigError(f"{source} has a lexical floor ({LEXICAL_FLOOR_FILE}), which an OpenSearch ingest pipeline "
-                          "cannot apply: index its documents with `sparsedoc index --model` (client-side encoding), "
-                          f"or remove {LEXICAL_FLOOR_FILE} to package the network alone")
     name = name or f"{source.name}-sparse-encoder"
     description = description or f"sparsedoc SPLADE document encoder ({source.name}, {model_format})"
     if is_onnx_dir(source):

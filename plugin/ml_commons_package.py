@@ -250,7 +250,177 @@ def package_sparse_tokenizer(
                           description=description or f"sparsedoc IDF query tokenizer ({source.name})", details=details)
 
 
+<<<<<<< HEAD
 def write_package(files: Mapping[str, str | Path], output_dir: str | Path, *, kind: str, model_format: str,
+=======
+def package_sparse_encoder(
+    model_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    model_format: str = "ONNX",
+    name: str | None = None,
+    version: str = "1.0.0",
+    description: str | None = None,
+    max_length: int | None = None,
+    activation: str = "log1p",
+) -> MlCommonsPackage:
+    """Build a SPARSE_ENCODING package from an ONNX export or a fill-mask checkpoint.
+
+    Args:
+        model_dir: a directory from :func:`export_onnx` (``model.onnx`` + ``sparsedoc_onnx.json``),
+            or a Hugging Face fill-mask checkpoint (exported or traced here).
+        output_dir: where to write ``<name>.zip`` and ``register.json``.
+        model_format: ``"ONNX"`` or ``"TORCH_SCRIPT"``; an ONNX export can only be packaged as ONNX.
+        name / version / description: register fields (name defaults to the directory's name).
+        max_length: token window (default: the export's, else the model's, at most 512).
+        activation: SPLADE activation when exporting or tracing a checkpoint.
+
+    Raises:
+        ConfigError: unknown format, or an ONNX export asked for as TORCH_SCRIPT.
+        ModelLoadError: a truncated or corrupt ``model.onnx``, a tokenizer that does not
+            match the model, or token names ML Commons would decode differently.
+        ExportValidationError: the ONNX export of a checkpoint failed its parity gate.
+    """
+    from sparsedoc.encoder.onnx_doc_encoder import is_onnx_dir
+
+    if model_format not in MODEL_FORMATS:
+        raise ConfigError(f"model_format must be one of {MODEL_FORMATS}, got {model_format!r}")
+    if max_length is not None and max_length < 2:
+        raise ConfigError(f"max_length must be >= 2, got {max_length}")
+    source = Path(model_dir)
+    if not source.is_dir():
+        raise ModelLoadError(f"model directory not found: {source}")
+    name = name or f"{source.name}-sparse-encoder"
+    description = description or f"sparsedoc SPLADE document encoder ({source.name}, {model_format})"
+    if is_onnx_dir(source):
+        if model_format != "ONNX":
+            raise ConfigError(f"{source} is an ONNX export; package it with model_format='ONNX' "
+                              "or pass the source checkpoint for TORCH_SCRIPT")
+        return _package_onnx(source, output_dir, name, version, description, max_length)
+    if model_format == "ONNX":
+        from sparsedoc.encoder.onnx_export import export_onnx
+
+        with tempfile.TemporaryDirectory(prefix="sparsedoc-onnx-") as scratch:
+            export_onnx(source, scratch, activation=activation, max_length=max_length or 512)
+            return _package_onnx(Path(scratch), output_dir, name, version, description, max_length,
+                                 origin=source)
+    return _package_torchscript(source, output_dir, name, version, description, max_length, activation)
+
+
+def _package_onnx(onnx_dir: Path, output_dir: str | Path, name: str, version: str, description: str,
+                  max_length: int | None, origin: Path | None = None) -> MlCommonsPackage:
+    from sparsedoc.encoder.onnx_doc_encoder import OnnxDocumentEncoder
+
+    encoder = OnnxDocumentEncoder(onnx_dir, num_threads=1)  # checksum, graph and tokenizer checks
+    window = min(max_length or encoder.max_length, encoder.max_length)
+    check_token_names(encoder.tokenizer, onnx_dir)
+    with tempfile.TemporaryDirectory(prefix="sparsedoc-onnx-") as scratch:
+        model_path = rename_onnx_inputs(onnx_dir / encoder.metadata["model_file"], Path(scratch) / "model.onnx")
+        files: dict[str, str | Path] = {TOKENIZER_FILE: _tokenizer_json(encoder.tokenizer, onnx_dir, window),
+                                        _FORMAT_FILES["ONNX"]: model_path}
+        details = {"source": str((origin or onnx_dir).resolve()), "max_length": window,
+                   "activation": encoder.activation, "vocab_size": int(encoder.metadata["vocab_size"]),
+                   "export_sha256": encoder.metadata["model_sha256"], "inputs": list(ML_COMMONS_INPUTS)}
+        return _write_package(files, output_dir, kind="encoder", model_format="ONNX", name=name,
+                              version=version, description=description, details=details)
+
+
+def rename_onnx_inputs(source: Path, target: Path) -> Path:
+    """Copy an sparsedoc ONNX export with its inputs renamed to ``ML_COMMONS_INPUTS``.
+
+    DJL's onnxruntime engine feeds inputs by the names ML Commons' sparse-encoding
+    translator gives them (``input1.input_ids``, ``input1.attention_mask``) and refuses
+    names the graph does not have. Only names change; the computation is the same.
+    """
+    try:
+        import onnx
+    except ImportError as err:
+        raise ImportError("packaging ONNX models needs onnx: pip install 'sparsedoc[export]'") from err
+    from sparsedoc.encoder.onnx_export import INPUT_NAMES
+
+    try:
+        model = onnx.load(str(source))
+    except Exception as err:  # onnx raises DecodeError and friends for corrupt files
+        raise ModelLoadError(f"{source}: onnx cannot read it ({type(err).__name__}: {err})") from err
+    renames = dict(zip(INPUT_NAMES, ML_COMMONS_INPUTS))
+    names = [i.name for i in model.graph.input]
+    if sorted(names) != sorted(INPUT_NAMES):
+        raise ModelLoadError(f"{source}: graph inputs {names}, expected {list(INPUT_NAMES)} (not an sparsedoc export)")
+    for graph_input in model.graph.input:
+        graph_input.name = renames[graph_input.name]
+    for node in model.graph.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+    onnx.save(model, str(target))
+    return target
+
+
+def build_torchscript_module(model: Any, special_ids: list[int], activation: str) -> Any:
+    """Wrap a fill-mask model for TorchScript: ``forward({"input_ids", "attention_mask"}) -> {"output"}``."""
+    import torch
+
+    from sparsedoc.encoder.onnx_export import build_export_module
+
+    graph = build_export_module(model, special_ids, activation)
+
+    class DictInputSparseEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.graph = graph
+
+        def forward(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {TORCHSCRIPT_OUTPUT: self.graph(features["input_ids"], features["attention_mask"])}
+
+    return DictInputSparseEncoder().eval()
+
+
+def _package_torchscript(source: Path, output_dir: str | Path, name: str, version: str, description: str,
+                         max_length: int | None, activation: str) -> MlCommonsPackage:
+    import warnings
+
+    import numpy as np
+    import torch
+
+    from sparsedoc.encoder.doc_batches import special_token_ids, tokenize_documents
+    from sparsedoc.encoder.errors import ExportValidationError
+    from sparsedoc.encoder.loading import check_model_dir, load_masked_lm
+    from sparsedoc.encoder.pooling import sparse_pool, zero_columns
+
+    check_model_dir(source)
+    tokenizer = load_tokenizer(source)
+    check_token_names(tokenizer, source)
+    model = load_masked_lm(source)
+    window = min(max_length or 512, int(getattr(model.config, "max_position_embeddings", 512)))
+    special = special_token_ids(tokenizer)
+    module = build_torchscript_module(model, special, activation)
+    batch = tokenize_documents(tokenizer, list(_TRACE_TEXTS[1:]), window)
+    example = {"input_ids": torch.from_numpy(batch.input_ids), "attention_mask": torch.from_numpy(batch.attention_mask)}
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(module, (example,), strict=False, check_trace=False)
+        # Parity on another shape than the trace's (batch 1, as ML Commons runs it).
+        check = tokenize_documents(tokenizer, [_TRACE_TEXTS[0]], window)
+        mask = torch.from_numpy(check.attention_mask)
+        got = traced({"input_ids": torch.from_numpy(check.input_ids), "attention_mask": mask})[TORCHSCRIPT_OUTPUT]
+        logits = model(input_ids=torch.from_numpy(check.input_ids), attention_mask=mask).logits
+        want = zero_columns(sparse_pool(logits, mask, activation), special)
+    diff = float(np.max(np.abs(got.numpy() - want.numpy())))
+    if not diff <= 1e-4:
+        raise ExportValidationError(f"{source}: traced TorchScript differs from PyTorch by {diff:.3g} (atol 1e-4)")
+    with tempfile.TemporaryDirectory(prefix="sparsedoc-ts-") as scratch:
+        model_path = Path(scratch) / _FORMAT_FILES["TORCH_SCRIPT"]
+        traced.save(str(model_path))
+        files: dict[str, str | Path] = {TOKENIZER_FILE: _tokenizer_json(tokenizer, source, window),
+                                        _FORMAT_FILES["TORCH_SCRIPT"]: model_path}
+        details = {"source": str(source.resolve()), "max_length": window, "activation": activation,
+                   "vocab_size": int(model.config.vocab_size), "trace_max_abs_diff": diff}
+        return _write_package(files, output_dir, kind="encoder", model_format="TORCH_SCRIPT", name=name,
+                              version=version, description=description, details=details)
+
+
+def _write_package(files: Mapping[str, str | Path], output_dir: str | Path, *, kind: str, model_format: str,
+>>>>>>> h-recipe
                    name: str, version: str, description: str, details: dict[str, Any]) -> MlCommonsPackage:
     if not name or "/" in name:
         raise ConfigError(f"invalid model name {name!r}")

@@ -174,3 +174,26 @@ def test_dev_eval_counts_dropped_own_terms(tiny_dir):
     # "wing" occurs in d1's text (d1 is relevant) and gets weight 0; "flutter" does not occur in d1
     assert result["dropped_own_terms"] == 1.0 and result["dropped_own_idf"] == 1.0
     assert result["flops"] == 0.0  # no query column is active in any document
+
+
+def test_several_dev_sets_are_logged_with_diagnostics(tmp_path, tiny_dir):
+    dev_sets = []
+    for name, topics in (("own", TOPICS[:4]), ("other", TOPICS[4:])):
+        root = tmp_path / name
+        (root / "qrels").mkdir(parents=True)
+        (root / "corpus.jsonl").write_text("".join(
+            json.dumps({"_id": f"d{i}", "title": "", "text": f"a study of {t} on a model"}) + "\n"
+            for i, t in enumerate(topics)))
+        (root / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": t}) + "\n"
+                                                    for i, t in enumerate(topics)))
+        (root / "qrels" / "test.tsv").write_text("".join(f"q{i}\td{i}\t1\n" for i in range(len(topics))))
+        dev_sets.append({"name": name, "corpus": str(root / "corpus.jsonl"), "queries": str(root / "queries.jsonl"),
+                         "qrels": str(root / "qrels" / "test.tsv")})
+    train(_write_run(tmp_path / "run", tiny_dir, steps=4, eval_every=2, dev=dev_sets), progress=False)
+    evaluations = [r for r in _log(tmp_path / "run" / "out") if "dev" in r]
+    assert [r["step"] for r in evaluations] == [2, 4]
+    for record in evaluations:
+        assert set(record["dev"]) == {"own", "other"}
+        for metrics in record["dev"].values():
+            assert {"nDCG@10", "R@100", "flops", "dropped_own_terms", "dropped_own_idf"} <= set(metrics)
+            assert 0 <= metrics["dropped_own_terms"] <= 1 and metrics["nDCG@10"] > 0

@@ -19,15 +19,11 @@ class _Strict(BaseModel):
 
 
 class StudentConfig(_Strict):
-    """The document encoder to train: any fill-mask checkpoint, or an encoder-only one (fresh MLM head).
-
-    ``lexical_floor``: train and save the model with a lexical floor of this scale (``encoder.lexical_floor``).
-    """
+    """The document encoder to train: any fill-mask checkpoint, or an encoder-only one (fresh MLM head)."""
 
     model_dir: Path
     max_length: int = Field(256, ge=8, le=8192)
     activation: Literal["log1p", "log1p_log1p"] = "log1p"
-    lexical_floor: float | None = Field(None, gt=0)
 
 
 class TeacherConfig(_Strict):

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ..lexical_floor import LexicalFloor
 from .data import DevSet
 
 if TYPE_CHECKING:
@@ -37,7 +36,6 @@ def evaluate_student(
     max_length: int = 256,
     batch_size: int = 32,
     k: int = 100,
-    lexical_floor: LexicalFloor | None = None,
 ) -> dict[str, float]:
     """Return nDCG@10, R@100, FLOPS and the dropped-own-terms shares of ``student`` on ``dev``.
 
@@ -47,7 +45,6 @@ def evaluate_student(
         dev: documents, judged queries and qrels.
         idf: query weights by token string; tokens missing from it weigh 0.
         max_length: the document token window (as at encoding time).
-        lexical_floor: apply this floor to the document weights, as the encoders do.
     """
     import torch
 
@@ -67,7 +64,7 @@ def evaluate_student(
         for t in set(ids) - special:
             presence[i, position[t]] = 1.0
     weights, in_text = _document_columns(student, tokenizer, dev.doc_texts, torch.tensor(columns, dtype=torch.long),
-                                         position, max_length, batch_size, lexical_floor)
+                                         position, max_length, batch_size)
     names = [str(c) for c in columns]
     run = exact_search(dict(zip(query_ids, rows_to_vectors((presence * column_idf).numpy(), names))),
                        dict(zip(dev.doc_ids, rows_to_vectors(weights.numpy(), names))), k=k)
@@ -79,7 +76,7 @@ def evaluate_student(
     return result
 
 
-def _document_columns(student, tokenizer, texts, columns, position, max_length, batch_size, lexical_floor):
+def _document_columns(student, tokenizer, texts, columns, position, max_length, batch_size):
     """Weights ``[docs, columns]`` and a 0/1 matrix: the column's token occurs in the encoded document."""
     import torch
 
@@ -94,11 +91,7 @@ def _document_columns(student, tokenizer, texts, columns, position, max_length, 
                 index = order[start : start + batch_size]
                 encoded = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
                                     return_tensors="pt", verbose=False)
-                batch = student.document_weights(encoded["input_ids"], encoded["attention_mask"], columns)
-                if lexical_floor is not None:
-                    batch = lexical_floor.apply_columns(batch, encoded["input_ids"], encoded["attention_mask"], columns,
-                                                        tokenizer.all_special_ids)
-                weights[index] = batch
+                weights[index] = student.document_weights(encoded["input_ids"], encoded["attention_mask"], columns)
                 for row, ids in zip(index, encoded["input_ids"].tolist()):
                     hits = [position[t] for t in set(ids) if t in position]
                     in_text[row, hits] = True
@@ -126,7 +119,7 @@ def _dropped_own_terms(query_ids, presence, column_idf, weights, in_text, dev: D
 
 
 def mean_nonzeros(student: SparseStudent, tokenizer, texts: list[str], *, max_length: int = 256,
-                  batch_size: int = 16, lexical_floor: LexicalFloor | None = None) -> float:
+                  batch_size: int = 16) -> float:
     """Mean nonzero weights per document over the full vocabulary (special tokens excluded)."""
     import torch
 
@@ -140,9 +133,6 @@ def mean_nonzeros(student: SparseStudent, tokenizer, texts: list[str], *, max_le
                 encoded = tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
                                     max_length=max_length, return_tensors="pt", verbose=False)
                 weights = student.document_weights(encoded["input_ids"], encoded["attention_mask"], None)
-                if lexical_floor is not None:
-                    weights = lexical_floor.apply_columns(weights, encoded["input_ids"], encoded["attention_mask"], None,
-                                                          special)
                 weights[:, special] = 0.0
                 total += float((weights > 0).sum())
     finally:

@@ -28,7 +28,6 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..idf import compute_idf, load_idf, save_idf
-from ..lexical_floor import LexicalFloor
 from ..loading import check_model_dir, load_tokenizer
 from .config import DevConfig, TrainConfig, load_config
 from .data import DevSet, TrainingExample, read_dev_set, read_training_file
@@ -198,10 +197,7 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
         stop.restore()
         bar.close()
         log.close()
-    directory = save_model(output / "model", model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
-    if config.student.lexical_floor is not None:
-        LexicalFloor(config.student.lexical_floor).save(directory)
-    return directory
+    return save_model(output / "model", model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
 
 
 class _StopRequest:
@@ -244,9 +240,6 @@ def _train_step(config, batch, step, tokenizer, student, idf, loss_fn, teacher_n
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
     sample = sample_columns({t for ids in query_ids for t in ids}, vocab_size, special, config.vocab_sample, generator)
     doc_weights = student.document_weights(encoded["input_ids"], encoded["attention_mask"], sample.columns)
-    if config.student.lexical_floor is not None:
-        doc_weights = LexicalFloor(config.student.lexical_floor).apply_columns(
-            doc_weights, encoded["input_ids"], encoded["attention_mask"], sample.columns, special)
     presence = query_presence(query_ids, sample.columns)
     query_idf = idf.values(sample.columns) if config.loss.idf_aware else None
     all_scores = idf_aware_scores(presence, doc_weights, query_idf)
@@ -295,9 +288,8 @@ def evaluate_dev_sets(config: TrainConfig, student: SparseStudent, tokenizer, id
         if spec.idf == "model":
             model_idf = model_idf or idf.to_table(_vocabulary(tokenizer), set(tokenizer.all_special_ids))
         table = model_idf if spec.idf == "model" else corpus_idf
-        floor = LexicalFloor(config.student.lexical_floor) if config.student.lexical_floor else None
         results[_dev_name(spec)] = evaluate_student(student, tokenizer, dev, table, max_length=config.student.max_length,
-                                                    batch_size=spec.batch_size, lexical_floor=floor)
+                                                    batch_size=spec.batch_size)
     return results
 
 

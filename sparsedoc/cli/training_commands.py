@@ -116,14 +116,12 @@ def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
 @click.option("--train-split", help="Also train on the labelled queries of qrels/<SPLIT>.tsv (e.g. train).")
 @click.option("--split", default="test", show_default=True, help="qrels split for the before/after evaluation.")
 @click.option("--max-length", default=256, show_default=True, help="Document token window (training and eval).")
-@click.option("--lexical-floor", type=float,
-              help="Train and save the model with a lexical floor of this scale (client-side encoding only).")
 @click.option("--seed", default=13, show_default=True)
 @click.option("--no-eval", is_flag=True, help="Skip the before/after evaluation.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, specs: tuple[str, ...], steps: int,
-                  max_queries: int | None, train_split: str | None, split: str, max_length: int,
-                  lexical_floor: float | None, seed: int, no_eval: bool, no_progress: bool) -> None:
+                  max_queries: int | None, train_split: str | None, split: str, max_length: int, seed: int,
+                  no_eval: bool, no_progress: bool) -> None:
     """Adapt a model to SOURCE (corpus JSONL or BEIR folder) without labels; print the model directory.
 
     Pseudo-queries from the documents + BM25 negatives -> teacher scores (cached) -> training ->
@@ -157,7 +155,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
             labelled = labelled_examples(queries, qrels, {d.doc_id: d for d in documents}, bm25)
         model_dir = adapt(documents, bm25, base_model=base_model, teachers=_teacher_specs(specs), out=out, steps=steps,
                           seed=seed, max_queries=max_queries, labelled=labelled, progress=not no_progress,
-                          overrides={"student": {"max_length": max_length, "lexical_floor": lexical_floor}})
+                          overrides={"student": {"max_length": max_length}})
     finally:
         bm25.close()
     if dataset is not None and not no_eval and (dataset.root / "qrels" / f"{split}.tsv").is_file():
