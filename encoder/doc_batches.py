@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-<<<<<<< HEAD
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, document_rows
-=======
->>>>>>> h-recipe
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
@@ -85,15 +82,10 @@ def vocabulary_list(tokenizer: PreTrainedTokenizerBase) -> list[str]:
 class BatchedDocumentEncoder:
     """``encode_document`` on top of a runtime's ``run_batch`` (torch, onnxruntime).
 
-<<<<<<< HEAD
     Subclasses set ``tokenizer``, ``max_length``, ``batch_size``, ``vocabulary``, ``pruning``,
     ``long_documents`` and ``window_stride`` and implement ``run_batch(input_ids,
     attention_mask) -> [batch, vocab]``. ``truncated_documents`` and ``windowed_documents``
     count, over the encoder's life, the long documents cut to one window or split into several.
-=======
-    Subclasses set ``batch_size``, ``vocabulary`` and ``pruning`` and implement
-    ``encode_to_array(texts) -> [batch, vocab]`` for one batch.
->>>>>>> h-recipe
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -101,13 +93,10 @@ class BatchedDocumentEncoder:
     batch_size: int
     vocabulary: list[str]
     pruning: Pruning
-<<<<<<< HEAD
     long_documents: str = DEFAULT_LONG_DOCUMENTS
     window_stride: int | None = None
     truncated_documents: int = 0
     windowed_documents: int = 0
-=======
->>>>>>> h-recipe
 
     def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of tokenised rows (``int64 [batch, seq]``)."""
@@ -129,7 +118,6 @@ class BatchedDocumentEncoder:
         """
         vectors: list[SparseVector] = [SparseVector() for _ in texts]
         live = [i for i, t in enumerate(texts) if t.strip()]
-<<<<<<< HEAD
         if not live:
             return vectors
         split = document_rows(self.tokenizer, [texts[i] for i in live], self.max_length,
@@ -152,11 +140,4 @@ class BatchedDocumentEncoder:
                 if pending[owner] == 0:
                     (vector,) = rows_to_vectors(merged.pop(owner)[None, :], self.vocabulary)
                     vectors[live[owner]] = self.pruning.apply(vector)
-=======
-        live_texts = [texts[i] for i in live]
-        for batch in length_sorted_batches(live_texts, self.batch_size):
-            weights = self.encode_to_array([live_texts[i] for i in batch])
-            for i, vector in zip(batch, rows_to_vectors(weights, self.vocabulary)):
-                vectors[live[i]] = self.pruning.apply(vector)
->>>>>>> h-recipe
         return vectors

@@ -16,15 +16,9 @@ import numpy as np
 from .doc_batches import BatchedDocumentEncoder, vocabulary_list
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
 from .errors import ConfigError, ModelLoadError
-<<<<<<< HEAD
 from .extras import import_extra
 from .loading import file_sha256, load_tokenizer
 from .onnx_format import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, is_onnx_dir, read_metadata
-=======
-from .loading import load_tokenizer
-from .loading import file_sha256
-from .onnx_export import INPUT_NAMES, METADATA_FILE, MODEL_FILE, OUTPUT_NAME, read_metadata
->>>>>>> h-recipe
 from .protocols import DocumentEncoder
 from .pruning import Pruning
 

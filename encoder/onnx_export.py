@@ -27,13 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from .doc_batches import special_token_ids, tokenize_documents
-<<<<<<< HEAD
 from .errors import ConfigError, ExportValidationError
 from .export_graph import build_export_module
 from .export_parity import DEFAULT_ATOL, DEFAULT_TOP_K, VALIDATION_TEXTS, ParityReport, check_parity
-=======
-from .errors import ConfigError, ExportValidationError, ModelLoadError
->>>>>>> h-recipe
 from .loading import check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_fingerprint
 from .onnx_doc_encoder import OnnxDocumentEncoder
 from .onnx_format import INPUT_NAMES, METADATA_FILE, METADATA_FORMAT, MODEL_FILE, OUTPUT_NAME, write_metadata
