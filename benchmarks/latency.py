@@ -10,7 +10,7 @@ For each corpus and engine, every method runs in ONE interleaved single-client p
 order alternating per query), then BM25 and exact sparse run under N concurrent clients
 in alternating time slices. Approximate methods get recall@10 against exact sparse on the
 same engine; OpenSearch methods also get server-side times from the profile API. Writes
-``<results>/latency.json`` (``latency-<corpora>-<engines>.json`` for other choices),
+``<results>/latency.json`` (``run-latency-<corpora>-<engines>.json`` for other choices),
 ``<results>/latency-<corpus>-<engine>.json`` and ``<results>/tradeoff-<corpus>.png``
 (``benchmarks/results/``); data and indexes go to ``<out>`` (``runs/bench/``); prints tables. OpenSearch runs on a local node this
 script starts on 127.0.0.1:<port> (``sparsedoc.plugin.local_node``) and stops at the end,
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     default = args.corpora == parser.get_default("corpora") and args.engines == parser.get_default("engines")
-    name = "latency.json" if default else f"latency-{'-'.join(corpora)}-{'-'.join(engines)}.json"
+    name = "latency.json" if default else f"run-latency-{'-'.join(corpora)}-{'-'.join(engines)}.json"
     (args.results / name).write_text(json.dumps(summary, indent=1))
     print(f"\nwrote {args.results / name} ({summary['seconds']:.0f} s)")
     return 0
