@@ -19,11 +19,10 @@ import math
 import shutil
 import threading
 import time
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
@@ -385,12 +384,13 @@ class LuceneBackend(BackendBase):
     def _score_docs(self, top: Any) -> list[tuple[int, float]]:
         """``TopDocs`` as ``(Lucene doc number, score)`` pairs, crossing JNI as one JSON string.
 
-        Jackson writes each float score as its shortest decimal; rounding that back to
-        float32 recovers the exact score Lucene computed.
+        Each hit is written ``[doc, score, shardIndex]`` (``lucene_index``'s Jackson mapper),
+        its float score as the shortest decimal; rounding that back to float32 (an
+        ``array("f")``) recovers the exact score Lucene computed.
         """
         docs = json.loads(self._j.json_writer.writeValueAsString(top))["scoreDocs"]
-        scores = np.array([doc["score"] for doc in docs], dtype=np.float32).tolist()
-        return [(doc["doc"], score) for doc, score in zip(docs, scores)]
+        scores = array("f", [doc[1] for doc in docs]).tolist()
+        return [(doc[0], score) for doc, score in zip(docs, scores)]
 
     def _pairs(self, top: Any, searcher: Any) -> list[tuple[str, float]]:
         """``TopDocs`` as ``(doc_id, score)`` pairs.
