@@ -83,7 +83,7 @@ Ranking = Sequence[tuple[str, float]]
 
 
 def fuse(rankings: Sequence[Ranking], fusion: Fusion) -> list[tuple[str, float]]:
-    """Fuse ``(doc_id, score)`` lists (each best first; BM25 then sparse) into one scored list.
+    """Fuse ``(doc_id, score)`` lists (each best first, ids unique; BM25 then sparse) into one scored list.
 
     Returns:
         ``(doc_id, fused score)`` pairs, best first (ties by doc id), as many as the
@@ -97,23 +97,25 @@ def fuse(rankings: Sequence[Ranking], fusion: Fusion) -> list[tuple[str, float]]
     else:
         total = sum(fusion.weights)
         for ranking, weight in zip(rankings, fusion.weights, strict=True):
-            _add_min_max(fused, ranking, weight, total)
+            part = _min_max(ranking, weight, total)
+            if not fused:
+                fused = part
+                continue
+            get = fused.get
+            for doc_id, score in part.items():
+                fused[doc_id] = get(doc_id, 0.0) + score
     ordered = sorted(fused.items())  # by doc id, then (stable) by score descending
     ordered.sort(key=itemgetter(1), reverse=True)
     return ordered[: max((len(r) for r in rankings), default=0)]
 
 
-def _add_min_max(fused: dict[str, float], ranking: Ranking, weight: float, total: float) -> None:
-    """Add ``weight * min-max-normalised score / total`` of each document in ``ranking`` to ``fused``."""
+def _min_max(ranking: Ranking, weight: float, total: float) -> dict[str, float]:
+    """``doc_id -> weight * min-max-normalised score / total`` for one list."""
     if not ranking:
-        return
+        return {}
     scores = [score for _, score in ranking]
     low, high = min(scores), max(scores)
-    get = fused.get
     if high == low:
-        for doc_id, _ in ranking:
-            fused[doc_id] = get(doc_id, 0.0) + weight * 1.0 / total
-        return
+        return {doc_id: weight * 1.0 / total for doc_id, _ in ranking}
     span = high - low
-    for doc_id, score in ranking:
-        fused[doc_id] = get(doc_id, 0.0) + weight * ((score - low) / span or _MIN_SCORE) / total
+    return {doc_id: weight * ((score - low) / span or _MIN_SCORE) / total for doc_id, score in ranking}
