@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset = BeirDataset.open(args.dataset)
     workspace = Workspace(args.workdir)
     if not (workspace.root / "index").is_dir():
-        parser.error(f"no index in {workspace.root}: run 'sparsedoc eval {args.dataset} --workdir ...' first")
+        parser.error(f"no index in {workspace.root}: pass a dataset's folder under a 'sparsedoc eval --workdir W' "
+                     "(W/<dataset>), or run that first")
     encoder = IdfQueryEncoder.from_files(model, workspace.idf_path)
     queries, qrels = dataset.judged_queries("test")
     load_before = os.getloadavg()
