@@ -36,7 +36,7 @@ STATS = ("p50_ms", "p95_ms", "p99_ms")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=Path("/work/shared/data/cranfield"))
+    parser.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield")
     parser.add_argument("--workdir", type=Path, default=Path("runs/eval-splade-tiny/cranfield"))
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--passes", type=int, default=3, help="timed passes over all judged queries")
