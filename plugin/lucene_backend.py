@@ -2,25 +2,17 @@
 
 The index layout (fields, how a vector becomes impacts) and its writer are in
 ``sparsedoc.plugin.lucene_index``; this module opens, fills and searches it.
-
-Sparse queries are a ``BooleanQuery`` of SHOULD ``BoostQuery(TermQuery(token), weight)``
-clauses, built in one call by ``BagOfWordsQueryGenerator.buildQuery(field, Map<String, Float>)``
-(three times faster than assembling the clauses through pyjnius). Unlike Anserini's
-``SimpleImpactSearcher``, nothing rounds query weights to integers or drops a token for
-a low IDF (a token present in every document still scores).
+Query building and reading hits back from Java are in ``sparsedoc.plugin.lucene_search``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
 import shutil
 import threading
 import time
-from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +31,14 @@ from sparsedoc.plugin.base import (
 )
 from sparsedoc.plugin.fusion import Fusion, fuse
 from sparsedoc.plugin.jvm import start_jvm
+from sparsedoc.plugin.lucene_search import HitReader, QueryBuilder, open_searchers, two_phase_search
 from sparsedoc.plugin.lucene_index import (
     ID_FIELD,
     TEXT_FIELD,
     VECTOR_FIELD,
     DocumentWriter,
     LuceneClasses,
+    check_settings,
     one_line,
     read_scale,
     write_scale,
@@ -55,8 +49,6 @@ from sparsedoc.plugin.seismic_index import SeismicSidecar
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "LuceneBackend"]
 
 logger = logging.getLogger(__name__)
-
-_SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
 
 
 class LuceneBackend(BackendBase):
@@ -102,14 +94,7 @@ class LuceneBackend(BackendBase):
         ram_buffer_mb: float = 256.0,
         approximate: TwoPhase | Seismic | None = None,
     ) -> None:
-        if not (math.isfinite(k1) and k1 >= 0):
-            raise ConfigError(f"k1 must be a finite number >= 0, got {k1!r}")
-        if not (0.0 <= b <= 1.0):
-            raise ConfigError(f"b must be in [0, 1], got {b!r}")
-        if impact_scale is not None and not (math.isfinite(impact_scale) and impact_scale > 0):
-            raise ConfigError(f"impact_scale must be a positive finite number, got {impact_scale!r}")
-        if not ram_buffer_mb > 0:
-            raise ConfigError(f"ram_buffer_mb must be > 0, got {ram_buffer_mb!r}")
+        check_settings(k1=k1, b=b, impact_scale=impact_scale, ram_buffer_mb=ram_buffer_mb)
         self.path = Path(path)
         self.k1 = float(k1)
         self.b = float(b)
@@ -134,10 +119,9 @@ class LuceneBackend(BackendBase):
         self._reader: Any = None
         self._impact_searcher: Any = None
         self._bm25_searcher: Any = None
-        self._text_analyzer: Any = None
-        self._doc_ids: dict[int, str] = {}  # Lucene doc number -> doc id, for the current reader
+        self._hits = HitReader(self._j)  # TopDocs -> (doc_id, score), ids cached for the current reader
         self._bm25_similarity = self._j.BM25Similarity(self.k1, self.b)
-        self._query_generator = self._j.BagOfWordsQueryGenerator()
+        self._queries = QueryBuilder(self._j)
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -176,7 +160,7 @@ class LuceneBackend(BackendBase):
                     with self._java_errors(f"closing {name.strip('_')}"):
                         resource.close()
             self._impact_searcher = self._bm25_searcher = None
-            self._doc_ids = {}
+            self._hits.clear()
 
     # ---- writing --------------------------------------------------------------------
 
@@ -240,13 +224,8 @@ class LuceneBackend(BackendBase):
         self.path.mkdir(parents=True, exist_ok=True)
         with self._java_errors("opening the index writer"):
             self._open_directory()
-            self._writer = DocumentWriter(self._j, self._directory, self._analyzer(), self._bm25_similarity,
+            self._writer = DocumentWriter(self._j, self._directory, self._queries.analyzer, self._bm25_similarity,
                                           scale=self.impact_scale, ram_buffer_mb=self.ram_buffer_mb, label=str(self.path))
-
-    def _analyzer(self) -> Any:
-        if self._text_analyzer is None:
-            self._text_analyzer = self._j.DefaultEnglishAnalyzer.newDefaultInstance()
-        return self._text_analyzer
 
     # ---- reading --------------------------------------------------------------------
 
@@ -285,39 +264,18 @@ class LuceneBackend(BackendBase):
             if not query:
                 return SearchResult((), 0.0)
             if self._seismic is not None:
-                return top_k(lambda n: self._seismic_fetch(query, n), k)
+                return top_k(lambda n: self._timed(lambda: self._seismic.search(query, n, self._reader.numDocs())), k)
             if isinstance(self.approximate, TwoPhase):
                 high, low = split_query(query, self.approximate.prune_ratio)
-                phases = self._sparse_query(high), (self._sparse_query(low) if low else None)
-                return top_k(lambda n: self._two_phase(*phases, n, self.approximate.window(n)), k)
-            lucene_query = self._sparse_query(query)
-            return top_k(lambda n: self._timed(self._impact_searcher, lucene_query, n, self.impact_scale), k)
+                phases = self._build_sparse(high), (self._build_sparse(low) if low else None)
+                return top_k(lambda n: self._timed(lambda: self._two_phase(phases, n), self.impact_scale), k)
+            lucene_query = self._build_sparse(query)
+            return top_k(lambda n: self._timed(lambda: self._run(self._impact_searcher, lucene_query, n),
+                                               self.impact_scale), k)
 
-    def _two_phase(self, high: Any, low: Any, n: int, window: int) -> tuple[list[tuple[str, float]], float]:
-        """Phase one: ``high`` retrieves ``window`` candidates; phase two adds ``low``'s scores (exact sums).
-
-        When ``high`` matches fewer than ``n`` documents, the rest of the top ``n`` can only
-        come from ``low``: both then run as one exact query.
-        """
-        start = time.perf_counter()
+    def _two_phase(self, phases: tuple[Any, Any], n: int) -> list[tuple[str, float]]:
         with self._java_errors("searching (two-phase)"):
-            top = self._impact_searcher.search(high, window)
-            if low is not None and len(self._score_docs(top)) < n:  # fewer candidates than hits: search exactly
-                top = self._impact_searcher.search(self._j.BooleanQueryBuilder().add(high, self._j.SHOULD).add(
-                    low, self._j.SHOULD).build(), n)
-            elif low is not None:
-                top = self._j.QueryRescorer.rescore(self._impact_searcher, top, low, 1.0, n)
-            pairs = self._pairs(top, self._impact_searcher)[:n]
-        pairs = [(doc_id, score / self.impact_scale) for doc_id, score in pairs]
-        return pairs, (time.perf_counter() - start) * 1000.0
-
-    def _seismic_fetch(self, query: SparseVector, n: int) -> tuple[list[tuple[str, float]], float]:
-        start = time.perf_counter()
-        pairs = self._seismic.search(query, n)
-        if not pairs and self._reader.numDocs() > 0 and not self._seismic.vectors_path.is_file():
-            raise BackendError(f"Lucene index {self.path} has no SEISMIC vectors: index its documents with "
-                               "approximate=Seismic(...) (or 'sparsedoc index --approximate seismic')")
-        return pairs, (time.perf_counter() - start) * 1000.0
+            return two_phase_search(self._j, self._impact_searcher, self._hits, *phases, n, self.approximate.window(n))
 
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank documents by BM25(k1, b) over their text, the query analysed like the text.
@@ -329,8 +287,8 @@ class LuceneBackend(BackendBase):
         check_k(k)
         with self._lock:
             self._require_reader()
-            query = self._bm25_query(text)
-            return top_k(lambda n: self._timed(self._bm25_searcher, query, n), k)
+            query = self._build_bm25(text)
+            return top_k(lambda n: self._timed(lambda: self._run(self._bm25_searcher, query, n)), k)
 
     def search_hybrid(
         self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
@@ -351,61 +309,33 @@ class LuceneBackend(BackendBase):
         with self._lock:
             self._require_reader()
             start = time.perf_counter()
-            bm25 = self._run(self._bm25_searcher, self._bm25_query(text), window)
-            sparse = self._run(self._impact_searcher, self._sparse_query(query), window) if query else []
+            bm25 = self._run(self._bm25_searcher, self._build_bm25(text), window)
+            sparse = self._run(self._impact_searcher, self._build_sparse(query), window) if query else []
             sparse = [(doc_id, score / self.impact_scale) for doc_id, score in sparse]
             fused = fuse([bm25, sparse], fusion)[:k]  # best first, ties by doc id: the contract's order
             hits = tuple(Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(fused, start=1))
             return SearchResult(hits, (time.perf_counter() - start) * 1000.0)
 
-    def _sparse_query(self, query: SparseVector) -> Any:
-        j = self._j
+    def _build_sparse(self, query: SparseVector) -> Any:
         with self._java_errors("building the sparse query"):
-            weights = j.weights_reader.readValue(json.dumps(query.to_dict()))
-            if len(query) > j.IndexSearcher.getMaxClauseCount():
-                j.IndexSearcher.setMaxClauseCount(len(query))
-            return self._query_generator.buildQuery(VECTOR_FIELD, weights)
+            return self._queries.sparse(query)
 
-    def _bm25_query(self, text: str) -> Any:
+    def _build_bm25(self, text: str) -> Any:
         with self._java_errors("building the BM25 query"):
-            return self._query_generator.buildQuery(TEXT_FIELD, self._analyzer(), text)
+            return self._queries.bm25(text)
 
-    def _timed(self, searcher: Any, query: Any, n: int, divisor: float = 1.0) -> tuple[list[tuple[str, float]], float]:
-        """``_run`` with scores divided by ``divisor``, and the milliseconds it took."""
+    @staticmethod
+    def _timed(fetch: Callable[[], list[tuple[str, float]]], divisor: float = 1.0,
+               ) -> tuple[list[tuple[str, float]], float]:
+        """``fetch()``'s pairs with scores divided by ``divisor``, and the milliseconds it took."""
         start = time.perf_counter()
-        pairs = [(doc_id, score / divisor) for doc_id, score in self._run(searcher, query, n)]
+        pairs = [(doc_id, score / divisor) for doc_id, score in fetch()]
         return pairs, (time.perf_counter() - start) * 1000.0
 
     def _run(self, searcher: Any, query: Any, k: int) -> list[tuple[str, float]]:
         """Search and return ``(doc_id, score)`` pairs, best first."""
         with self._java_errors("searching"):
-            return self._pairs(searcher.search(query, k), searcher)
-
-    def _score_docs(self, top: Any) -> list[tuple[int, float]]:
-        """``TopDocs`` as ``(Lucene doc number, score)`` pairs, crossing JNI as one JSON string.
-
-        Each hit is written ``[doc, score, shardIndex]`` (``lucene_index``'s Jackson mapper),
-        its float score as the shortest decimal; rounding that back to float32 (an
-        ``array("f")``) recovers the exact score Lucene computed.
-        """
-        docs = json.loads(self._j.json_writer.writeValueAsString(top))["scoreDocs"]
-        scores = array("f", [doc[1] for doc in docs]).tolist()
-        return [(doc[0], score) for doc, score in zip(docs, scores)]
-
-    def _pairs(self, top: Any, searcher: Any) -> list[tuple[str, float]]:
-        """``TopDocs`` as ``(doc_id, score)`` pairs.
-
-        Doc ids come from ``_doc_ids``, a map from Lucene doc numbers to ids kept for the
-        current reader (cleared when it changes). On a miss, Anserini's
-        ``ScoredDocs.fromTopDocs`` reads the ``id`` stored field of every hit inside Java
-        (0.14 ms at ``k=100``) and fills the map; it grows to at most one entry per document.
-        """
-        docs = self._score_docs(top)
-        ids = self._doc_ids
-        if any(doc not in ids for doc, _ in docs):
-            scored = self._j.ScoredDocs.fromTopDocs(top, searcher)
-            ids.update(zip(scored.lucene_docids, (str(doc_id) for doc_id in scored.docids)))
-        return [(ids[doc], score) for doc, score in docs]
+            return self._hits.pairs(searcher.search(query, k), searcher)
 
     def _contains(self, doc_id: str) -> bool:
         """Whether a live document has ``doc_id`` (a refused ``addDocument`` leaves a deleted one)."""
@@ -443,11 +373,8 @@ class LuceneBackend(BackendBase):
                     return
                 self._reader.close()
                 self._reader = newer
-            self._doc_ids = {}
-            self._impact_searcher = j.IndexSearcher(self._reader, signature=_SEARCHER_SIGNATURE)
-            self._impact_searcher.setSimilarity(j.ImpactSimilarity())
-            self._bm25_searcher = j.IndexSearcher(self._reader, signature=_SEARCHER_SIGNATURE)
-            self._bm25_searcher.setSimilarity(self._bm25_similarity)
+            self._hits.clear()
+            self._impact_searcher, self._bm25_searcher = open_searchers(j, self._reader, self._bm25_similarity)
 
     def _open_directory(self) -> None:
         if self._directory is None:

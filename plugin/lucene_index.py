@@ -22,10 +22,11 @@ The index folder also holds ``sparsedoc-lucene.json``, recording the impact scal
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-from sparsedoc.encoder.errors import BackendError
+from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.jvm import java_class
@@ -43,6 +44,18 @@ _FREQ_SEP = "\u001f"
 _SETTINGS_FILE = "sparsedoc-lucene.json"
 _FORMAT_VERSION = 1
 _FIELD_SIGNATURE = "(Ljava/lang/String;Ljava/lang/CharSequence;Lorg/apache/lucene/index/IndexableFieldType;)V"
+
+
+def check_settings(*, k1: float, b: float, impact_scale: float | None, ram_buffer_mb: float) -> None:
+    """Refuse out-of-range index settings with a ``ConfigError`` naming the setting."""
+    if not (math.isfinite(k1) and k1 >= 0):
+        raise ConfigError(f"k1 must be a finite number >= 0, got {k1!r}")
+    if not (0.0 <= b <= 1.0):
+        raise ConfigError(f"b must be in [0, 1], got {b!r}")
+    if impact_scale is not None and not (math.isfinite(impact_scale) and impact_scale > 0):
+        raise ConfigError(f"impact_scale must be a positive finite number, got {impact_scale!r}")
+    if not ram_buffer_mb > 0:
+        raise ConfigError(f"ram_buffer_mb must be > 0, got {ram_buffer_mb!r}")
 
 
 class LuceneClasses:

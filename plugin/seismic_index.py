@@ -75,8 +75,16 @@ class SeismicSidecar:
                 handle.write(json.dumps({"_id": doc.doc_id, "vector": doc.vector.to_dict()}) + "\n")
         self._index = None
 
-    def search(self, query: SparseVector, n: int) -> list[tuple[str, float]]:
-        """The (approximately) best ``n`` ``(doc_id, score)`` pairs, score descending."""
+    def search(self, query: SparseVector, n: int, documents: int) -> list[tuple[str, float]]:
+        """The (approximately) best ``n`` ``(doc_id, score)`` pairs, score descending.
+
+        Raises:
+            BackendError: the Lucene index holds ``documents`` > 0 but they were written
+                without SEISMIC vectors.
+        """
+        if documents > 0 and not self.vectors_path.is_file():
+            raise BackendError(f"Lucene index {self.folder} has no SEISMIC vectors: index its documents with "
+                               "approximate=Seismic(...) (or 'sparsedoc index --approximate seismic')")
         index = self._ready()
         if index is None or not query:
             return []
