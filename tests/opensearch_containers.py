@@ -27,6 +27,7 @@ from sparsedoc.plugin.local_node import LocalOpenSearchNode
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "opensearch" / "Dockerfile"
 SPARSEDOC_DOCKERFILE = ROOT / "docker" / "Dockerfile"
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 SPARSEDOC_IMAGE_FILES = ("pyproject.toml", "README.md", "docker/requirements.py", "sparsedoc", "encoder", "ingest", "plugin")
 
 
@@ -68,8 +69,8 @@ def sparsedoc_image(base: str) -> str:
     """Build (once per content hash) the sparsedoc image (docker/Dockerfile) on ``base``; return its tag.
 
     The hash covers the Dockerfile, the base and every file the image copies. pip needs the
-    network, so the build uses the host's (the engine has no bridge), and trusts the host's CA
-    bundle ($PIP_CERT), as the host's pip does.
+    network, so the build uses the host's (the engine has no bridge), and trusts the host's
+    local CAs (/usr/local/share/ca-certificates), as the host's pip does.
     """
     digest = hashlib.sha256(SPARSEDOC_DOCKERFILE.read_bytes() + base.encode())
     for name in SPARSEDOC_IMAGE_FILES:
@@ -81,8 +82,8 @@ def sparsedoc_image(base: str) -> str:
     tag = f"local/sparsedoc:{digest.hexdigest()[:12]}"
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
         started = time.monotonic()
-        ca = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE")
-        ca_args = ["--build-arg", f"CA_CERTS={Path(ca).read_text(encoding='utf-8')}"] if ca else []
+        local_cas = "".join(path.read_text(encoding="utf-8") for path in LOCAL_CAS.rglob("*.crt"))
+        ca_args = ["--build-arg", f"CA_CERTS={local_cas}"] if local_cas else []
         _docker("build", "-q", "--network", "host", "-t", tag, "-f", str(SPARSEDOC_DOCKERFILE),
                 "--build-arg", f"BASE={base}", *ca_args, str(ROOT))
         from opensearch_nodes import NODES_STARTED
