@@ -19,7 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sparsedoc.cli.options import build_document_encoder, encoder_settings
+from sparsedoc.cli.options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.metrics import evaluate_run
@@ -31,13 +31,12 @@ from sparsedoc.plugin.lucene_backend import LuceneBackend
 
 GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MEASURES = ("nDCG@10", "R@100", "RR@10")
-ENCODER = {"max_length": 512, "batch_size": 16, "activation": None, "prune_type": "none", "prune_ratio": 0.0,
-           "threads": None}  # `sparsedoc eval`'s defaults, so its cached vectors are reused
+ENCODER = DEFAULT_ENCODER_OPTIONS  # `sparsedoc eval`'s defaults, so its cached vectors are reused
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=Path("/work/shared/data/scifact"))
+    parser.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact")
     parser.add_argument("--workdir", type=Path, default=Path("runs/eval-splade-tiny/scifact"))
     parser.add_argument("--split", default="train", help="qrels split to choose on (never the test split)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/hybrid_weights.json"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from operator import itemgetter
 from dataclasses import dataclass
 
 from sparsedoc.encoder.errors import ConfigError
@@ -82,32 +83,39 @@ Ranking = Sequence[tuple[str, float]]
 
 
 def fuse(rankings: Sequence[Ranking], fusion: Fusion) -> list[tuple[str, float]]:
-    """Fuse ``(doc_id, score)`` lists (each best first; BM25 then sparse) into one scored list.
+    """Fuse ``(doc_id, score)`` lists (each best first, ids unique; BM25 then sparse) into one scored list.
 
     Returns:
         ``(doc_id, fused score)`` pairs, best first (ties by doc id), as many as the
         longest input list.
     """
+    fused: dict[str, float] = {}
     if fusion.method == "rrf":
-        fused: dict[str, float] = {}
         for ranking in rankings:
             for position, (doc_id, _) in enumerate(ranking, start=1):
                 fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (fusion.rank_constant + position)
     else:
-        weights = fusion.weights
-        fused = {}
-        for ranking, weight in zip(rankings, weights, strict=True):
-            for doc_id, score in _min_max(ranking):
-                fused[doc_id] = fused.get(doc_id, 0.0) + weight * score / sum(weights)
-    ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+        total = sum(fusion.weights)
+        for ranking, weight in zip(rankings, fusion.weights, strict=True):
+            part = _min_max(ranking, weight, total)
+            if not fused:
+                fused = part
+                continue
+            get = fused.get
+            for doc_id, score in part.items():
+                fused[doc_id] = get(doc_id, 0.0) + score
+    ordered = sorted(fused.items())  # by doc id, then (stable) by score descending
+    ordered.sort(key=itemgetter(1), reverse=True)
     return ordered[: max((len(r) for r in rankings), default=0)]
 
 
-def _min_max(ranking: Ranking) -> list[tuple[str, float]]:
+def _min_max(ranking: Ranking, weight: float, total: float) -> dict[str, float]:
+    """``doc_id -> weight * min-max-normalised score / total`` for one list."""
     if not ranking:
-        return []
+        return {}
     scores = [score for _, score in ranking]
     low, high = min(scores), max(scores)
     if high == low:
-        return [(doc_id, 1.0) for doc_id, _ in ranking]
-    return [(doc_id, (score - low) / (high - low) or _MIN_SCORE) for doc_id, score in ranking]
+        return {doc_id: weight * 1.0 / total for doc_id, _ in ranking}
+    span = high - low
+    return {doc_id: weight * ((score - low) / span or _MIN_SCORE) / total for doc_id, score in ranking}

@@ -81,7 +81,7 @@ class LuceneClasses:
         self.BagOfWordsQueryGenerator = j("io.anserini.search.query.BagOfWordsQueryGenerator")
         self.ScoredDocs = j("io.anserini.search.ScoredDocs")
         self.JavaException = _java_exception_type()
-        self.weights_reader = _weights_reader(self.HashMap, j("java.lang.String"), self.Float)
+        self.weights_reader, self.json_writer = _jackson(self.HashMap, j("java.lang.String"), self.Float)
 
     @classmethod
     def get(cls) -> LuceneClasses:
@@ -90,11 +90,15 @@ class LuceneClasses:
         return cls._instance
 
 
-def _weights_reader(hash_map: Any, string: Any, float_class: Any) -> Any:
-    """A Jackson ``ObjectReader`` turning a JSON object into a ``Map<String, Float>``.
+def _jackson(hash_map: Any, string: Any, float_class: Any) -> tuple[Any, Any]:
+    """Jackson's JSON reader of ``Map<String, Float>`` and its ``ObjectMapper`` (the writer).
 
-    A query's weights then cross into Java as one string in one call, instead of two
-    calls per token (``HashMap.put`` and a boxed ``Float``): about 0.04 ms less per query.
+    A query's weights cross into Java as one JSON string in one call, instead of two calls
+    per token (``HashMap.put`` and a boxed ``Float``): about 0.04 ms less per query. A
+    search's ``TopDocs`` crosses back the same way (``writeValueAsString``), each ``ScoreDoc``
+    written as an array ``[doc, score, shardIndex]``: reading ``TopDocs.scoreDocs`` through
+    pyjnius wraps every hit in a proxy object, 0.36 ms at 100 hits against about 0.05 ms for
+    the string and ``json.loads`` (arrays parse twice as fast as objects).
     The classes are declared with explicit signatures because pyjnius cannot choose
     between Jackson's overloads (``readerFor(Class)`` / ``readerFor(JavaType)``).
     """
@@ -105,13 +109,27 @@ def _weights_reader(hash_map: Any, string: Any, float_class: Any) -> Any:
         __javaconstructor__ = [("()V", False)]
         getTypeFactory = JavaMethod("()Lcom/fasterxml/jackson/databind/type/TypeFactory;")
         readerFor = JavaMethod("(Lcom/fasterxml/jackson/databind/JavaType;)Lcom/fasterxml/jackson/databind/ObjectReader;")
+        writeValueAsString = JavaMethod("(Ljava/lang/Object;)Ljava/lang/String;")
+        configOverride = JavaMethod("(Ljava/lang/Class;)Lcom/fasterxml/jackson/databind/cfg/MutableConfigOverride;")
+        configure = JavaMethod(
+            "(Lcom/fasterxml/jackson/databind/MapperFeature;Z)Lcom/fasterxml/jackson/databind/ObjectMapper;")
 
     class ObjectReader(JavaClass, metaclass=MetaJavaClass):  # noqa: F841 - registers readValue(String) for readerFor
         __javaclass__ = "com/fasterxml/jackson/databind/ObjectReader"
         readValue = JavaMethod("(Ljava/lang/String;)Ljava/lang/Object;")
 
+    class MutableConfigOverride(JavaClass, metaclass=MetaJavaClass):  # noqa: F841 - registers setFormat
+        __javaclass__ = "com/fasterxml/jackson/databind/cfg/MutableConfigOverride"
+        setFormat = JavaMethod("(Lcom/fasterxml/jackson/annotation/JsonFormat$Value;)"
+                               "Lcom/fasterxml/jackson/databind/cfg/MutableConfigOverride;")
+
     mapper = ObjectMapper()
-    return mapper.readerFor(mapper.getTypeFactory().constructMapType(hash_map, string, float_class))
+    mapper.configure(java_class("com.fasterxml.jackson.databind.MapperFeature").SORT_PROPERTIES_ALPHABETICALLY, True)
+    array_shape = java_class("com.fasterxml.jackson.annotation.JsonFormat$Value").forShape(
+        java_class("com.fasterxml.jackson.annotation.JsonFormat$Shape").ARRAY)
+    mapper.configOverride(java_class("java.lang.Class").forName("org.apache.lucene.search.ScoreDoc")).setFormat(
+        array_shape)
+    return mapper.readerFor(mapper.getTypeFactory().constructMapType(hash_map, string, float_class)), mapper
 
 
 def _java_exception_type() -> type[BaseException]:

@@ -162,3 +162,28 @@ def test_search_options_reach_opensearch(opensearch_url: str, tmp_path: Path, mi
     finally:
         backend.delete_index()
         backend.close()
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("method", ["exact", "two-phase", "seismic"])
+def test_approximate_search_from_the_command_line(method: str, tmp_path: Path, minilm_dir: Path,
+                                                  lucene_backend_cls: type, capsys: pytest.CaptureFixture[str]) -> None:
+    if method == "seismic":
+        pytest.importorskip("seismic")  # the 'seismic' extra
+    vectors, idf, index = tmp_path / "v.jsonl", tmp_path / "idf.json", tmp_path / "idx"
+    vectors.write_text("".join(f'{{"_id": "d{i}", "text": "wing {i}", "vector": {{"wing": {i / 10}, "the": 0.5}}}}\n'
+                               for i in range(1, 31)))
+    idf.write_text('{"wing": 2.0, "the": 0.1}')
+    assert main(["index", str(vectors), "--index", str(index), "--approximate", method]) == 0
+    capsys.readouterr()
+    assert main(["search", "the wing", "--index", str(index), "--model", str(minilm_dir), "--idf", str(idf),
+                 "-k", "3", "--approximate", method]) == 0
+    ranked = [line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert ranked == ["d30", "d29", "d28"]
+
+
+def test_seismic_is_refused_on_opensearch(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["search", "wing", "--index", "docs", "--bm25", "--backend", "opensearch",
+                 "--url", "http://127.0.0.1:9", "--approximate", "seismic"])
+    assert code != 0
+    assert "--approximate seismic is embedded (lucene) only" in capsys.readouterr().err

@@ -207,7 +207,7 @@ def test_bad_settings(lucene_backend_cls: type, tmp_path: Path, kwargs: dict) ->
 
 
 def test_hit_ids_are_right_across_segments_and_refreshes(lucene_backend_cls: type, tmp_path: Path) -> None:
-    """Ids are resolved in Java per search (``ScoredDocs``): new segments after a refresh map right."""
+    """Hit ids (cached per reader) map right for new segments after a refresh."""
     backend = lucene_backend_cls(tmp_path / "idx", impact_scale=SCALE)
     backend.index([EncodedDocument(f"a{i}", "old text", SparseVector({"tok": 1.0 + i / 100})) for i in range(50)])
     assert backend.search_sparse(SparseVector({"tok": 1.0}), k=3).doc_ids == ["a49", "a48", "a47"]
@@ -217,4 +217,21 @@ def test_hit_ids_are_right_across_segments_and_refreshes(lucene_backend_cls: typ
     assert set(hits) == {f"a{i}" for i in range(50)} | {f"b{i}" for i in range(50)}
     assert set(backend.search_bm25("words", k=100).doc_ids) == {f"b{i}" for i in range(50)}
     assert backend.search_sparse(SparseVector({"absent": 1.0}), k=10).hits == ()
+    backend.close()
+
+
+def test_hit_ids_stay_right_when_a_merge_renumbers_documents(lucene_backend_cls: type, tmp_path: Path) -> None:
+    """Doc ids are cached per reader: merging away a refused (deleted) document renumbers the rest."""
+    backend = lucene_backend_cls(tmp_path / "idx", impact_scale=SCALE)
+    immense = "x" * 40_000  # longer than Lucene's longest term: written, then marked deleted
+    first = [EncodedDocument("c0", "text", SparseVector({"tok": 1.0, immense: 1.0}))]
+    first += [EncodedDocument(f"c{i}", "text", SparseVector({"tok": 1.0 + i / 100})) for i in range(1, 10)]
+    assert [f.doc_id for f in backend.index(first).failures] == ["c0"]
+    backend.index([EncodedDocument(f"d{i}", "text more", SparseVector({"tok": 2.0 + i / 100})) for i in range(5)])
+    expected = [f"d{i}" for i in range(4, -1, -1)] + [f"c{i}" for i in range(9, 0, -1)]
+    query = SparseVector({"tok": 1.0})
+    assert backend.search_sparse(query, k=14).doc_ids == expected
+    backend.force_merge()  # c1..c9 move down one place; "more" now hits places c9, d0..d3 held before
+    assert sorted(backend.search_bm25("more", k=5).doc_ids) == [f"d{i}" for i in range(5)]
+    assert backend.search_sparse(query, k=14).doc_ids == expected
     backend.close()
