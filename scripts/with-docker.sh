@@ -5,8 +5,10 @@
 # starts its own dockerd without a bridge or iptables rules (containers use the host's network
 # and bind 127.0.0.1 only), and builds the Debian base image with Java 21 offline from the
 # Debian mirror (mmdebstrap + docker import), cached by a hash of its recipe. Images of
-# OpenSearch and sparsedoc are built by the tests from it. Every container and dockerd are
-# stopped at the end, pass or fail. Anywhere else the command just runs (no Docker is set up).
+# OpenSearch and sparsedoc are built by the tests from it. Docker Compose v2 comes from Debian
+# $SPARSEDOC_COMPOSE_SUITE (trixie; bookworm's is the old v1), unpacked into the state folder
+# and exported as $SPARSEDOC_COMPOSE. Every container, compose network and volume, and dockerd
+# are stopped or removed at the end, pass or fail. Anywhere else the command just runs.
 set -euo pipefail
 
 if [ -z "${CI:-}" ] || [ "$(id -u)" != 0 ] || [ "${SPARSEDOC_DOCKER:-1}" = 0 ]; then
@@ -37,6 +39,24 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$state" "$run"
+
+# Compose v2 from Debian (signed archive), not installed system-wide: only its binary is used.
+compose_suite=${SPARSEDOC_COMPOSE_SUITE:-trixie}
+compose_dir=$state/compose-$compose_suite
+export SPARSEDOC_COMPOSE=$compose_dir/usr/libexec/docker/cli-plugins/docker-compose
+if [ ! -x "$SPARSEDOC_COMPOSE" ]; then
+    log "fetching docker-compose from Debian $compose_suite"
+    apt_dir=$(mktemp -d)
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $compose_suite main" >"$apt_dir/sources.list"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+    apt_opts=(-qq -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
+              -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache" -o APT::Sandbox::User=root)
+    apt-get "${apt_opts[@]}" update >&2
+    (cd "$apt_dir" && apt-get "${apt_opts[@]}" download docker-compose >&2)
+    dpkg-deb -x "$apt_dir"/docker-compose_*.deb "$compose_dir.tmp"
+    rm -rf "$compose_dir" "$apt_dir"
+    mv "$compose_dir.tmp" "$compose_dir"
+fi
 dockerd_pid=
 cleanup() {
     local code=$?
@@ -46,6 +66,10 @@ cleanup() {
             log "removing containers: $(echo $ids)"
             docker rm -f $ids >/dev/null 2>&1 || true
         fi
+        for kind in network volume; do  # what compose projects left (docker's own networks stay)
+            ids=$(docker $kind ls -q --filter label=com.docker.compose.project 2>/dev/null || true)
+            [ -z "$ids" ] || { log "removing compose ${kind}s: $(echo $ids)"; docker $kind rm $ids >/dev/null 2>&1 || true; }
+        done
         kill "$dockerd_pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
         kill -9 "$dockerd_pid" 2>/dev/null || true

@@ -123,6 +123,21 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
+def container_base() -> str:
+    """The local base image of scripts/with-docker.sh, with its Docker engine answering.
+
+    Image and compose tests need that engine: they skip elsewhere and fail in CI, which runs
+    the suite through scripts/with-docker.sh as root.
+    """
+    from opensearch_containers import base_image
+
+    base = base_image()
+    if not base or not _docker_answers():
+        engine_unavailable("no Docker engine with a local base image (run through scripts/with-docker.sh as root)")
+    return base
+
+
+@pytest.fixture(scope="session")
 def opensearch_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodePool]:
     """Local OpenSearch nodes, one per version (and one secured), stopped at the session's end."""
     from opensearch_containers import base_image

@@ -24,12 +24,21 @@ from typing import Any
 from sparsedoc.encoder.errors import LocalNodeError
 from sparsedoc.plugin.local_node import LocalOpenSearchNode
 
-DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "opensearch" / "Dockerfile"
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "docker" / "opensearch" / "Dockerfile"
+SPARSEDOC_DOCKERFILE = ROOT / "docker" / "Dockerfile"
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+SPARSEDOC_IMAGE_FILES = ("pyproject.toml", "README.md", "docker/requirements.py", "sparsedoc", "encoder", "ingest", "plugin")
 
 
 def base_image() -> str | None:
     """The local base image CI built, if any."""
     return os.environ.get("SPARSEDOC_BASE_IMAGE") or None
+
+
+def compose_command() -> list[str]:
+    """How to run Docker Compose v2: $SPARSEDOC_COMPOSE (scripts/with-docker.sh), else the docker plugin."""
+    return [os.environ["SPARSEDOC_COMPOSE"]] if os.environ.get("SPARSEDOC_COMPOSE") else ["docker", "compose"]
 
 
 def _docker(*args: str, timeout: float = 1800) -> str:
@@ -48,7 +57,35 @@ def opensearch_image(version: str, base: str) -> str:
     tag = f"local/sparsedoc-opensearch:{version}-{key}"
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
         started = time.monotonic()
-        _docker("build", "-q", "-t", tag, "-f", str(DOCKERFILE), "--build-arg", f"BASE={base}", str(dist))
+        _docker("build", "-q", "--network", "host", "-t", tag, "-f", str(DOCKERFILE), "--build-arg", f"BASE={base}",
+                str(dist))
+        from opensearch_nodes import NODES_STARTED
+
+        NODES_STARTED.append(f"built image {tag} in {time.monotonic() - started:.0f}s")
+    return tag
+
+
+def sparsedoc_image(base: str) -> str:
+    """Build (once per content hash) the sparsedoc image (docker/Dockerfile) on ``base``; return its tag.
+
+    The hash covers the Dockerfile, the base and every file the image copies. pip needs the
+    network, so the build uses the host's (the engine has no bridge), and trusts the host's
+    local CAs (/usr/local/share/ca-certificates), as the host's pip does.
+    """
+    digest = hashlib.sha256(SPARSEDOC_DOCKERFILE.read_bytes() + base.encode())
+    for name in SPARSEDOC_IMAGE_FILES:
+        path = ROOT / name
+        for file in sorted(path.rglob("*") if path.is_dir() else [path]):
+            if file.is_dir() or "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes())
+    tag = f"local/sparsedoc:{digest.hexdigest()[:12]}"
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
+        started = time.monotonic()
+        local_cas = "".join(path.read_text(encoding="utf-8") for path in LOCAL_CAS.rglob("*.crt"))
+        ca_args = ["--build-arg", f"CA_CERTS={local_cas}"] if local_cas else []
+        _docker("build", "-q", "--network", "host", "-t", tag, "-f", str(SPARSEDOC_DOCKERFILE),
+                "--build-arg", f"BASE={base}", *ca_args, str(ROOT))
         from opensearch_nodes import NODES_STARTED
 
         NODES_STARTED.append(f"built image {tag} in {time.monotonic() - started:.0f}s")
