@@ -57,6 +57,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
     "sparse+bm25": (("pseudo",), ("sparse", "bm25"), {}),
     "sparse+bm25+scifact_train": (("pseudo", "scifact-train"), ("sparse", "bm25"), {}),
     "sparse+bm25,lambda0": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
+    "sparse+bm25,lambda1e-3": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
 }
 
 
