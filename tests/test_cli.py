@@ -10,7 +10,7 @@ import pytest
 
 from sparsedoc.cli.main import cli, main
 
-COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "data pseudo-queries",
+COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "adapt", "data pseudo-queries",
             "teachers score", "export-onnx", "quantize", "package",
             "deploy", "predict", "bench", "bench latency"]
 
