@@ -51,12 +51,13 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
     "base": (("pseudo",), ("dense", "sparse"), {}),
     "bm25_teacher": (("pseudo",), ("dense", "sparse", "bm25"), {}),
     "bm25_teacher+scifact_train": (("pseudo", "scifact-train"), ("dense", "sparse", "bm25"), {}),
-    "bm25_teacher,lambda0": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
-    "bm25_teacher,lr2e-5": (("pseudo",), ("dense", "sparse", "bm25"), {"optimizer": {"lr": 2.0e-5}}),
-    "bm25_teacher,lambda1e-3": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
+    "bm25_teacher/lambda0": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
+    "bm25_teacher/lr2e-5": (("pseudo",), ("dense", "sparse", "bm25"), {"optimizer": {"lr": 2.0e-5}}),
+    "bm25_teacher/lambda1e-3": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
     "sparse+bm25": (("pseudo",), ("sparse", "bm25"), {}),
     "sparse+bm25+scifact_train": (("pseudo", "scifact-train"), ("sparse", "bm25"), {}),
-    "sparse+bm25,lambda0": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
+    "sparse+bm25/lambda0": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
+    "sparse+bm25/lambda1e-3": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
 }
 
 
@@ -221,11 +222,12 @@ def run_variant(name: str, collections: list[dict], sources: dict[str, Path], mo
     examples = []
     for source in source_names:
         examples += read_training_file(scored_file(sources[source], teachers, models, work))
-    train_file = write_training_file(examples, work / "runs" / name / "train.jsonl")
+    folder = work / "runs" / name.replace("/", "--")
+    train_file = write_training_file(examples, folder / "train.jsonl")
     idf_path = save_idf(compute_idf([d.content for c in collections for d in c["documents"]],
                                     load_tokenizer(models["splade-tiny"])), work / "idf-all.json")
     config = load_config(recipe_path("adapt"), overrides | {
-        "output_dir": str(work / "runs" / name), "train_file": str(train_file), "steps": args.steps,
+        "output_dir": str(folder), "train_file": str(train_file), "steps": args.steps,
         "seed": args.seed, "idf": {"path": str(idf_path)}, "cache_dir": str(work / "teacher-cache"),
         "student": {"model_dir": str(models["splade-tiny"])} | overrides.get("student", {}), "eval_every": 0,
         "teachers": [{"name": t, "kind": t} | ({"model_dir": str(models[TEACHER_MODELS[t]])} if t != "bm25" else {})

@@ -63,7 +63,7 @@ def _logged_steps(out: Path) -> list[int]:
 def test_adapt_interrupted_resumes_and_evaluates(small_beir: Path, sparse_tiny_dir: Path, tmp_path: Path) -> None:
     from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
-    out, steps = tmp_path / "adapt", 40
+    out, steps = tmp_path / "adapt", 20
     process = subprocess.Popen(_command(small_beir, out, sparse_tiny_dir, steps), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     log = out / "train_log.jsonl"

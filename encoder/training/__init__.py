@@ -7,6 +7,7 @@ Entry points (plain functions the CLI wraps):
 - ``score_with_teachers(examples, teachers, cache_dir=...)``: add cached teacher scores.
 - ``generate_pseudo_queries(documents, seed=...)``: queries for an unlabeled corpus.
 - ``mine_hard_negatives(queries, backend, documents)``: BM25 negatives through a backend.
+- ``evaluate_student(student, tokenizer, dev, idf)``: exact dev-set nDCG@10, FLOPS and dropped-own-terms shares.
 
 Submodules load torch only when used; importing this package is cheap.
 """
@@ -24,6 +25,8 @@ _EXPORTS = {
     "make_teacher": "teachers",
     "DenseTeacher": "teachers",
     "SparseTeacher": "teachers",
+    "Bm25Teacher": "bm25_teacher",
+    "evaluate_student": "dev_eval",
     "generate_pseudo_queries": "pseudo_queries",
     "PseudoQuery": "pseudo_queries",
     "mine_hard_negatives": "data",
