@@ -129,7 +129,7 @@ def adapt(
     from sparsedoc.encoder.training.data import write_training_file
     from sparsedoc.encoder.training.trainer import train_from_config
 
-    out = Path(out)
+    out = Path(out).resolve()  # the training config resolves relative paths against the recipe's folder
     out.mkdir(parents=True, exist_ok=True)
     idf_path = out / "idf.json"
     if not idf_path.is_file():
