@@ -33,7 +33,8 @@ from .base import (
     top_k,
 )
 from .fusion import Fusion
-from .opensearch_client import detect_query_mode, open_client, require_feature
+from .opensearch_client import cluster_version, detect_query_mode, open_client, require_feature
+from .opensearch_release import FEATURES_SINCE, features_of
 from .opensearch_errors import error_reason, redact_url, translate_errors
 from .opensearch_queries import (
     QUERY_MODES,
@@ -48,8 +49,6 @@ from .opensearch_queries import (
 
 logger = logging.getLogger(__name__)
 
-RRF_SINCE = (2, 19)  # score-ranker-processor
-MIN_MAX_SINCE = (2, 10)  # hybrid query and normalization-processor
 FLOAT32_MIN_NORMAL = 1.1754944e-38
 
 
@@ -117,7 +116,6 @@ class OpenSearchBackend(BackendBase):
         self._two_phase = two_phase
         self._mode = query_mode
         self._ready = False  # the index is known to exist (created or checked)
-        self._version: tuple[int, ...] | None = None
         self._pipelines: set[str] = set()
         self._analyzer_checked = False
         self.client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
@@ -282,23 +280,15 @@ class OpenSearchBackend(BackendBase):
             return name
         if self.query_mode != "neural_sparse":
             raise BackendError(f"hybrid search needs the neural-search plugin, which OpenSearch at {self.url} lacks")
-        needed = RRF_SINCE if fusion.method == "rrf" else MIN_MAX_SINCE
-        if self.version < needed:
-            have, want = ".".join(map(str, self.version)), ".".join(map(str, needed))
-            raise BackendError(f"{fusion.method} fusion needs OpenSearch {want}+, but {self.url} runs {have}")
+        feature = f"hybrid_{fusion.method}"
+        version = cluster_version(self.client, self.url)
+        if feature not in features_of(version):
+            want = ".".join(map(str, FEATURES_SINCE[feature]))
+            raise BackendError(f"{fusion.method} fusion needs OpenSearch {want}+, but {self.url} runs {version}")
         with self._errors(f"create search pipeline {name}"):
             self.client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=hybrid_pipeline(fusion))
         self._pipelines.add(name)
         return name
-
-    @property
-    def version(self) -> tuple[int, ...]:
-        """The cluster's OpenSearch version, e.g. ``(3, 6, 0)``."""
-        if self._version is None:
-            with self._errors("read the cluster version"):
-                number = self.client.info()["version"]["number"]
-            self._version = tuple(int(part) for part in number.split("-")[0].split(".") if part.isdigit())
-        return self._version
 
     def _search(self, body: dict[str, Any], score_factor: float = 1.0, params: dict[str, Any] | None = None
                 ) -> tuple[list[tuple[str, float]], float]:

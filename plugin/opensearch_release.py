@@ -37,7 +37,12 @@ INSTALL_MARKER = ".sparsedoc-installed.json"
 
 # Cluster capabilities by version (see opensearch.md): the query modes that need them are
 # refused on older clusters.
-FEATURES_SINCE: dict[str, tuple[int, int]] = {"analyzer_query": (3, 1), "sparse_vector": (3, 3)}
+FEATURES_SINCE: dict[str, tuple[int, int]] = {
+    "hybrid_min_max": (2, 10),  # hybrid query and normalization-processor
+    "hybrid_rrf": (2, 19),  # score-ranker-processor
+    "analyzer_query": (3, 1),
+    "sparse_vector": (3, 3),
+}
 
 
 @dataclass(frozen=True)
