@@ -41,7 +41,8 @@ from sparsedoc.ingest.adaptation import body_documents, labelled_examples, pseud
 from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
 from sparsedoc.plugin.lucene_backend import LuceneBackend
 
-DATA = Path("/work/shared/data")
+from .datasets import SHARED_DATA
+
 COLLECTIONS = ("cranfield", "scifact", "cisi")
 RESULTS = Path(__file__).resolve().parent / "results" / "ablation.json"
 MAX_LENGTH = 256
@@ -62,7 +63,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
 
 
 def collection(name: str) -> dict:
-    root = DATA / name
+    root = SHARED_DATA / name
     documents = list(read_documents(root / "corpus.jsonl"))
     qrels = read_qrels(root / "qrels" / "test.tsv")
     queries = [q for q in read_queries(root / "queries.jsonl") if q.query_id in qrels]

@@ -22,7 +22,8 @@ from .synthetic import VOCAB_PATH, SyntheticConfig, SyntheticCorpus, load_vocabu
 
 logger = logging.getLogger(__name__)
 
-CRANFIELD = Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the clone
+CRANFIELD = SHARED_DATA / "cranfield"
 QUICKSTART = Path("runs/quickstart/cranfield")
 SYNTHETIC_SIZES = {"synthetic-100k": 100_000, "synthetic-1m": 1_000_000}
 

@@ -10,7 +10,7 @@ sort. ``--int8-variants`` adds int8 models with the vocabulary projection left i
 with per-tensor weight scales. Prints a table and writes JSON.
 
     python -m benchmarks.encoding_throughput --model-dir ~/.cache/sparsedoc/models/splade-tiny \
-        --dataset /work/shared/data/cranfield --limit 400 --threads 1,2 --repeats 3
+        --dataset ../shared/data/cranfield --limit 400 --threads 1,2 --repeats 3
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ them all, with the load average before and after. On a loaded machine only the r
 within a pass are comparable. It searches the index and IDF table a ``sparsedoc eval``
 run left in its workspace (``--workdir``); run that first.
 
-    python -m benchmarks.hybrid_latency --dataset /work/shared/data/cranfield \\
+    python -m benchmarks.hybrid_latency --dataset ../shared/data/cranfield \\
         --workdir runs/eval-splade-tiny/cranfield
 """
 
@@ -31,12 +31,14 @@ from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.lucene_backend import LuceneBackend
 
+from .datasets import SHARED_DATA
+
 STATS = ("p50_ms", "p95_ms", "p99_ms")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield")
+    parser.add_argument("--dataset", type=Path, default=SHARED_DATA / "cranfield")
     parser.add_argument("--workdir", type=Path, default=Path("runs/eval-splade-tiny/cranfield"))
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--passes", type=int, default=3, help="timed passes over all judged queries")

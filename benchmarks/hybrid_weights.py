@@ -7,7 +7,7 @@ run), embedded Lucene, SPLADE-tiny documents and inference-free IDF queries, and
 the ``w`` with the best nDCG@10. BM25 alone, sparse alone and RRF are shown for reference.
 The dataset's vectors and index are the ones ``sparsedoc eval`` caches (same workspace).
 
-    python benchmarks/hybrid_weights.py --dataset /work/shared/data/scifact \\
+    python benchmarks/hybrid_weights.py --dataset ../shared/data/scifact \\
         --workdir runs/eval-splade-tiny/scifact --out benchmarks/results/hybrid_weights.json
 """
 

@@ -5,7 +5,7 @@ corpus with both, and retrieves exactly with IDF query vectors computed on the c
 Exits 1, with a loud message on stderr, when int8 loses more than ``--max-drop``.
 
     python benchmarks/int8_quality.py --model-dir ~/.cache/sparsedoc/models/splade-tiny \
-        --dataset /work/shared/data/cranfield --out runs/bench/int8_quality.json
+        --dataset ../shared/data/cranfield --out runs/bench/int8_quality.json
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ train split where there is one (SciFact: 809 queries); the test split is reporte
 Prints a table and writes JSON.
 
     python -m benchmarks.long_documents --model-dir ~/.cache/sparsedoc/models/splade-tiny \
-        --dataset /work/shared/data/scifact --dataset /work/shared/data/cranfield \
-        --dataset /work/shared/data/cisi --strides 510,384,256,128
+        --dataset ../shared/data/scifact --dataset ../shared/data/cranfield \
+        --dataset ../shared/data/cisi --strides 510,384,256,128
 """
 
 from __future__ import annotations

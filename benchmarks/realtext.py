@@ -27,22 +27,22 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsedoc.encoder.assets import cache_home
 from sparsedoc.encoder.beir import Document, read_documents, read_queries
 from sparsedoc.ingest.vectors_file import read_encoded
 
-from .datasets import Dataset
+from .datasets import SHARED_DATA, Dataset
 
 logger = logging.getLogger(__name__)
 
-SHARED = Path("/work/shared/data")
 COLLECTIONS = ("cranfield", "scifact", "cisi")
 REALTEXT_SIZES = {"realtext-100k": 100_000, "realtext-1m": 1_000_000}
-BENCH_CACHE = Path.home() / ".cache" / "sparsedoc" / "bench"
+BENCH_CACHE = cache_home() / "bench"
 MAX_LENGTH = 256
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 
 
-def sentences(data: Path = SHARED) -> list[str]:
+def sentences(data: Path = SHARED_DATA) -> list[str]:
     """The distinct 5-60-word sentences of the shared collections, sorted."""
     found: set[str] = set()
     for name in COLLECTIONS:
@@ -61,7 +61,7 @@ def recombined(pool: list[str], num_documents: int, seed: int = 13) -> Iterator[
         yield Document(f"r{i}", " ".join(pool[p] for p in picks.tolist()))
 
 
-def real_queries(data: Path = SHARED, num_queries: int = 500, seed: int = 13) -> tuple[list[str], list[str]]:
+def real_queries(data: Path = SHARED_DATA, num_queries: int = 500, seed: int = 13) -> tuple[list[str], list[str]]:
     """A seeded sample of the shared collections' queries: ids (``<collection>-<id>``) and texts."""
     pairs = [(f"{name}-{q.query_id}", q.text) for name in COLLECTIONS
              for q in read_queries(data / name / "queries.jsonl")]
@@ -124,7 +124,7 @@ def realtext_dataset(name: str, *, cache: Path = BENCH_CACHE, threads: int = 1) 
     return _dataset(name, vectors, idf_path, ids, texts)
 
 
-def scifact_dataset(*, cache: Path = BENCH_CACHE, threads: int = 1, data: Path = SHARED / "scifact") -> Dataset:
+def scifact_dataset(*, cache: Path = BENCH_CACHE, threads: int = 1, data: Path = SHARED_DATA / "scifact") -> Dataset:
     """SciFact's corpus, encoded once, and all its queries."""
     total = sum(1 for _ in open(data / "corpus.jsonl", "rb"))
     vectors, idf_path = _encode("scifact", read_documents(data / "corpus.jsonl"), total, cache, threads)

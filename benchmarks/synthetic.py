@@ -37,13 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsedoc.encoder.assets import asset_dir
 from sparsedoc.encoder.idf import idf_weight
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
 
 __all__ = ["VOCAB_PATH", "SyntheticConfig", "SyntheticCorpus", "SyntheticQuery", "load_vocabulary"]
 
-VOCAB_PATH = Path.home() / ".cache" / "sparsedoc" / "models" / "all-MiniLM-L6-v2" / "vocab.txt"
+VOCAB_PATH = asset_dir("all-MiniLM-L6-v2") / "vocab.txt"
 _FIRST_WORD = "the"  # bert-base-uncased's frequency-ordered words start here
 _KEEP = re.compile(r"^(##)?[a-z0-9]+$")
 
