@@ -38,7 +38,7 @@ from .java_runtime import JavaRuntime, find_java_runtime
 from .maven import MAVEN_CENTRAL
 from .node_process import pid_alive, pid_cmdline, rss_mb, tail, wait_ports_free
 from .opensearch_release import DEFAULT_VERSION, INSTALL_MARKER, install_release, node_env, release
-from .opensearch_security import CA_FILE, User, tls_settings, write_certificates, write_security_config
+from .opensearch_security import CA_FILE, User, opensearch_yml, tls_settings, write_certificates, write_security_config
 
 __all__ = ["ML_COMMONS_SETTINGS", "LocalNodeError", "LocalOpenSearchNode", "default_home"]
 
@@ -197,8 +197,7 @@ class LocalOpenSearchNode:
                 shutil.copytree(item, target, dirs_exist_ok=True)
             else:
                 shutil.copy2(item, target)
-        (self.conf_dir / "opensearch.yml").write_text(
-            "".join(f"{key}: {json.dumps(value)}\n" for key, value in self.settings().items()))
+        (self.conf_dir / "opensearch.yml").write_text(opensearch_yml(self.settings()))
         lines = []
         for line in (src / "jvm.options").read_text().splitlines():
             if re.match(r"^\s*-Xm[sx]", line):

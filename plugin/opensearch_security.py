@@ -9,6 +9,9 @@ and role mappings. Passwords are stored only as bcrypt hashes, computed by the p
 Two kinds of user are made: administrators (``all_access``) and application users with the
 ``sparsedoc_app`` role, which can read and write only indices matching ``index_patterns``
 and use ML Commons, ingest and search pipelines.
+
+:func:`write_node_security` puts all of it in one folder for a node whose config folder is
+not ours, e.g. a container's (docker/docker-compose.secure-local.yml mounts it).
 """
 
 from __future__ import annotations
@@ -119,6 +122,11 @@ def tls_settings() -> dict[str, Any]:
     }
 
 
+def opensearch_yml(settings: dict[str, Any]) -> str:
+    """``opensearch.yml`` text of ``settings`` (one ``key: JSON value`` line each; JSON is valid YAML)."""
+    return "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items())
+
+
 def hash_password(password: str, dist_dir: Path, java: JavaRuntime) -> str:
     """bcrypt hash of ``password`` by the security plugin's ``Hasher`` (password via environment)."""
     plugin = dist_dir / "plugins" / "opensearch-security"
@@ -161,3 +169,17 @@ def write_security_config(conf_dir: Path, dist_dir: Path, java: JavaRuntime, use
         "http_authenticator": {"type": "basic", "challenge": True},
         "authentication_backend": {"type": "intern"}}}}}}
     (security / "config.yml").write_text(_yaml("config", config))
+
+
+def write_node_security(directory: Path, dist_dir: Path, java: JavaRuntime, users: Sequence[User]) -> Path:
+    """A new CA and node certificate, ``opensearch.yml`` with :func:`tls_settings` and ``opensearch-security/``
+    with ``users``, all in ``directory``, laid out as in a node's config folder; return the CA file.
+
+    ``dist_dir`` is an installed distribution with the security plugin (its ``Hasher`` hashes the
+    passwords). Only the users, roles, role mappings and authentication config are written; the
+    plugin's other security files keep the distribution's defaults.
+    """
+    ca_file = write_certificates(directory)
+    (directory / "opensearch.yml").write_text(opensearch_yml(tls_settings()))
+    write_security_config(directory, dist_dir, java, users)
+    return ca_file

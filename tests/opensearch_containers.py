@@ -6,7 +6,8 @@ the distribution the local-node code installs and verifies, tagged by a hash of 
 the base image and the release fingerprint, so it is built once per content. Containers use
 the host's network, bind 127.0.0.1 only, and keep their data in a host folder mounted at the
 same path (tests seed DJL natives there), and see the session's temporary folder read-only at
-its own path (tests register models by ``file://`` URL).
+its own path (tests register models by ``file://`` URL). ``ComposeStack`` runs the compose files
+of docker/ on such an image.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from sparsedoc.encoder.errors import LocalNodeError
 from sparsedoc.plugin.local_node import LocalOpenSearchNode
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILE = ROOT / "docker" / "opensearch" / "Dockerfile"
-SPARSEDOC_DOCKERFILE = ROOT / "docker" / "Dockerfile"
+DOCKER = ROOT / "docker"
+DOCKERFILE = DOCKER / "opensearch" / "Dockerfile"
+SPARSEDOC_DOCKERFILE = DOCKER / "Dockerfile"
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+PROJECT_LABEL = "com.docker.compose.project"
 SPARSEDOC_IMAGE_FILES = ("pyproject.toml", "README.md", "docker/requirements.py", "sparsedoc", "encoder", "ingest", "plugin")
 
 
@@ -143,6 +146,43 @@ class ContainerNode:
         if self.container is not None:
             self.container.stop()
             self.container = None
+
+
+class ComposeStack:
+    """One compose project of docker/ ``files`` on a local OpenSearch ``image``, serving ``url``.
+
+    Settings and secrets reach compose through its environment (``env``), never its arguments.
+    """
+
+    def __init__(self, files: tuple[str, ...], image: str, port: int, env: dict[str, str] | None = None,
+                 scheme: str = "http") -> None:
+        self.project = f"sparsedoc-test-{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        self.env = {**os.environ, **(env or {}), "SPARSEDOC_OPENSEARCH_IMAGE": image,
+                    "OPENSEARCH_HTTP_PORT": str(port), "OPENSEARCH_TRANSPORT_PORT": str(port + 100)}
+        self.command = [*compose_command(), "-p", self.project, *(arg for name in files
+                                                                  for arg in ("-f", str(DOCKER / name)))]
+
+    def compose(self, *args: str, timeout: float = 420) -> str:
+        """Run ``docker compose ARGS`` on the project; raise with its logs' tail if it fails."""
+        done = subprocess.run([*self.command, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
+        if done.returncode != 0:
+            logs = subprocess.run([*self.command, "logs", "--tail", "30"], capture_output=True, text=True, env=self.env)
+            raise LocalNodeError(f"compose {args[0]} failed: {done.stderr[-1500:]}\n{logs.stdout[-3000:]}")
+        return done.stdout
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Containers, networks and volumes that still carry this project's label."""
+        found = {}
+        for kind in ("container", "network", "volume"):
+            found[kind] = _docker(kind, "ls", "-q", *(["-a"] if kind == "container" else []),
+                                  "--filter", f"label={PROJECT_LABEL}={self.project}").split()
+        return found
+
+    def inspect(self) -> dict[str, Any]:
+        """``docker inspect`` of the project's one container."""
+        (container,) = self.leftovers()["container"]
+        return json.loads(_docker("inspect", container))[0]
 
 
 def _flat(value: object) -> str:

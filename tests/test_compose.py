@@ -5,15 +5,12 @@ torn down with its volume."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import free_port
-from opensearch_containers import compose_command, opensearch_image
+from opensearch_containers import ComposeStack, opensearch_image
 from opensearch_nodes import OPENSEARCH_VERSIONS
 
 from sparsedoc.encoder.sparse_vector import SparseVector
@@ -22,43 +19,11 @@ from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 
-DOCKER = Path(__file__).resolve().parents[1] / "docker"
-PROJECT_LABEL = "com.docker.compose.project"
-
-
-class Stack:
-    """One compose project: the compose files, its environment and its URL."""
-
-    def __init__(self, image: str) -> None:
-        port = free_port()
-        self.project = f"sparsedoc-test-{port}"
-        self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "SPARSEDOC_OPENSEARCH_IMAGE": image,
-                    "OPENSEARCH_HTTP_PORT": str(port), "OPENSEARCH_TRANSPORT_PORT": str(port + 100)}
-        self.command = [*compose_command(), "-p", self.project, "-f", str(DOCKER / "docker-compose.no-security.yml"),
-                        "-f", str(DOCKER / "docker-compose.local.yml")]
-
-    def compose(self, *args: str, timeout: float = 420) -> str:
-        done = subprocess.run([*self.command, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
-        if done.returncode != 0:
-            logs = subprocess.run([*self.command, "logs", "--tail", "30"], capture_output=True, text=True, env=self.env)
-            pytest.fail(f"compose {args[0]} failed: {done.stderr[-1500:]}\n{logs.stdout[-3000:]}")
-        return done.stdout
-
-    def leftovers(self) -> dict[str, list[str]]:
-        """Containers, networks and volumes that still carry this project's label."""
-        found = {}
-        for kind in ("container", "network", "volume"):
-            listing = subprocess.run(["docker", kind, "ls", "-q", *(["-a"] if kind == "container" else []),
-                                      "--filter", f"label={PROJECT_LABEL}={self.project}"],
-                                     capture_output=True, text=True, check=True)
-            found[kind] = listing.stdout.split()
-        return found
-
 
 @pytest.fixture(scope="module")
-def stack(container_base: str) -> Iterator[Stack]:
-    stack = Stack(opensearch_image(OPENSEARCH_VERSIONS[0], container_base))
+def stack(container_base: str) -> Iterator[ComposeStack]:
+    stack = ComposeStack(("docker-compose.no-security.yml", "docker-compose.local.yml"),
+                         opensearch_image(OPENSEARCH_VERSIONS[0], container_base), free_port())
     try:
         stack.compose("up", "-d", "--wait", "--wait-timeout", "300")
         yield stack
@@ -71,22 +36,20 @@ def _get(url: str) -> dict:
         return json.loads(answer.read())
 
 
-def test_stack_runs_on_host_network_with_compose_settings(stack: Stack) -> None:
+def test_stack_runs_on_host_network_with_compose_settings(stack: ComposeStack) -> None:
     assert _get(f"{stack.url}/_cluster/health")["status"] in ("green", "yellow")
     (node,) = _get(f"{stack.url}/_nodes/settings")["nodes"].values()
     settings = node["settings"]
     assert settings["network"]["host"] == "127.0.0.1"
     assert settings["discovery"]["type"] == "single-node"  # from the compose file's environment
     assert settings["plugins"]["ml_commons"]["native_memory_threshold"] == "99"
-    (container,) = stack.leftovers()["container"]
-    inspected = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True,
-                                          check=True).stdout)[0]
+    inspected = stack.inspect()
     assert inspected["HostConfig"]["NetworkMode"] == "host"
     assert list(inspected["NetworkSettings"]["Networks"]) == ["host"]  # no address of its own
     assert stack.leftovers()["network"] == []  # compose made no network
 
 
-def test_stack_indexes_and_searches(stack: Stack) -> None:
+def test_stack_indexes_and_searches(stack: ComposeStack) -> None:
     documents = [EncodedDocument("a", "wing flutter", SparseVector({"wing": 2.0, "flutter": 1.0})),
                  EncodedDocument("b", "wing", SparseVector({"wing": 0.5})),
                  EncodedDocument("c", "boundary layer", SparseVector({"boundary": 3.0, "layer": 1.0}))]
@@ -102,7 +65,7 @@ def test_stack_indexes_and_searches(stack: Stack) -> None:
         backend.close()
 
 
-def test_down_removes_containers_networks_and_volumes(stack: Stack) -> None:
+def test_down_removes_containers_networks_and_volumes(stack: ComposeStack) -> None:
     assert stack.leftovers()["volume"]  # the compose file's data volume, before
     stack.compose("down", "-v", "--remove-orphans")
     assert stack.leftovers() == {"container": [], "network": [], "volume": []}

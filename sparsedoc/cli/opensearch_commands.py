@@ -1,4 +1,5 @@
-"""`sparsedoc opensearch start|stop|status|install`: a local official OpenSearch node, no Docker."""
+"""`sparsedoc opensearch start|stop|status|install`: a local official OpenSearch node, no Docker;
+`sparsedoc opensearch security-config`: certificates and users for a secured node in a container."""
 
 from __future__ import annotations
 
@@ -92,6 +93,38 @@ def stop(node: Any) -> None:
 def status(node: Any) -> None:
     """Print the node's state as JSON (running, pid, version, health, plugins)."""
     click.echo(json.dumps(node.status(), indent=2))
+
+
+SECURED_VERSIONS = sorted(version for version, release in RELEASES.items() if release.security is not None)
+
+
+@opensearch.command("security-config")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--version", "version", type=click.Choice(SECURED_VERSIONS), default=SECURED_VERSIONS[-1],
+              show_default=True, help="OpenSearch release whose security plugin hashes the passwords.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="Cache of artifacts (default $SPARSEDOC_OPENSEARCH_HOME or ~/.cache/sparsedoc/opensearch).")
+@click.option("--admin-password", envvar="OPENSEARCH_INITIAL_ADMIN_PASSWORD", required=True, show_envvar=True,
+              help="Password of user admin (all_access); set the variable (an argument shows in process listings).")
+@click.option("--app-user", help="Also a least-privilege user: reads and writes sparsedoc* indices only.")
+@click.option("--app-password", envvar="SPARSEDOC_OPENSEARCH_PASSWORD", show_envvar=True,
+              help="The --app-user's password; set the variable.")
+def security_config(directory: Path, version: str, home: Path | None, admin_password: str,
+                    app_user: str | None, app_password: str | None) -> None:
+    """Write a new CA, a node certificate for 127.0.0.1, opensearch.yml (TLS) and the security
+    config (users, roles) into DIRECTORY, for docker/docker-compose.secure-local.yml; print the CA file."""
+    from sparsedoc.plugin.local_node import LocalOpenSearchNode
+    from sparsedoc.plugin.opensearch_security import User, write_node_security
+
+    if app_user and not app_password:
+        raise click.UsageError("--app-user needs its password in SPARSEDOC_OPENSEARCH_PASSWORD")
+    users = [User("admin", admin_password, admin=True), *([User(app_user, app_password or "")] if app_user else [])]
+    env = environment()
+    node = LocalOpenSearchNode(home=home or env.opensearch_home, version=version, java_home=env.java_home)
+    try:
+        click.echo(write_node_security(directory, node.install(), node.java(), users))
+    except BackendError as err:
+        raise click.ClickException(str(err)) from err
 
 
 COMMANDS = [opensearch]
