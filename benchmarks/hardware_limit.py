@@ -17,35 +17,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import statistics
 import sys
 import time
 from typing import Any
 
 import numpy as np
 
+from sparsedoc.plugin.latency_bench import environment
+
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, cores, the SIMD flags that matter for GEMM, memory and load average."""
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    """Cores, memory and load average, plus the CPU model and the SIMD flags that matter for GEMM."""
+    info: dict[str, Any] = {**environment(), "platform": platform.platform(), "python": platform.python_version()}
     try:
         text = open("/proc/cpuinfo", encoding="utf-8").read()
     except OSError:
         return info
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    fields = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line)}
     flags = set(fields.get("flags", "").split())
     info.update(cpu=fields.get("model name"), cpu_flags=[f for f in CPU_FLAGS if f in flags])
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as handle:
-            info["mem_total_gib"] = round(int(handle.readline().split()[1]) / 2**20, 1)
-    except (OSError, ValueError, IndexError):
-        pass
     return info
 
 

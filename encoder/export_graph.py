@@ -14,9 +14,9 @@ logits (masking and bias), which dominate CPU time for small encoders.
 The projection is also split into blocks of :data:`PROJECTION_BLOCK` vocabulary columns, each
 a ``MatMul`` followed by its own max over positions, concatenated at the end. A block's
 ``[tokens, block]`` logits stay in the CPU cache between the product and the maximum, where
-one ``[tokens, vocab]`` product (about 200 MB for 8 Cranfield documents) goes to memory and
-back; the result is the same. SPLADE-tiny on 2 cores: int8 about 2x faster, fp32 about 1.1x
-(``benchmarks/encoding_throughput.py``).
+one ``[tokens, vocab]`` product (213 MB for 8 Cranfield documents) goes to memory and
+back; the result is the same. SPLADE-tiny on 2 cores: int8 1.5x faster, fp32 1.1-1.2x
+(``benchmarks/encoding_throughput.py --variants``).
 """
 
 from __future__ import annotations

@@ -127,7 +127,8 @@ def test_projection_runs_in_blocks_with_the_same_weights(random_onnx: Path, rand
 
     vocab = json.loads((random_onnx / METADATA_FILE).read_text())["vocab_size"]
     graph = onnx.load(str(random_onnx / MODEL_FILE)).graph
-    widths = sorted({t.dims[1] for t in graph.initializer if len(t.dims) == 2 and t.dims[0] == 32 and t.dims[1] not in (32, 64)})
+    widths = sorted({t.dims[1] for t in graph.initializer
+                     if len(t.dims) == 2 and t.dims[0] == 32 and t.dims[1] not in (32, 64)})  # hidden 32
     assert widths == [vocab % PROJECTION_BLOCK, PROJECTION_BLOCK]  # 119 blocks of 256 and one of 58 columns
     assert sum(n.op_type == "ReduceMax" for n in graph.node) >= vocab // PROJECTION_BLOCK
     assert json.loads((random_onnx / METADATA_FILE).read_text())["projection_block"] == PROJECTION_BLOCK
