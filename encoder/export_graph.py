@@ -46,8 +46,7 @@ def _pooled_projection(decoder: torch.nn.Linear, block: int) -> torch.nn.Module:
     class PooledProjection(torch.nn.Module):
         def __init__(self, linear: torch.nn.Linear) -> None:
             super().__init__()
-            # Separate weight blocks, so the exported graph holds one constant per block
-            # (a split of the tied weight would be computed at every run).
+            # Copies, not views of the (tied) weight: each block is its own graph constant.
             self.blocks = torch.nn.ParameterList(
                 torch.nn.Parameter(part.detach().clone(), requires_grad=False)
                 for part in linear.weight.split(block, dim=0)
