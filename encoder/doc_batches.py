@@ -64,8 +64,8 @@ def rows_to_vectors(weights: np.ndarray, vocabulary: Sequence[str]) -> list[Spar
     """Turn a dense ``[batch, vocab]`` weight matrix into sparse vectors keyed by token."""
     vectors = []
     for row in weights:
-        (nonzero,) = np.nonzero(row > 0)
-        vectors.append(SparseVector({vocabulary[j]: float(row[j]) for j in nonzero if j < len(vocabulary)}))
+        (nonzero,) = np.nonzero(row[: len(vocabulary)] > 0)
+        vectors.append(SparseVector(dict(zip([vocabulary[j] for j in nonzero.tolist()], row[nonzero].tolist()))))
     return vectors
 
 

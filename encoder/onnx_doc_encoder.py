@@ -39,6 +39,9 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             windows overlap only where the last one is aligned to the document's end).
         batch_size: documents per run (batches are formed by length to cut padding).
         num_threads: onnxruntime intra-op threads (``None``: onnxruntime's default).
+        allow_spinning: let idle intra-op threads spin-wait for the next operator instead of
+            sleeping. Turn it off when other processes share the cores: spinning threads
+            then take CPU time from the working ones.
         pruning: optional pruning applied to each vector after encoding.
         provider: onnxruntime execution provider.
         optimization: graph optimisation level, one of ``OPTIMIZATION_LEVELS``.
@@ -64,6 +67,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         window_stride: int | None = None,
         batch_size: int = 8,
         num_threads: int | None = None,
+        allow_spinning: bool = True,
         pruning: Pruning | None = None,
         provider: str = "CPUExecutionProvider",
         optimization: str = "all",
@@ -105,7 +109,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         self.tokenizer = load_tokenizer(self.onnx_dir)
         self.vocabulary = vocabulary_list(self.tokenizer)
         self._check_tokenizer()
-        self.session = self._open_session(model_path, provider, num_threads, optimization)
+        self.session = self._open_session(model_path, provider, num_threads, optimization, allow_spinning)
 
     def _check_tokenizer(self) -> None:
         vocab_size = int(self.metadata["vocab_size"])
@@ -120,7 +124,8 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
                 f"{self.onnx_dir}: tokenizer special ids {special} differ from {METADATA_FILE}'s {self.special_ids}"
             )
 
-    def _open_session(self, model_path: Path, provider: str, num_threads: int | None, optimization: str) -> Any:
+    def _open_session(self, model_path: Path, provider: str, num_threads: int | None, optimization: str,
+                      allow_spinning: bool) -> Any:
         ort = import_extra("onnxruntime", "OnnxDocumentEncoder")
         if provider not in ort.get_available_providers():
             raise ConfigError(f"provider {provider!r} not available; choose one of {ort.get_available_providers()}")
@@ -128,6 +133,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         if num_threads:
             options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         options.graph_optimization_level = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
             "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,

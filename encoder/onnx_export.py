@@ -28,7 +28,7 @@ from typing import Any
 
 from .doc_batches import special_token_ids, tokenize_documents
 from .errors import ConfigError, ExportValidationError
-from .export_graph import build_export_module
+from .export_graph import PROJECTION_BLOCK, build_export_module
 from .export_parity import DEFAULT_ATOL, DEFAULT_TOP_K, VALIDATION_TEXTS, ParityReport, check_parity
 from .loading import check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_fingerprint
 from .onnx_doc_encoder import OnnxDocumentEncoder
@@ -49,6 +49,7 @@ def export_onnx(
     activation: str = "log1p",
     atol: float = DEFAULT_ATOL,
     top_k: int = DEFAULT_TOP_K,
+    projection_block: int = PROJECTION_BLOCK,
     overwrite: bool = False,
 ) -> Path:
     """Export ``model_dir`` to ``output_dir/model.onnx`` and validate it against PyTorch.
@@ -61,6 +62,8 @@ def export_onnx(
         activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).
         atol: largest allowed absolute weight difference from PyTorch (fp32).
         top_k: each validation document's top-k token set must match PyTorch's.
+        projection_block: vocabulary columns per block of the fused projection (see
+            :mod:`.export_graph`; the vocabulary size gives one unblocked product).
         overwrite: replace an existing export in ``output_dir``.
 
     Returns:
@@ -83,6 +86,8 @@ def export_onnx(
         raise ConfigError(f"opset must be >= 14, got {opset}")
     if max_length < 2:
         raise ConfigError(f"max_length must be >= 2, got {max_length}")
+    if projection_block < 1:
+        raise ConfigError(f"projection_block must be >= 1, got {projection_block}")
     source = check_model_dir(model_dir)
     output = Path(output_dir)
     if output.exists() and any(output.iterdir()) and not overwrite:
@@ -95,7 +100,7 @@ def export_onnx(
     model = load_masked_lm(source)
     max_length = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))
     special_ids = special_token_ids(tokenizer)
-    graph = build_export_module(model, special_ids, activation)
+    graph = build_export_module(model, special_ids, activation, block=projection_block)
     sample = tokenize_documents(tokenizer, ["a short document", "a somewhat longer sample document text"], 16)
     model_path = output / MODEL_FILE
     logger.info("exporting %s to %s (opset %d)", source, model_path, opset)
@@ -132,6 +137,7 @@ def export_onnx(
         "special_token_ids": special_ids,
         "opset": opset,
         "precision": "fp32",
+        "projection_block": projection_block if graph.projection is not None else None,
         "source_model": {"path": str(source.resolve()), "fingerprint": model_fingerprint(source)},
     }
     write_metadata(output, metadata)

@@ -49,8 +49,8 @@ def quantize_int8(
             columns differ widely in range).
         reduce_range: 7-bit weights, for CPUs without VNNI where u8 x s8 products can
             saturate; costs some accuracy.
-        exclude_projection: keep the vocabulary projection (``[hidden, vocab]`` weight) in
-            fp32. It is most of the compute of small encoders, so this gives up most of the
+        exclude_projection: keep the vocabulary projection (``[hidden, vocab]`` weight, in
+            blocks) in fp32. It is most of the compute of small encoders, so this gives up most of the
             speed-up (SPLADE-tiny: about as fast as fp32); kept for comparison.
         overwrite: replace an existing directory's contents.
 
@@ -113,12 +113,19 @@ def quantize_int8(
 
 
 def _projection_nodes(model_path: Path, vocab_size: int) -> list[str]:
-    """Names of the MatMul/Gemm nodes whose weight has ``vocab_size`` output columns."""
+    """Names of the vocabulary-projection MatMul/Gemm nodes.
+
+    Those are the blocks of the fused projection (a ``MatMul`` whose output goes straight
+    into a ``ReduceMax``, see :mod:`.export_graph`) or an unfused projection whose weight
+    has ``vocab_size`` output columns.
+    """
     import onnx
 
     graph = onnx.load(str(model_path)).graph
     wide = {t.name for t in graph.initializer if len(t.dims) == 2 and t.dims[-1] == vocab_size}
-    return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and wide & set(n.input)]
+    pooled = {name for n in graph.node if n.op_type == "ReduceMax" for name in n.input[:1]}
+    return [n.name for n in graph.node
+            if n.op_type in ("MatMul", "Gemm") and (wide & set(n.input) or pooled & set(n.output))]
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,31 @@ def test_random_bert_export_parity(random_onnx: Path, random_mlm_dir: Path) -> N
     assert report.max_abs_diff <= 1e-4 and report.top_k_mismatches == 0
 
 
+def test_projection_runs_in_blocks_with_the_same_weights(random_onnx: Path, random_mlm_dir: Path,
+                                                         tmp_path: Path) -> None:
+    import onnx
+
+    from sparsedoc.encoder.export_graph import PROJECTION_BLOCK
+
+    vocab = json.loads((random_onnx / METADATA_FILE).read_text())["vocab_size"]
+    graph = onnx.load(str(random_onnx / MODEL_FILE)).graph
+    widths = sorted({t.dims[1] for t in graph.initializer
+                     if len(t.dims) == 2 and t.dims[0] == 32 and t.dims[1] not in (32, 64)})  # hidden 32
+    assert widths == [vocab % PROJECTION_BLOCK, PROJECTION_BLOCK]  # 119 blocks of 256 and one of 58 columns
+    assert sum(n.op_type == "ReduceMax" for n in graph.node) >= vocab // PROJECTION_BLOCK
+    assert json.loads((random_onnx / METADATA_FILE).read_text())["projection_block"] == PROJECTION_BLOCK
+    whole = tmp_path / "unblocked"
+    export_onnx(random_mlm_dir, whole, max_length=MAX_LENGTH, projection_block=vocab)
+    assert sum(n.op_type == "ReduceMax" for n in onnx.load(str(whole / MODEL_FILE)).graph.node) < 5
+    blocked = OnnxDocumentEncoder(random_onnx, num_threads=2, allow_spinning=False)
+    unblocked = OnnxDocumentEncoder(whole)
+    for batch in ([t for t in TEXTS if t.strip()], ["heat transfer"]):
+        a, b = blocked.encode_to_array(batch), unblocked.encode_to_array(batch)
+        assert a.shape == (len(batch), vocab) and np.abs(a - b).max() <= 1e-5
+    with pytest.raises(ConfigError, match="projection_block"):
+        export_onnx(random_mlm_dir, tmp_path / "bad", projection_block=0)
+
+
 def test_gate_fires_on_a_perturbed_graph(random_onnx: Path, random_mlm_dir: Path, tmp_path: Path) -> None:
     import onnx
     from onnx import numpy_helper
@@ -262,6 +287,38 @@ def test_int8_keeps_top_tokens(splade_onnx: Path, splade_int8: Path) -> None:
     assert top_token_agreement(fp32, int8, k=10) >= 0.8
     with pytest.raises(ConfigError, match="already int8"):
         quantize_int8(splade_int8, splade_int8.parent / "again")
+
+
+def test_int8_quantises_every_projection_block(random_onnx: Path, random_mlm_dir: Path, tmp_path: Path) -> None:
+    import onnx
+
+    import torch
+
+    from sparsedoc.encoder.doc_batches import tokenize_documents
+    from sparsedoc.encoder.export_graph import PROJECTION_BLOCK
+    from sparsedoc.encoder.loading import load_masked_lm
+    from sparsedoc.encoder.pooling import document_weights
+
+    int8 = quantize_int8(random_onnx, tmp_path / "int8")
+    fp32_projection = quantize_int8(random_onnx, tmp_path / "int8-fp32-projection", exclude_projection=True)
+    blocks = -(-json.loads((random_onnx / METADATA_FILE).read_text())["vocab_size"] // PROJECTION_BLOCK)
+    ops = [n.op_type for n in onnx.load(str(int8)).graph.node]
+    # every block is an int8 product, and the blocks share one quantisation of their input
+    assert ops.count("MatMulInteger") >= blocks and ops.count("DynamicQuantizeLinear") < 20
+    kept = json.loads((tmp_path / "int8-fp32-projection" / METADATA_FILE).read_text())["quantization"]["fp32_nodes"]
+    assert len(kept) == blocks
+    assert [n.op_type for n in onnx.load(str(fp32_projection)).graph.node].count("MatMul") >= blocks
+    encoder = OnnxDocumentEncoder(tmp_path / "int8")
+    tokens = tokenize_documents(encoder.tokenizer, [t for t in TEXTS if t.strip()], MAX_LENGTH)
+    batch = encoder.run_batch(tokens.input_ids, tokens.attention_mask)
+    with torch.inference_mode():
+        want = document_weights(load_masked_lm(random_mlm_dir), torch.from_numpy(tokens.input_ids),
+                                torch.from_numpy(tokens.attention_mask), "log1p", encoder.special_ids).numpy()
+    assert top_token_agreement(_vectors(batch), _vectors(want), k=10) >= 0.9
+
+
+def _vectors(weights: np.ndarray) -> list[SparseVector]:
+    return [SparseVector({str(j): float(row[j]) for j in np.nonzero(row > 0)[0]}) for row in weights]
 
 
 @pytest.mark.model
