@@ -101,7 +101,8 @@ class LuceneSetup:
             start = time.perf_counter()
             backend.search_sparse(dataset.query_vectors[0], 10)  # builds (or loads) the SEISMIC index
             self.build_seconds.setdefault("seismic", time.perf_counter() - start)
-            self.approximate[f"SEISMIC n={settings.n_postings} qc={settings.query_cut} hf={settings.heap_factor}"] = backend
+            name = f"SEISMIC n={settings.n_postings} qc={settings.query_cut} hf={settings.heap_factor}"
+            self.approximate[name] = backend
 
     def _reordered(self, exact: Any, reorder: Reordering) -> Any:
         """A BP-reordered copy of the exact index (made once; reordering timed as ``build_seconds["bp"]``)."""

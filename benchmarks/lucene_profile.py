@@ -65,7 +65,6 @@ def profile_index(backend: Any, texts: list[str], vectors: list[Any], rounds: in
     """The measurements listed in the module docstring, for one index."""
     from jnius import autoclass
 
-    j = backend._j
     backend.count()  # opens the reader
     reader, impact, bm25 = backend._reader, backend._impact_searcher, backend._bm25_searcher
     collector = autoclass("org.apache.lucene.search.TopScoreDocCollector")

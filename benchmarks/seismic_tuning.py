@@ -39,7 +39,10 @@ TUNING = slice(300, 500)
 
 
 def _cpu(search: Any, count: int, rounds: int = 2) -> tuple[list[list[str]], float, float]:
-    """Run ``search(i)`` for every query ``rounds`` times; the last round's ids, p50 and p99 thread-CPU ms."""
+    """Run ``search(i)`` for every query ``rounds`` times after a warm-up round; the last round's ids, p50 and
+    p99 thread-CPU ms."""
+    for i in range(count):
+        search(i)
     times: list[float] = []
     found: list[list[str]] = []
     for _ in range(rounds):
