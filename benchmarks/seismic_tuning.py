@@ -70,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-postings", default="500,1000,2000")
     parser.add_argument("--centroid-fraction", default="0.1")
     parser.add_argument("--summary-energy", default="0.4")
+    parser.add_argument("--nknn", type=int, default=0, help="Build a k-NN graph of this many neighbours (0: none).")
+    parser.add_argument("--n-knn", default="0", help="Query-time k-NN refinement (needs --nknn).")
     parser.add_argument("--query-cut", default="3,5,8,10,15,20")
     parser.add_argument("--heap-factor", default="0.7,0.8,0.9,1.0")
     parser.add_argument("--min-recall", type=float, default=0.96, help="Margin over the 0.95 target.")
+    parser.add_argument("--suffix", default="", help="Appended to the results file name (one file per grid).")
     args = parser.parse_args(argv)
     import seismic
 
@@ -97,16 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     for n_postings, fraction, energy in builds:
         start = time.perf_counter()
         index = seismic.SeismicIndex.build_from_dataset(data, n_postings=n_postings, centroid_fraction=fraction,
-                                                        summary_energy=energy, num_threads=0)
+                                                        summary_energy=energy, nknn=args.nknn, num_threads=0)
         build = time.perf_counter() - start
-        for cut, heap in itertools.product([int(c) for c in floats(args.query_cut)], floats(args.heap_factor)):
-            def search(i: int, c: int = cut, h: float = heap) -> list[str]:
-                return [hit[2] for hit in index.search("q", *prepared[i], k=11, query_cut=c, heap_factor=h)][:10]
+        for cut, heap, knn in itertools.product([int(c) for c in floats(args.query_cut)], floats(args.heap_factor),
+                                                [int(n) for n in floats(args.n_knn)]):
+            def search(i: int, c: int = cut, h: float = heap, n: int = knn) -> list[str]:
+                return [hit[2] for hit in index.search("q", *prepared[i], k=11, query_cut=c, heap_factor=h,
+                                                       n_knn=n)][:10]
 
             found, p50, p99 = _cpu(search, len(queries))
             recall = float(np.mean([len(e & set(f)) / len(e) for e, f in zip(exact, found) if e]))
             rows.append({"n_postings": n_postings, "centroid_fraction": fraction, "summary_energy": energy,
-                         "query_cut": cut, "heap_factor": heap, "build_s": build, "recall_at_10": recall,
+                         "nknn": args.nknn, "query_cut": cut, "heap_factor": heap, "n_knn": knn, "build_s": build, "recall_at_10": recall,
                          "p50_ms": p50, "p99_ms": p99, "p50_x_bm25": p50 / bm25[0], "p99_x_bm25": p99 / bm25[1]})
         print(f"built n_postings={n_postings} centroid_fraction={fraction} summary_energy={energy} in {build:.0f} s",
               flush=True)
@@ -114,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     chosen = min(ok, key=lambda r: r["p50_ms"] + r["p99_ms"]) if ok else None
     print(f"== {dataset.name}: {len(docs)} documents, tuning queries {TUNING.start}-{TUNING.stop - 1} "
           f"({len(queries)}), k=10, thread CPU ms; BM25 p50 {bm25[0]:.3f} / p99 {bm25[1]:.3f}")
-    keys = ["n_postings", "centroid_fraction", "summary_energy", "query_cut", "heap_factor", "build_s",
+    keys = ["n_postings", "centroid_fraction", "summary_energy", "nknn", "query_cut", "heap_factor", "n_knn", "build_s",
             "recall_at_10", "p50_ms", "p99_ms", "p50_x_bm25", "p99_x_bm25"]
     print(format_table(keys, [[r[k] for k in keys] for r in rows if r["recall_at_10"] >= 0.9]))
     print(f"chosen (recall >= {args.min_recall}, least p50 + p99): {chosen}")
     args.results.mkdir(parents=True, exist_ok=True)
-    target = args.results / f"seismic-tuning-{dataset.name}.json"
+    target = args.results / f"seismic-tuning-{dataset.name}{args.suffix}.json"
     target.write_text(json.dumps({
         "corpus": dataset.name, "documents": len(docs), "tuning_queries": [TUNING.start, TUNING.stop],
         "bm25_cpu_ms": {"p50": bm25[0], "p99": bm25[1]}, "environment": environment(), "chosen": chosen,
