@@ -107,13 +107,16 @@ def reorder_segment(writer: Any, directory: Any, settings: Reordering) -> float:
     reader = java_class("org.apache.lucene.index.DirectoryReader").open(writer)
     try:
         leaves = reader.leaves()
+        if leaves.size() == 0:  # an empty index
+            return time.perf_counter() - start
         if leaves.size() != 1:
             raise BackendError(f"reordering needs a one-segment index, this one has {leaves.size()}")
         leaf = cast("org.apache.lucene.index.CodecReader", leaves.get(0).reader())
+        documents = leaf.numDocs()
         missing = [f for f in settings.fields if leaf.getFieldInfos().fieldInfo(f) is None]
-        if missing and leaf.numDocs() > 0:
+        if missing and documents > 0:
             raise ConfigError(f"cannot reorder by {missing}: no such field in the index")
-        if leaf.numDocs() < 2:
+        if documents < 2:
             return time.perf_counter() - start
         ordered = reorderer.reorder(leaf, directory)
         writer.deleteAll()
@@ -122,5 +125,5 @@ def reorder_segment(writer: Any, directory: Any, settings: Reordering) -> float:
     finally:
         reader.close()
     seconds = time.perf_counter() - start
-    logger.info("reordered %d documents by %s in %.1f s", leaf.numDocs(), ",".join(settings.fields), seconds)
+    logger.info("reordered %d documents by %s in %.1f s", documents, ",".join(settings.fields), seconds)
     return seconds

@@ -271,3 +271,15 @@ def test_bp_reordering_keeps_rankings_and_renumbers_documents(lucene_backend_cls
         ordered.force_merge(reorder=Reordering(fields=("nope",)))
     plain.close()
     ordered.close()
+
+
+def test_reordering_an_empty_or_one_document_index_is_a_no_op(lucene_backend_cls: type, tmp_path: Path) -> None:
+    from sparsedoc.plugin.lucene_reorder import Reordering
+
+    backend = lucene_backend_cls(tmp_path / "idx", impact_scale=SCALE)
+    backend.create_index()
+    assert backend.force_merge(reorder=Reordering()) >= 0.0 and backend.count() == 0
+    backend.index([EncodedDocument("only", "wing", SparseVector({"wing": 1.0}))])
+    assert backend.force_merge(reorder=Reordering()) >= 0.0
+    assert backend.search_sparse(SparseVector({"wing": 2.0}), k=1).doc_ids == ["only"]
+    backend.close()
