@@ -10,9 +10,12 @@ recall against exact search.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import Method, OpenSearchMethods
+from sparsedoc.plugin.lucene_reorder import Reordering
 from sparsedoc.plugin.opensearch_client import require_feature
 from sparsedoc.plugin.opensearch_queries import check_vocabulary_size, token_id_vector
 
@@ -57,10 +61,13 @@ class LuceneSetup:
     Every index is force-merged to one segment (as the OpenSearch indexes are). The exact
     index also holds the SEISMIC vectors (``sparsedoc.plugin.seismic_index``); its SEISMIC
     index is built on the first SEISMIC search, timed as ``build_seconds["seismic"]``.
+    With ``reorder``, a copy of the exact index is BP-reordered (``lucene-exact-bp``): BM25,
+    exact sparse and two-phase also run on it, named ``... (BP)``.
     """
 
     def __init__(self, dataset: Dataset, root: Path, prune_ratios: list[float], *,
-                 seismic: list[Seismic] | None = None, two_phase: list[TwoPhase] | None = None) -> None:
+                 seismic: list[Seismic] | None = None, two_phase: list[TwoPhase] | None = None,
+                 reorder: Reordering | None = None) -> None:
         from sparsedoc.plugin.lucene_backend import LuceneBackend
 
         self.dataset = dataset
@@ -81,15 +88,39 @@ class LuceneSetup:
             backend.force_merge()
             self.backends[variant] = backend
         exact_path = self.backends["exact"].path
+        if reorder is not None:
+            self.backends["exact-bp"] = self._reordered(self.backends["exact"], reorder)
         self.approximate = {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g})": LuceneBackend(
             exact_path, approximate=t) for t in two_phase or []}
+        if reorder is not None:
+            self.approximate |= {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g}) (BP)": LuceneBackend(
+                self.backends["exact-bp"].path, approximate=t) for t in two_phase or []}
         for settings in seismic or []:
             self._seismic_vectors(exact_path, settings)
             backend = LuceneBackend(exact_path, approximate=settings)
             start = time.perf_counter()
             backend.search_sparse(dataset.query_vectors[0], 10)  # builds (or loads) the SEISMIC index
             self.build_seconds.setdefault("seismic", time.perf_counter() - start)
-            self.approximate[f"SEISMIC n={settings.n_postings} hf={settings.heap_factor}"] = backend
+            name = f"SEISMIC n={settings.n_postings} qc={settings.query_cut} hf={settings.heap_factor}"
+            self.approximate[name] = backend
+
+    def _reordered(self, exact: Any, reorder: Reordering) -> Any:
+        """A BP-reordered copy of the exact index (made once; reordering timed as ``build_seconds["bp"]``)."""
+        from sparsedoc.plugin.lucene_backend import LuceneBackend
+
+        path = exact.path.with_name(f"{exact.path.name}-bp")
+        done = path / "bp.json"
+        stamp = {**asdict(reorder), "fields": list(reorder.fields), "documents": self.dataset.num_documents}
+        if not (done.is_file() and json.loads(done.read_text()) == stamp):
+            exact.close()
+            shutil.rmtree(path, ignore_errors=True)
+            shutil.copytree(exact.path, path)
+            backend = LuceneBackend(path)
+            self.build_seconds["bp"] = backend.force_merge(reorder=reorder) or 0.0
+            done.write_text(json.dumps(stamp))
+            logger.info("lucene %s: BP reordering took %.0f s", self.dataset.name, self.build_seconds["bp"])
+            return backend
+        return LuceneBackend(path)
 
     def _seismic_vectors(self, path: Path, settings: Seismic) -> None:
         from sparsedoc.plugin.seismic_index import SeismicSidecar
@@ -114,7 +145,12 @@ class LuceneSetup:
             name = f"query top-{keep} IDF"
             methods[name] = _cpu_ms(lambda i, s=short: exact.search_sparse(s[i], k))
             top[name] = lambda i, s=short: exact.search_sparse(s[i], 10).doc_ids
-        named = {f"ingest max_ratio {v[5:]}": b for v, b in self.backends.items() if v != "exact"}
+        if "exact-bp" in self.backends:
+            bp = self.backends["exact-bp"]
+            methods["BM25 (BP)"] = _cpu_ms(lambda i: bp.search_bm25(texts[i], k))
+            methods["exact sparse (BP)"] = _cpu_ms(lambda i: bp.search_sparse(vectors[i], k))
+            top["exact sparse (BP)"] = lambda i: bp.search_sparse(vectors[i], 10).doc_ids
+        named = {f"ingest max_ratio {v[5:]}": b for v, b in self.backends.items() if v.startswith("prune")}
         for name, backend in {**named, **self.approximate}.items():
             methods[name] = _cpu_ms(lambda i, b=backend: b.search_sparse(vectors[i], k))
             top[name] = lambda i, b=backend: b.search_sparse(vectors[i], 10).doc_ids

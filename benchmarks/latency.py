@@ -7,8 +7,9 @@ Run from the repository root::
     python -m benchmarks.latency --engines lucene --corpora scifact,realtext-100k
 
 For each corpus and engine, every method runs in ONE interleaved single-client pass (the
-order alternating per query), then BM25 and exact sparse run under N concurrent clients
-in alternating time slices. Approximate methods get recall@10 against exact sparse on the
+order alternating per query), then BM25 and exact sparse (on Lucene also SEISMIC) run under
+N concurrent clients in alternating 2 s time slices, where each method has the caches to itself
+(interleaving per query evicts one method's working set with the others'). Approximate methods get recall@10 against exact sparse on the
 same engine; OpenSearch methods also get server-side times from the profile API. Writes
 ``<results>/latency.json`` (``run-latency-<corpora>-<engines>.json`` for other choices),
 ``<results>/latency-<corpus>-<engine>.json`` and ``<results>/tradeoff-<corpus>.png``
@@ -34,6 +35,7 @@ from sparsedoc.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compa
 from sparsedoc.cli.logs import setup_logging
 
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
+from sparsedoc.plugin.lucene_reorder import Reordering
 
 from .datasets import SYNTHETIC_SIZES, Dataset, cranfield_dataset, synthetic_dataset
 from .engines import LuceneSetup, OpenSearchSetup, Top10
@@ -42,6 +44,16 @@ logger = logging.getLogger("benchmarks.latency")
 
 
 CORPORA = ("cranfield", "scifact", *SYNTHETIC_SIZES, "realtext-100k")
+
+TUNED_SEISMIC = {
+    "synthetic-100k": [Seismic(n_postings=200, query_cut=5, heap_factor=1.0),
+                       Seismic(n_postings=200, query_cut=8, heap_factor=0.9)],
+    "realtext-100k": [Seismic(n_postings=500, centroid_fraction=0.2, summary_energy=0.8, query_cut=8, heap_factor=1.0),
+                      Seismic(n_postings=500, centroid_fraction=0.2, summary_energy=0.8, query_cut=10, heap_factor=0.9)],
+}
+"""Embedded SEISMIC settings per corpus, chosen by ``python -m benchmarks.seismic_tuning`` on
+queries 300-499 (this script measures 0-299). Settings of one corpus share their build
+parameters, so one SEISMIC index serves them all; other corpora get ``Seismic()``."""
 
 
 def load_dataset(corpus: str, out: Path) -> Dataset:
@@ -84,9 +96,9 @@ def run_engine(engine: str, setup: Any, dataset: Dataset, args: argparse.Namespa
         server = setup.server_times(specs, args.k, min(n, args.profile_queries))
     recall = recall_at_10(top, min(n, args.recall_queries))
     comparison = compare_latency(methods, n, clients=(), max_requests=n, max_seconds=args.max_seconds)
-    pair = {name: methods[name] for name in ("BM25", "exact sparse")}
-    throughput = compare_latency(pair, n, clients=args.clients, warmup=0, max_requests=1,
-                                 seconds_per_method=args.throughput_seconds).throughput
+    sliced = ("BM25", "exact sparse", *(name for name in methods if engine == "lucene" and "SEISMIC" in name))
+    throughput = compare_latency({name: methods[name] for name in sliced}, n, clients=args.clients, warmup=0,
+                                 max_requests=1, seconds_per_method=args.throughput_seconds).throughput
     comparison.throughput = throughput
     k100 = None
     if args.k != 100:
@@ -125,9 +137,19 @@ def _print(engine: str, dataset: Dataset, comparison: LatencyComparison, recall:
             for name, t in server.items()]))
     if k100:
         print(format_table(ROW_HEADERS, k100.rows()))
+    print("Time slices (each method alone for 2 s, alternating; warm caches); engine = thread CPU ms (Lucene)")
+    base = {t.clients: t.server for t in comparison.throughput if t.name == "BM25"}
     tp = [[t.name, t.clients, t.requests, t.qps, t.client["p50_ms"], t.client["p99_ms"],
-           comparison.qps_ratio(t.name, t.clients)] for t in comparison.throughput]
-    print(format_table(["method", "clients", "requests", "QPS", "p50 ms", "p99 ms", "QPS x BM25"], tp))
+           comparison.qps_ratio(t.name, t.clients), *_engine_ratios(t.server, base.get(t.clients))]
+          for t in comparison.throughput]
+    print(format_table(["method", "clients", "requests", "QPS", "p50 ms", "p99 ms", "QPS x BM25", "engine p50 ms",
+                        "engine p99 ms", "engine p50 x", "engine p99 x"], tp))
+
+
+def _engine_ratios(mine: dict[str, float] | None, base: dict[str, float] | None) -> list[float | str]:
+    if not mine or not base:
+        return ["-"] * 4
+    return [mine["p50_ms"], mine["p99_ms"], mine["p50_ms"] / base["p50_ms"], mine["p99_ms"] / base["p99_ms"]]
 
 
 def plot_tradeoff(results: list[dict[str, Any]], path: Path) -> None:
@@ -139,7 +161,7 @@ def plot_tradeoff(results: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for result, marker in zip(results, "os^D"):
         ratios = result["comparison"]["ratios"]
-        names = [n for n in ratios if n != "BM25"]
+        names = [n for n in ratios if not n.startswith("BM25")]  # BM25 itself, and on the BP copy
         xs = [1.0 if n == "exact sparse" else result["recall_at_10"][n] for n in names]
         ys = [ratios[n]["p50_ms"] for n in names]
         ax.scatter(xs, ys, marker=marker, label=result["engine"])
@@ -178,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--node-data", type=Path, help="Data folder of the local node (default: its own).")
     parser.add_argument("--no-seismic", action="store_true", help="Skip SEISMIC on both engines.")
+    parser.add_argument("--no-bp", action="store_true", help="Skip the BP-reordered copy of the Lucene index.")
     parser.add_argument("--profile-queries", type=int, default=100,
                         help="OpenSearch queries per method for server-side (profile API) times.")
     args = parser.parse_args(argv)
@@ -186,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     args.query_keep = [int(c) for c in args.query_keep.split(",") if c]
     prune = [float(r) for r in args.ingest_prune.split(",") if r]
     args.seismic = [] if args.no_seismic else [{"top_n": 10, "heap_factor": 1.0}, {"top_n": 30, "heap_factor": 1.0}]
-    args.lucene_seismic = [] if args.no_seismic else [Seismic()]
     corpora = [c for c in args.corpora.split(",") if c] + (["synthetic-1m"] if args.with_1m else [])
     engines = [e for e in args.engines.split(",") if e]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -211,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
             per_corpus = []
             for engine in engines:
                 if engine == "lucene":
-                    setup: Any = LuceneSetup(dataset, args.out / "indexes", prune, seismic=args.lucene_seismic,
-                                             two_phase=[TwoPhase()])
+                    seismic = [] if args.no_seismic else TUNED_SEISMIC.get(corpus, [Seismic()])
+                    setup: Any = LuceneSetup(dataset, args.out / "indexes", prune, seismic=seismic,
+                                             two_phase=[TwoPhase()], reorder=None if args.no_bp else Reordering())
                 else:
                     setup = OpenSearchSetup(client, dataset, prune, seismic=bool(args.seismic))
                 result = run_engine(engine, setup, dataset, args)

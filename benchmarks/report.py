@@ -58,6 +58,12 @@ def markdown(result: dict[str, Any]) -> str:
                  f"({qps[('exact sparse', c)] / qps[('BM25', c)]:.2f}x)"
                  for c in sorted({t["clients"] for t in tp})]
         lines += ["", "Throughput: " + "; ".join(cells)]
+        base = next((t["server"] for t in tp if t["name"] == "BM25" and t["clients"] == 1 and t.get("server")), None)
+        sliced = [f"{t['name']} {t['server']['p50_ms']:.3f} / {t['server']['p99_ms']:.3f} ms "
+                  f"({t['server']['p50_ms'] / base['p50_ms']:.2f}x / {t['server']['p99_ms'] / base['p99_ms']:.2f}x)"
+                  for t in tp if t["clients"] == 1 and t.get("server")] if base and result["engine"] == "lucene" else []
+        if sliced:
+            lines += ["", "Time slices, 1 client, thread CPU p50 / p99 (x BM25): " + "; ".join(sliced)]
     return "\n".join(lines)
 
 

@@ -10,6 +10,12 @@ Jar lookup: the ``jar`` argument, else ``resources/jars/anserini-*-fatjar.jar`` 
 installed ``pyserini`` package, located with ``importlib.util.find_spec`` so no ``pyserini``
 module is executed (they fetch resources at import). Environment variables are the CLI's
 business: it passes ``SPARSEDOC_JAVA_HOME`` / ``JAVA_HOME`` / ``SPARSEDOC_ANSERINI_JAR`` in.
+
+The classpath also holds Lucene's ``lucene-misc`` module (``LUCENE_MISC``: document
+reordering, ``sparsedoc.plugin.lucene_reorder``), which the fat jar lacks: the exact Lucene
+version inside Anserini 1.7.1, downloaded once from Maven Central into
+``<cache>/lucene`` and checked against a pinned SHA-1. Without it (offline, first run)
+the JVM starts anyway and only reordering is unavailable.
 """
 
 from __future__ import annotations
@@ -24,16 +30,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sparsedoc.encoder.assets import cache_home
 from sparsedoc.encoder.errors import BackendError
 
 from .java_runtime import find_java_runtime
+from .maven import MavenArtifact, download
 
-__all__ = ["MIN_JAVA_VERSION", "find_anserini_jar", "java_class", "start_jvm"]
+__all__ = ["LUCENE_MISC", "MIN_JAVA_VERSION", "find_anserini_jar", "find_lucene_misc_jar", "java_class", "start_jvm"]
 
 logger = logging.getLogger(__name__)
 
 MIN_JAVA_VERSION = 21
 """Anserini 1.x is compiled for Java 21."""
+
+LUCENE_MISC = MavenArtifact("org.apache.lucene", "lucene-misc", "9.9.1", sha1="db7c30217602dfcda394a4d0f0a9e68140d385a6")
+"""Lucene's misc module at the Lucene version of Anserini 1.7.1's fat jar (BP reordering)."""
 
 _VECTOR_MODULE = "jdk.incubator.vector"
 _lock = threading.Lock()
@@ -62,6 +73,15 @@ def find_anserini_jar(jar: str | Path | None = None) -> Path:
     raise BackendError(f"Anserini jar not found: none given and nothing matches {pattern}")
 
 
+def find_lucene_misc_jar(cache_dir: Path | None = None) -> Path | None:
+    """``LUCENE_MISC`` in ``<cache>/lucene``, downloaded once; ``None`` (with a warning) if it cannot be had."""
+    try:
+        return download(LUCENE_MISC, (cache_dir or cache_home()) / "lucene")
+    except BackendError as exc:
+        logger.warning("Lucene index reordering is unavailable: %s", exc)
+        return None
+
+
 def _jar_version(path: str) -> tuple[int, ...]:
     match = re.search(r"anserini-([\d.]+)", Path(path).name)
     return tuple(int(p) for p in match.group(1).strip(".").split(".")) if match else ()
@@ -73,8 +93,9 @@ def start_jvm(
     java_home: str | Path | None = None,
     preferred: Sequence[str | Path] = (),
     jar: str | Path | None = None,
+    cache_dir: Path | None = None,
 ) -> None:
-    """Boot the JVM with the Anserini jar on the classpath; a no-op once it runs.
+    """Boot the JVM with the Anserini jar (and ``lucene-misc``) on the classpath; a no-op once it runs.
 
     Sets ``JAVA_HOME`` in this process's environment (pyjnius reads it to find
     ``libjvm``) before the first ``import jnius``.
@@ -83,6 +104,7 @@ def start_jvm(
         max_heap: the JVM's ``-Xmx`` value such as ``"8g"``; the JVM default if ``None``.
         java_home / preferred: passed to ``find_java_runtime`` (Java 21+).
         jar: the Anserini fat jar (default: the one inside pyserini).
+        cache_dir: where ``lucene-misc`` is cached (default ``cache_home()``).
 
     Raises:
         BackendError: no Java 21+ runtime or no Anserini jar was found, or the JVM was
@@ -109,7 +131,8 @@ def start_jvm(
         if max_heap:
             options.append(f"-Xmx{max_heap}")
         jnius_config.add_options(*options)
-        jnius_config.set_classpath(str(jar))
+        misc = find_lucene_misc_jar(cache_dir)
+        jnius_config.set_classpath(str(jar), *([str(misc)] if misc else []))
         logger.info("starting JVM: Java %d at %s (%s), jar %s", runtime.version, runtime.home, runtime.source, jar)
         try:
             import jnius  # noqa: F401  (boots the JVM)

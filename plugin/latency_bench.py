@@ -80,6 +80,8 @@ class ThroughputStats:
     seconds: float
     qps: float
     client: dict[str, float]
+    server: dict[str, float] | None = None
+    """Percentiles of the engine times the method returned, if it returned any."""
 
 
 @dataclass
@@ -185,6 +187,7 @@ def measure_throughput(
         raise ConfigError(f"clients must be >= 1, got {clients}")
     names = list(methods)
     client_ms: dict[str, list[float]] = {n: [] for n in names}
+    server_ms: dict[str, list[float]] = {n: [] for n in names}
     elapsed: dict[str, float] = dict.fromkeys(names, 0.0)
     slices = max(1, round(seconds_per_method / slice_seconds))
     errors: list[BaseException] = []
@@ -193,17 +196,20 @@ def measure_throughput(
             method, counter, lock = methods[name], [s * 7919], threading.Lock()
             stop_at = time.perf_counter() + slice_seconds
             times: list[float] = []
+            tooks: list[float] = []
 
             def work(method: Method = method, counter: list[int] = counter, lock: threading.Lock = lock,
-                     stop_at: float = stop_at, times: list[float] = times) -> None:
+                     stop_at: float = stop_at, times: list[float] = times, tooks: list[float] = tooks) -> None:
                 try:
                     while time.perf_counter() < stop_at:
                         with lock:
                             i = counter[0] % num_queries
                             counter[0] += 1
                         start = time.perf_counter()
-                        method(i)
+                        took = method(i)
                         times.append((time.perf_counter() - start) * 1000.0)
+                        if isinstance(took, (int, float)):
+                            tooks.append(float(took))
                 except BaseException as exc:  # noqa: BLE001 - reported after join
                     errors.append(exc)
 
@@ -215,11 +221,12 @@ def measure_throughput(
                 thread.join()
             elapsed[name] += time.perf_counter() - begin
             client_ms[name].extend(times)
+            server_ms[name].extend(tooks)
             if errors:
                 raise BackendError(f"{name} failed under {clients} clients: {errors[0]}") from errors[0]
     return [
         ThroughputStats(n, clients, len(client_ms[n]), elapsed[n], len(client_ms[n]) / elapsed[n],
-                        _percentiles(client_ms[n]))
+                        _percentiles(client_ms[n]), _percentiles(server_ms[n]) if server_ms[n] else None)
         for n in names
     ]
 

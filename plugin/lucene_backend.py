@@ -43,6 +43,7 @@ from sparsedoc.plugin.lucene_index import (
     read_scale,
     write_scale,
 )
+from sparsedoc.plugin.lucene_reorder import Reordering, reorder_segment
 from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE
 from sparsedoc.plugin.seismic_index import SeismicSidecar
 
@@ -202,21 +203,41 @@ class LuceneBackend(BackendBase):
         )
         return report
 
-    def force_merge(self, max_segments: int = 1) -> None:
+    def force_merge(self, max_segments: int = 1, *, reorder: Reordering | None = None) -> float | None:
         """Merge the index into at most ``max_segments`` segments (once, after bulk indexing).
 
         Each segment costs every query its own term lookups and top-k pass; one segment
         made exact sparse search about twice as fast on 100k documents written in 11.
+
+        Args:
+            max_segments: the most segments left.
+            reorder: also renumber the documents by BP graph bisection
+                (``sparsedoc.plugin.lucene_reorder``; needs ``max_segments=1``). Scores
+                and rankings are unchanged; block-max skipping skips more.
+
+        Returns:
+            The seconds reordering took, or ``None`` without ``reorder``.
+
+        Raises:
+            ConfigError: ``max_segments`` < 1, or ``reorder`` with ``max_segments`` > 1.
+            BackendError: no index, Lucene failed, or ``lucene-misc`` is unavailable.
         """
         if max_segments < 1:
             raise ConfigError(f"max_segments must be >= 1, got {max_segments}")
+        if reorder is not None and max_segments != 1:
+            raise ConfigError(f"reordering rewrites one segment: max_segments must be 1, got {max_segments}")
+        seconds = None
         with self._lock:
             self._require_reader()
             self._open_writer()
             with self._java_errors("merging segments"):
                 self._writer.writer.forceMerge(max_segments)
                 self._writer.writer.commit()
+            if reorder is not None:
+                with self._java_errors("reordering documents"):
+                    seconds = reorder_segment(self._writer.writer, self._directory, reorder)
             self._refresh()
+        return seconds
 
     def _open_writer(self) -> None:
         if self._writer is not None:

@@ -123,3 +123,23 @@ def test_split_query_by_max_ratio() -> None:
     high, low = split_query(SparseVector({"rare": 10.0, "mid": 4.0, "the": 0.3}), 0.4)
     assert high.to_dict() == {"rare": 10.0, "mid": 4.0}
     assert low.to_dict() == {"the": 0.3}
+
+
+@pytest.mark.engine
+def test_two_phase_and_exact_on_a_bp_reordered_copy(lucene_backend_cls: type, index_dir: Path, corpus: SyntheticCorpus,
+                                                    tmp_path: Path) -> None:
+    """BP reordering renumbers documents only: exact and two-phase answer exactly as on the plain index."""
+    import shutil
+
+    from sparsedoc.plugin.lucene_reorder import Reordering
+
+    copy = tmp_path / "bp"
+    shutil.copytree(index_dir, copy)
+    with lucene_backend_cls(copy) as backend:
+        assert backend.force_merge(reorder=Reordering()) > 0.0
+    queries = [q.vector for q in corpus.queries()]
+    for settings in (None, TwoPhase()):
+        with lucene_backend_cls(index_dir, approximate=settings) as plain, \
+                lucene_backend_cls(copy, approximate=settings) as ordered:
+            for query in queries:
+                assert ordered.search_sparse(query, 10).hits == plain.search_sparse(query, 10).hits

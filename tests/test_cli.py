@@ -165,8 +165,9 @@ def test_search_options_reach_opensearch(opensearch_url: str, tmp_path: Path, mi
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize("method", ["exact", "two-phase", "seismic"])
-def test_approximate_search_from_the_command_line(method: str, tmp_path: Path, minilm_dir: Path,
+@pytest.mark.parametrize(("method", "reorder"), [("exact", False), ("exact", True), ("two-phase", False),
+                                                 ("seismic", False)])
+def test_approximate_search_from_the_command_line(method: str, reorder: bool, tmp_path: Path, minilm_dir: Path,
                                                   lucene_backend_cls: type, capsys: pytest.CaptureFixture[str]) -> None:
     if method == "seismic":
         pytest.importorskip("seismic")  # the 'seismic' extra
@@ -174,12 +175,21 @@ def test_approximate_search_from_the_command_line(method: str, tmp_path: Path, m
     vectors.write_text("".join(f'{{"_id": "d{i}", "text": "wing {i}", "vector": {{"wing": {i / 10}, "the": 0.5}}}}\n'
                                for i in range(1, 31)))
     idf.write_text('{"wing": 2.0, "the": 0.1}')
-    assert main(["index", str(vectors), "--index", str(index), "--approximate", method]) == 0
-    capsys.readouterr()
+    assert main(["index", str(vectors), "--index", str(index), "--approximate", method,
+                 *(["--reorder"] if reorder else [])]) == 0
+    assert ("reordered in" in capsys.readouterr().err) == reorder
     assert main(["search", "the wing", "--index", str(index), "--model", str(minilm_dir), "--idf", str(idf),
                  "-k", "3", "--approximate", method]) == 0
     ranked = [line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]]
     assert ranked == ["d30", "d29", "d28"]
+
+
+def test_reorder_is_refused_on_opensearch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    vectors = tmp_path / "v.jsonl"
+    vectors.write_text('{"_id": "a", "text": "x", "vector": {"x": 1.0}}\n')
+    assert main(["index", str(vectors), "--index", "docs", "--backend", "opensearch", "--url", "http://127.0.0.1:9",
+                 "--reorder"]) != 0
+    assert "--reorder is for the lucene backend" in capsys.readouterr().err
 
 
 def test_seismic_is_refused_on_opensearch(capsys: pytest.CaptureFixture[str]) -> None:

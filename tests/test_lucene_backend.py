@@ -235,3 +235,51 @@ def test_hit_ids_stay_right_when_a_merge_renumbers_documents(lucene_backend_cls:
     assert sorted(backend.search_bm25("more", k=5).doc_ids) == [f"d{i}" for i in range(5)]
     assert backend.search_sparse(query, k=14).doc_ids == expected
     backend.close()
+
+
+def test_bp_reordering_keeps_rankings_and_renumbers_documents(lucene_backend_cls: type, corpus: list[EncodedDocument],
+                                                              tmp_path: Path) -> None:
+    """A BP-reordered index answers every query with the same hits (ties included) as the plain one."""
+    from sparsedoc.plugin.lucene_reorder import Reordering
+
+    plain = lucene_backend_cls(tmp_path / "plain", impact_scale=SCALE)
+    ordered = lucene_backend_cls(tmp_path / "ordered", impact_scale=SCALE)
+    for backend in (plain, ordered):  # two segments each, merged into one
+        backend.index(corpus[: N_DOCS // 2])
+        backend.index(corpus[N_DOCS // 2:])
+    assert plain.force_merge() is None
+    assert ordered.force_merge(reorder=Reordering(fields=("vector", "contents"), min_doc_freq=2)) >= 0.0
+    assert ordered.count() == N_DOCS
+
+    def numbering(backend) -> list[str]:  # the Lucene doc number -> doc id map of the one segment
+        fields = backend._reader.storedFields()
+        return [str(fields.document(n).get("id")) for n in range(backend._reader.maxDoc())]
+
+    assert sorted(numbering(ordered)) == sorted(numbering(plain)) and numbering(ordered) != numbering(plain)
+    rng = random.Random(5)
+    for _ in range(20):
+        tokens = rng.sample(VOCAB, rng.randint(1, 12))
+        query = SparseVector({t: rng.choice([1.0, rng.uniform(0.05, 5.0)]) for t in tokens})  # 1.0: ties
+        assert ordered.search_sparse(query, k=10).hits == plain.search_sparse(query, k=10).hits
+        text = " ".join(rng.sample([d.text for d in corpus], 2))
+        assert ordered.search_bm25(text, k=10).hits == plain.search_bm25(text, k=10).hits
+    ordered.force_merge(reorder=Reordering())  # again, on a one-segment index: still the same answers
+    assert ordered.search_sparse(query, k=N_DOCS).hits == plain.search_sparse(query, k=N_DOCS).hits
+    with pytest.raises(ConfigError, match="max_segments must be 1"):
+        ordered.force_merge(2, reorder=Reordering())
+    with pytest.raises(ConfigError, match="no such field"):
+        ordered.force_merge(reorder=Reordering(fields=("nope",)))
+    plain.close()
+    ordered.close()
+
+
+def test_reordering_an_empty_or_one_document_index_is_a_no_op(lucene_backend_cls: type, tmp_path: Path) -> None:
+    from sparsedoc.plugin.lucene_reorder import Reordering
+
+    backend = lucene_backend_cls(tmp_path / "idx", impact_scale=SCALE)
+    backend.create_index()
+    assert backend.force_merge(reorder=Reordering()) >= 0.0 and backend.count() == 0
+    backend.index([EncodedDocument("only", "wing", SparseVector({"wing": 1.0}))])
+    assert backend.force_merge(reorder=Reordering()) >= 0.0
+    assert backend.search_sparse(SparseVector({"wing": 2.0}), k=1).doc_ids == ["only"]
+    backend.close()

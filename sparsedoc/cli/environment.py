@@ -41,4 +41,4 @@ def start_lucene_jvm() -> None:
     from sparsedoc.plugin.jvm import start_jvm
 
     env = environment()
-    start_jvm(java_home=env.java_home, preferred=env.preferred_java, jar=env.anserini_jar)
+    start_jvm(java_home=env.java_home, preferred=env.preferred_java, jar=env.anserini_jar, cache_dir=env.cache_dir)

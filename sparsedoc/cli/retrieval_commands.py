@@ -89,9 +89,12 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
 @corpus_field_options
 @backend_options
 @approximate_option
+@click.option("--reorder", is_flag=True,
+              help="Lucene: then merge into one segment and renumber documents by BP graph bisection "
+                   "(same rankings; downloads lucene-misc once).")
 def index_command(source: Path, index_name: str, model: Path | None, vectors: Path | None, overwrite: bool,
                   id_field: str, text_field: str, title_field: str, backend: str, connection: Connection,
-                  approximate: str, **options: Any) -> None:
+                  approximate: str, reorder: bool, **options: Any) -> None:
     """Index SOURCE into a backend; resumable (ids already indexed are skipped).
 
     With --model, SOURCE is a corpus JSONL that is encoded first (into --vectors, also
@@ -106,10 +109,17 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
                    f"{report.truncated} truncated, {report.windowed} windowed) into {vectors}", err=True)
     else:
         vectors = source
+    if reorder and backend != "lucene":
+        raise click.UsageError("--reorder is for the lucene backend")
     with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate)) as engine:
         engine.create_index(overwrite=overwrite)
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
+        if reorder:
+            from sparsedoc.plugin.lucene_reorder import Reordering
+
+            seconds = engine.force_merge(reorder=Reordering())
+            click.echo(f"merged into one segment and reordered in {seconds:.1f} s", err=True)
 
 
 @click.command("search")
