@@ -50,10 +50,14 @@ TUNED_SEISMIC = {
                        Seismic(n_postings=200, query_cut=8, heap_factor=0.9)],
     "realtext-100k": [Seismic(n_postings=500, centroid_fraction=0.2, summary_energy=0.8, query_cut=8, heap_factor=1.0),
                       Seismic(n_postings=500, centroid_fraction=0.2, summary_energy=0.8, query_cut=10, heap_factor=0.9)],
+    "synthetic-1m": [Seismic(n_postings=2000, query_cut=5, heap_factor=1.0),
+                     Seismic(n_postings=2000, query_cut=8, heap_factor=0.9)],
 }
 """Embedded SEISMIC settings per corpus, chosen by ``python -m benchmarks.seismic_tuning`` on
-queries 300-499 (this script measures 0-299). Settings of one corpus share their build
-parameters, so one SEISMIC index serves them all; other corpora get ``Seismic()``."""
+queries 300-499 (this script measures 0-299); synthetic-1m takes synthetic-100k's settings
+with ``n_postings`` scaled by corpus size (the same share of each posting list), untuned.
+Settings of one corpus share their build parameters, so one SEISMIC index serves them all;
+other corpora get ``Seismic()``."""
 
 
 def load_dataset(corpus: str, out: Path) -> Dataset:
