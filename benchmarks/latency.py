@@ -142,7 +142,8 @@ def _print(engine: str, dataset: Dataset, comparison: LatencyComparison, recall:
     if k100:
         print(format_table(ROW_HEADERS, k100.rows()))
     print("Time slices (each method alone for 2 s, alternating; warm caches); engine = thread CPU ms (Lucene)")
-    base = {t.clients: t.server for t in comparison.throughput if t.name == "BM25"}
+    # engine columns: Lucene's thread CPU time; OpenSearch's ``took`` is whole milliseconds (often 0)
+    base = {t.clients: t.server for t in comparison.throughput if t.name == "BM25"} if engine == "lucene" else {}
     tp = [[t.name, t.clients, t.requests, t.qps, t.client["p50_ms"], t.client["p99_ms"],
            comparison.qps_ratio(t.name, t.clients), *_engine_ratios(t.server, base.get(t.clients))]
           for t in comparison.throughput]
