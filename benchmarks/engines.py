@@ -228,7 +228,8 @@ class OpenSearchSetup:
             ids = _token_ids()
             check_vocabulary_size(len(ids))
             threshold = max(100, dataset.num_documents // 20)
-            self._build(self.seismic_index, _seismic_body(threshold), (
+            n_postings = max(300, dataset.num_documents * 3 // 1000)  # the same share of each list at any size
+            self._build(self.seismic_index, _seismic_body(threshold, n_postings), (
                 _seismic_source(d, ids) for d in dataset.documents()), "seismic")
             self.token_ids = ids
         client.transport.perform_request("PUT", f"/_search/pipeline/{TWO_PHASE_PIPELINE}", body={
@@ -348,11 +349,11 @@ def _rank_features_body() -> dict[str, Any]:
     }
 
 
-def _seismic_body(threshold: int) -> dict[str, Any]:
+def _seismic_body(threshold: int, n_postings: int) -> dict[str, Any]:
     return {
         "settings": {"index": {"sparse": True, "number_of_shards": 1, "number_of_replicas": 0,
                                "refresh_interval": "-1"}},
         "mappings": {"properties": {"sv": {"type": "sparse_vector", "method": {"name": "seismic", "parameters": {
-            "n_postings": 300, "cluster_ratio": 0.1, "summary_prune_ratio": 0.4,
+            "n_postings": n_postings, "cluster_ratio": 0.1, "summary_prune_ratio": 0.4,
             "approximate_threshold": threshold}}}}},
     }
