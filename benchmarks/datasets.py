@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.ingest.vectors_file import append_encoded, read_encoded
@@ -26,6 +27,12 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shar
 CRANFIELD = SHARED_DATA / "cranfield"
 QUICKSTART = Path("runs/quickstart/cranfield")
 SYNTHETIC_SIZES = {"synthetic-100k": 100_000, "synthetic-1m": 1_000_000}
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Write a benchmark's ``result`` to ``path`` as indented JSON (its folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 @dataclass

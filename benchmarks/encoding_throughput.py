@@ -43,7 +43,7 @@ from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 from sparsedoc.ingest.readers import BeirDataset
 
-from .datasets import CRANFIELD
+from .datasets import CRANFIELD, write_result
 from .hardware_limit import machine, measure_gemm, projection_ops
 
 
@@ -194,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**machine(), "load_average_before": list(load_before), "load_average_after": list(load_after)},
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     return 0
 
 

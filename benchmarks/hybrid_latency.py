@@ -16,7 +16,6 @@ run left in its workspace (``--workdir``); run that first.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -31,7 +30,7 @@ from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.lucene_backend import LuceneBackend
 
-from .datasets import SHARED_DATA
+from .datasets import SHARED_DATA, write_result
 
 STATS = ("p50_ms", "p95_ms", "p99_ms")
 
@@ -71,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"dataset": dataset.name, "queries": len(queries), "k": args.k, "label": args.label,
               "load_average": {"before": load_before, "after": load_after}, "cpus": os.cpu_count(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "passes": passes}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     print(f"wrote {args.out}")
     return 0
 
