@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                     setup: Any = LuceneSetup(dataset, args.out / "indexes", prune, seismic=seismic,
                                              two_phase=[TwoPhase()], reorder=None if args.no_bp else Reordering())
                 else:
-                    setup = OpenSearchSetup(client, dataset, prune, seismic=bool(args.seismic))
+                    tuned = TUNED_SEISMIC.get(corpus, [None])[0]
+                    setup = OpenSearchSetup(client, dataset, prune, seismic=bool(args.seismic), seismic_build=tuned)
                 result = run_engine(engine, setup, dataset, args)
                 if engine == "lucene":
                     setup.close()
