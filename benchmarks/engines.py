@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -320,29 +321,55 @@ class OpenSearchSetup:
                 top[name] = lambda i, ix=index, pl=pipeline, body=body: runner.ids(body(i, 10), index=ix, pipeline=pl)
         return methods, top, specs
 
-    def server_times(self, specs: dict[str, Spec], k: int, num_queries: int) -> dict[str, dict[str, float]]:
-        """Server-side time per method from the profile API (query + rewrite + collectors, in ms, µs precision).
+    def server_times(self, specs: dict[str, Spec], k: int, num_queries: int,
+                     slowlog: Path) -> dict[str, dict[str, float]]:
+        """Server-side query-phase time per method, in ms at µs precision, from the search slow log.
 
-        ``took`` is whole milliseconds, too coarse below 1 ms; the profile reports nanoseconds
-        for the shard's query phase (it excludes HTTP, JSON and the fetch phase).
+        ``took`` in a response is whole milliseconds, too coarse below 1 ms; the profile API is
+        finer but its per-document instrumentation inflates BM25 and ``rank_features`` queries
+        ten times at 1M documents while SEISMIC's scorer is barely instrumented, so it is not used.
+        With a 0 ms threshold the slow log records every query phase as ``took[...]`` (the
+        shard's own timer: no HTTP, JSON or fetch phase). Each method runs its queries as one
+        batch after 10 warm-up queries, on a node this process started (``slowlog`` is its file).
         """
         runner = OpenSearchMethods(self.client, self.indices["exact"], k=k)
+        indices = ",".join(sorted({index for index, _, _ in specs.values()}))
+        threshold = "index.search.slowlog.threshold.query.warn"
+        self.client.indices.put_settings(index=indices, body={threshold: "0ms"})
         out = {}
-        for name, (index, pipeline, body) in specs.items():
-            times = []
-            for i in range(-min(10, num_queries), num_queries):  # 10 warm-up queries first
-                response = runner.search({**body(i, k), "profile": True}, index=index,
-                                         params={"search_pipeline": pipeline} if pipeline else None)
-                nanos = 0
-                for shard in response["profile"]["shards"]:
-                    for search in shard["searches"]:
-                        nanos += sum(q["time_in_nanos"] for q in search["query"]) + search["rewrite_time"]
-                        nanos += sum(c["time_in_nanos"] for c in search["collector"])
-                if i >= 0:
-                    times.append(nanos / 1e6)
-            out[name] = {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99)),
-                         "mean_ms": float(np.mean(times)), "queries": num_queries}
+        try:
+            for name, (index, pipeline, body) in specs.items():
+                params = {"search_pipeline": pipeline} if pipeline else None
+                for i in range(-min(10, num_queries), 0):
+                    runner.search(body(i, k), index=index, params=params)
+                offset = slowlog.stat().st_size
+                for i in range(num_queries):
+                    runner.search(body(i, k), index=index, params=params)
+                times = slowlog_took_ms(slowlog, offset, index)
+                if len(times) != num_queries:
+                    raise RuntimeError(f"{slowlog}: {len(times)} query-phase entries for {num_queries} {name} queries")
+                out[name] = {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99)),
+                             "mean_ms": float(np.mean(times)), "queries": num_queries}
+        finally:
+            self.client.indices.put_settings(index=indices, body={threshold: None})
         return out
+
+
+_TOOK = re.compile(r"\[(?P<index>[^\]]+)\]\[\d+\] took\[(?P<value>[\d.]+)(?P<unit>nanos|micros|ms|s|m)\]")
+_UNIT_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def slowlog_took_ms(path: Path, offset: int, index: str) -> list[float]:
+    """The ``took`` (ms) of every search slow log entry of ``index`` written after byte ``offset``."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    times = []
+    for line in lines:
+        match = _TOOK.search(line)
+        if match and match["index"] == index:
+            times.append(float(match["value"]) * _UNIT_MS[match["unit"]])
+    return times
 
 
 def _seismic_source(doc: EncodedDocument, ids: dict[str, int]) -> dict[str, Any]:

@@ -31,8 +31,8 @@ def markdown(result: dict[str, Any]) -> str:
              "| method | p50 ms | p95 ms | p99 ms | p50 x BM25 | p99 x BM25 | engine p50/p99 ms | engine p50/p99 x BM25 "
              "| R@10 vs exact |",
              "|---|---|---|---|---|---|---|---|---|"]
-    # engine time: OpenSearch's profile API (query phase, µs precision) or the embedded search's thread CPU time
-    engine = result.get("server_profile_ms") or {
+    # engine time: OpenSearch's query phase (search slow log, µs precision) or the embedded search's thread CPU time
+    engine = result.get("server_query_ms") or {
         name: stats["server"] for name, stats in comparison["latency"].items()
         if result["engine"] == "lucene" and stats["server"]}
     base = engine.get("BM25")
