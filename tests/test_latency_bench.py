@@ -119,3 +119,28 @@ def test_bench_latency_on_lucene(tmp_path: Path, minilm_dir: Path) -> None:
     report = json.loads(out.read_text())
     assert report["latency"]["BM25"]["requests"] == 2
     assert [t["clients"] for t in report["throughput"]] == [2, 2]
+
+
+def test_slowlog_took_reads_one_index_after_an_offset(tmp_path: Path) -> None:
+    """The benchmark's server-side times: OpenSearch 3.6's search slow log lines, units as TimeValue prints them."""
+    import sys
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # benchmarks/ is not an installed package
+        sys.path.insert(0, root)
+    from benchmarks.engines import slowlog_took_ms
+
+    def line(index: str, took: str) -> str:
+        return (f"[2026-11-30T12:50:50,231][WARN ][i.s.s.query              ] [sparsedoc-9270] [{index}][0] "
+                f"took[{took}], took_millis[0], total_hits[3372 hits], stats[], search_type[QUERY_THEN_FETCH], "
+                'total_shards[1], source[{"size":10,"query":{"match":{"text":"a [b] took[9ms]"}}}], id[], \n')
+
+    log = tmp_path / "slowlog.log"
+    log.write_text(line("bench-exact", "5s"))
+    offset = log.stat().st_size
+    with log.open("a") as handle:
+        handle.write(line("bench-exact", "345.7micros") + line("bench-seismic", "2.1ms") + line("bench-exact", "1.2ms"))
+        handle.write(line("bench-exact", "999nanos"))
+    assert slowlog_took_ms(log, offset, "bench-exact") == pytest.approx([0.3457, 1.2, 0.000999])
+    assert slowlog_took_ms(log, offset, "bench-seismic") == pytest.approx([2.1])
+    assert slowlog_took_ms(log, 0, "bench-exact")[0] == pytest.approx(5000.0)
