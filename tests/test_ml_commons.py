@@ -243,7 +243,8 @@ def test_register_via_url_and_cli_predict(ml: object, tokenizer_package: MlCommo
     from sparsedoc.cli.mlcommons_commands import predict
 
     model_id = _deployed(ml, tokenizer_package, via="url")
-    result = CliRunner().invoke(predict, [model_id, QUERIES[0], "--url", opensearch_url])
+    # ids are random and may start with '-' (seen: '-3...'), so they go after '--' as the help says
+    result = CliRunner().invoke(predict, ["--url", opensearch_url, "--", model_id, QUERIES[0]])
     ml.delete(model_id)  # type: ignore[attr-defined]
     assert result.exit_code == 0, result.output
     _assert_close(json.loads(result.output.splitlines()[0]), dict(query_encoder.encode_query(QUERIES[:1])[0]), 1e-6)

@@ -97,7 +97,11 @@ def deploy(package_dir: Path, connection: Connection, timeout: float, via: str, 
 @click.argument("texts", nargs=-1, required=True)
 @connection_options(url_required=True)
 def predict(model_id: str, texts: tuple[str, ...], connection: Connection) -> None:
-    """Encode TEXTS with deployed model MODEL_ID; print one JSON object per line."""
+    """Encode TEXTS with deployed model MODEL_ID; print one JSON object per line.
+
+    ML Commons model ids are random and may start with '-': put them after '--'
+    (predict --url URL -- -3xYz "some text").
+    """
     with _client(connection) as ml:
         for vector in ml.predict(model_id, list(texts)):
             click.echo(json.dumps(dict(sorted(vector.items(), key=lambda kv: -kv[1])), ensure_ascii=False))
