@@ -11,10 +11,13 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from sparsedoc.encoder.errors import LocalNodeError
 
 from .local_node import LocalOpenSearchNode
 
@@ -44,13 +47,23 @@ class LocalOpenSearchCluster:
         try:
             for node in self.nodes:
                 node.launch()
+            started = time.monotonic()
             self.nodes[0].wait_healthy(timeout, wait_for="green" if len(self.nodes) > 1 else "yellow")
+            self._wait_for_all_nodes(started + timeout)
         except BaseException:
             self.stop()
             raise
         if self.nodes[0].configure_ml and self.nodes[0].plugins:
             self.nodes[0].configure_ml_commons()
         return self.url
+
+    def _wait_for_all_nodes(self, deadline: float) -> None:
+        """Return once every node has joined: green health can come first, with a node still joining
+        (an index created then lands on the others and is rebalanced under its first writes)."""
+        while (joined := self.nodes[0].request("GET", "/_cluster/health")["number_of_nodes"]) < len(self.nodes):
+            if time.monotonic() > deadline:
+                raise LocalNodeError(f"only {joined} of {len(self.nodes)} nodes joined the cluster at {self.url}")
+            time.sleep(0.5)
 
     def stop(self) -> None:
         """Stop every node (all are tried even if one fails)."""

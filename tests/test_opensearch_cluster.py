@@ -57,9 +57,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpenSearc
 
 
 def _wait_green(backend: OpenSearchBackend, index: str) -> None:
+    """Green with all three nodes joined and no shard moving: green alone can come before a late node
+    joins, and the rebalancing towards it then moves shards under the caller (a CI run saw two nodes)."""
     health = backend.client.transport.perform_request(
-        "GET", f"/_cluster/health/{index}?wait_for_status=green&timeout=120s", params={"request_timeout": 130})
-    assert health["status"] == "green", health
+        "GET", f"/_cluster/health/{index}",
+        params={"wait_for_status": "green", "wait_for_nodes": "3", "wait_for_no_relocating_shards": "true",
+                "timeout": "120s", "request_timeout": 130})
+    assert health["status"] == "green" and health["number_of_nodes"] == 3 and not health["relocating_shards"], health
 
 
 def test_kill_a_node_mid_ingest_then_restart(cluster: LocalOpenSearchCluster) -> None:
