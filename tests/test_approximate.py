@@ -9,22 +9,17 @@ one's windows are fuller), SEISMIC >= 0.95 (measured 0.99).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
 from conftest import engine_unavailable
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.approximate import Seismic, TwoPhase, approximate_settings, split_query
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary  # noqa: E402
 
 RECALL_BOUND = {"two-phase": 0.85, "seismic": 0.95}
 N_DOCS = 3000

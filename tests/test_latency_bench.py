@@ -123,11 +123,6 @@ def test_bench_latency_on_lucene(tmp_path: Path, minilm_dir: Path) -> None:
 
 def test_slowlog_took_reads_one_index_after_an_offset(tmp_path: Path) -> None:
     """The benchmark's server-side times: OpenSearch 3.6's search slow log lines, units as TimeValue prints them."""
-    import sys
-
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:  # benchmarks/ is not an installed package
-        sys.path.insert(0, root)
     from benchmarks.engines import slowlog_took_ms
 
     def line(index: str, took: str) -> str:

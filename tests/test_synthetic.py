@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
-    sys.path.insert(0, str(ROOT))
+from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
 
-from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary  # noqa: E402
 
 
 def _vocabulary() -> list[str]:
