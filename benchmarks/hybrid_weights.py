@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     queries, qrels = dataset.judged_queries(args.split)
     rows: list[dict[str, object]] = []
     with LuceneBackend(workspace.root / "index") as backend:
-        encoder, _ = prepare_dataset(dataset, backend, workspace, model_dir=model,
+        encoder, _, _ = prepare_dataset(dataset, backend, workspace, model_dir=model,
                                      document_encoder=lambda: build_document_encoder(model, ENCODER),
                                      encoder_settings=encoder_settings(ENCODER), show_progress=True)
         vectors = dict(zip((q.query_id for q in queries), encoder.encode_query([q.text for q in queries])))

@@ -10,7 +10,7 @@ from .errors import MissingExtraError
 EXTRA_OF_MODULE = {
     "opensearchpy": "opensearch", "cryptography": "opensearch",
     "onnx": "export", "onnxruntime": "export",
-    "pydantic": "training", "yaml": "training", "sentence_transformers": "training",
+    "pydantic": "training", "yaml": "training", "sentence_transformers": "training", "faiss": "smoothing",
     "seismic": "seismic",
     "bmp": "bench", "matplotlib": "bench", "pyinstrument": "bench",
 }

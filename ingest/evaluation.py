@@ -37,6 +37,7 @@ from sparsedoc.encoder.protocols import DocumentEncoder, QueryEncoder
 from sparsedoc.plugin.base import Backend, SearchResult
 from sparsedoc.plugin.fusion import Fusion
 
+from .index_build import SmoothingPlan, build_record, claim_index, smoothed_vectors
 from .pipeline import IngestReport, index_encoded
 from .readers import BeirDataset, Query
 from .vectors_file import read_encoded
@@ -82,6 +83,7 @@ class EvaluationReport:
     document_sparsity: dict[str, float]
     truncated_documents: int
     windowed_documents: int
+    smoothing: str
     machine: dict[str, Any]
     date: str
 
@@ -137,15 +139,18 @@ def prepare_dataset(
     document_encoder: Callable[[], DocumentEncoder],
     encoder_settings: Mapping[str, Any],
     idf_path: Path | None = None,
+    smoothing: SmoothingPlan | None = None,
     fresh: bool = False,
     show_progress: bool = False,
-) -> tuple[IdfQueryEncoder, IngestReport]:
-    """Make ``backend`` hold ``dataset`` encoded by ``model_dir``; return the query encoder and encoding counts.
+) -> tuple[IdfQueryEncoder, IngestReport, Path]:
+    """Make ``backend`` hold ``dataset`` encoded by ``model_dir``; return the query encoder, encoding counts
+    and the vectors file that was indexed.
 
     Everything slow is cached in ``workspace`` and reused by the next run: the IDF table
     (unless ``idf_path`` or the model's own ``idf.json`` is used), the encoded vectors
-    (``document_encoder`` is only called if some are missing) and the index (only missing
-    documents are written). ``fresh`` starts over.
+    (``document_encoder`` is only called if some are missing), with ``smoothing`` the dense
+    embeddings and smoothed vectors, and the index (only missing documents are written). ``fresh``
+    starts over.
 
     Raises:
         ConfigError: the workspace holds vectors from another model or settings.
@@ -160,9 +165,13 @@ def prepare_dataset(
     idf_path = idf_path or (model_dir / "idf.json" if (model_dir / "idf.json").is_file() else None)
     idf = load_idf(idf_path) if idf_path else workspace.ensure_idf(dataset.documents, model_dir)
     encoding = workspace.ensure_vectors(dataset.documents, document_encoder, total=total, show_progress=show_progress)
-    backend.create_index(overwrite=fresh)
-    index_encoded(workspace.vectors_path, backend, total=total, show_progress=show_progress)
-    return IdfQueryEncoder(load_tokenizer(model_dir), idf), encoding
+    source = workspace.vectors_path
+    if smoothing is not None and smoothing.smoothing.enabled:
+        source = workspace.smoothed_path(smoothing.smoothing)
+        smoothed_vectors(workspace.vectors_path, source, smoothing, show_progress=show_progress)
+    claim_index(backend, build_record(smoothing, model=model_dir.name), overwrite=fresh, name=dataset.name)
+    index_encoded(source, backend, total=total, show_progress=show_progress)
+    return IdfQueryEncoder(load_tokenizer(model_dir), idf), encoding, source
 
 
 def evaluate_beir(
@@ -177,6 +186,7 @@ def evaluate_beir(
     split: str = "test",
     k: int = 100,
     fusion: Fusion | None = None,
+    smoothing: SmoothingPlan | None = None,
     fresh: bool = False,
     backend_label: str = "",
     show_progress: bool = False,
@@ -187,18 +197,19 @@ def evaluate_beir(
     this raises too.
     """
     fusion = fusion or Fusion()
-    query_encoder, encoding = prepare_dataset(
+    query_encoder, encoding, indexed = prepare_dataset(
         dataset, backend, workspace, model_dir=model_dir, document_encoder=document_encoder,
-        encoder_settings=encoder_settings, idf_path=idf_path, fresh=fresh, show_progress=show_progress)
+        encoder_settings=encoder_settings, idf_path=idf_path, smoothing=smoothing, fresh=fresh,
+        show_progress=show_progress)
     queries, qrels = dataset.judged_queries(split)
     methods = compare_methods(backend, query_encoder, queries, qrels, k=k, fusion=fusion, show_progress=show_progress)
-    stats = sparsity_stats((d.vector for d in read_encoded(workspace.vectors_path)),
+    stats = sparsity_stats((d.vector for d in read_encoded(indexed)),
                            query_encoder.encode_query([q.text for q in queries]))
     return EvaluationReport(
         dataset=dataset.name, split=split, queries=len(queries), model=str(model_dir),
         backend=backend_label or type(backend).__name__, fusion=fusion.describe(), methods=methods,
         document_sparsity=dict(stats.__dict__), truncated_documents=encoding.truncated, windowed_documents=encoding.windowed,
-        machine={"platform": platform.platform(), "cpus": _cpu_count(), "python": platform.python_version()},
+        smoothing=smoothing.smoothing.describe() if smoothing else "none", machine={"platform": platform.platform(), "cpus": _cpu_count(), "python": platform.python_version()},
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 

@@ -20,6 +20,7 @@ from sparsedoc.encoder.protocols import DocumentEncoder
 
 from .pipeline import IngestReport, encode_to_file
 from .readers import Document
+from .smoothing import Smoothing
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,18 @@ class Workspace:
     @property
     def vectors_path(self) -> Path:
         return self.root / "vectors.jsonl"
+
+    def smoothed_path(self, smoothing: Smoothing) -> Path:
+        """Where the vectors smoothed with ``smoothing`` are kept (one file per setting)."""
+        return self.root / f"smoothed-{smoothing.key()}.jsonl"
+
+    def embeddings_dir(self, dense_model: Path) -> Path:
+        """Where the dense embeddings of the corpus by ``dense_model`` are cached."""
+        return self.root / f"dense-{dense_model.name}"
+
+    def index_name(self, smoothing: Smoothing | None) -> str:
+        """The index of this workspace's vectors: ``index``, or ``index-s<key>`` for smoothed ones."""
+        return f"index-s{smoothing.key()}" if smoothing is not None and smoothing.enabled else "index"
 
     @property
     def manifest_path(self) -> Path:

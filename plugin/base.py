@@ -147,6 +147,14 @@ class Backend(Protocol):
         """Run ``search_bm25`` for each ``query_id -> text``."""
         ...
 
+    def record_build(self, record: Mapping[str, object]) -> None:
+        """Store how the index was built (model, encoder settings, smoothing) in the index itself."""
+        ...
+
+    def build_record(self) -> dict[str, object]:
+        """What ``record_build`` stored (``{}`` for an index built without a record)."""
+        ...
+
     def delete_index(self) -> None:
         """Delete the index and its data."""
         ...

@@ -12,7 +12,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ from sparsedoc.plugin.lucene_index import (
     LuceneClasses,
     check_settings,
     one_line,
+    read_build_record,
     read_scale,
+    write_build_record,
     write_scale,
 )
 from sparsedoc.plugin.lucene_reorder import Reordering, reorder_segment
@@ -139,6 +141,17 @@ class LuceneBackend(BackendBase):
             with self._java_errors("creating the index"):
                 self._writer.writer.commit()
             write_scale(self.path, self.impact_scale)
+
+    def record_build(self, record: Mapping[str, object]) -> None:
+        """Store how the index was built in its folder (``sparsedoc-build.json``)."""
+        with self._lock:
+            if not self._exists():
+                raise BackendError(f"no Lucene index at {self.path} to record the build of; create it first")
+            write_build_record(self.path, record)
+
+    def build_record(self) -> dict[str, object]:
+        """How the index was built (``{}`` if nothing was recorded or the index is missing)."""
+        return read_build_record(self.path) if self.path.is_dir() else {}
 
     def delete_index(self) -> None:
         """Close everything and remove the index folder (no error if it is absent)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
@@ -189,6 +190,27 @@ def write_scale(folder: Path, scale: float) -> None:
     """Record ``scale`` in the index folder."""
     settings = {"format_version": _FORMAT_VERSION, "impact_scale": scale}
     (folder / _SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+
+
+_BUILD_FILE = "sparsedoc-build.json"
+
+
+def read_build_record(folder: Path) -> dict[str, object]:
+    """How the index in ``folder`` was built (``{}`` when nothing was recorded)."""
+    record = folder / _BUILD_FILE
+    if not record.is_file():
+        return {}
+    try:
+        return dict(json.loads(record.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise BackendError(f"unreadable build record {record}: {exc}") from exc
+
+
+def write_build_record(folder: Path, record: Mapping[str, object]) -> None:
+    """Record how the index in ``folder`` was built (next to its impact-scale settings)."""
+    partial = folder / (_BUILD_FILE + ".partial")
+    partial.write_text(json.dumps(dict(record), indent=2, sort_keys=True) + "\n")
+    partial.replace(folder / _BUILD_FILE)
 
 
 class DocumentWriter:

@@ -15,7 +15,7 @@ float32's range are refused by the engine and reported as failures, never clampe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -151,6 +151,20 @@ class OpenSearchBackend(BackendBase):
         if properties.get(self.vector_field, {}).get("type") != "rank_features":
             raise BackendError(f"index {self.index_name} at {self.url} exists without a rank_features field "
                                f"'{self.vector_field}'; choose another index or overwrite it")
+
+    def record_build(self, record: Mapping[str, object]) -> None:
+        """Store how the index was built in its mapping's ``_meta`` (``sparsedoc_build``)."""
+        with self._errors(f"record the build of index {self.index_name}"):
+            self.client.indices.put_mapping(index=self.index_name, body={"_meta": {"sparsedoc_build": dict(record)}})
+
+    def build_record(self) -> dict[str, object]:
+        """How the index was built (``{}`` if nothing was recorded or the index is missing)."""
+        with self._errors(f"read the mapping of index {self.index_name}"):
+            if not self.client.indices.exists(index=self.index_name):
+                return {}
+            mapping = self.client.indices.get_mapping(index=self.index_name)
+        meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
+        return dict(meta.get("sparsedoc_build", {}))
 
     def delete_index(self) -> None:
         """Delete the index (and its two-phase pipeline); a missing index is fine."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,11 +28,17 @@ from .options import (
     encoder_options,
     encoder_settings,
     model_option,
+    pop_smoothing,
+    smoothing_options,
+    smoothing_plan,
     out_file_option,
     overwrite_option,
     top_k_option,
 )
 from .tables import format_table
+
+if TYPE_CHECKING:
+    from sparsedoc.ingest.smoothing import Smoothing
 
 DEFAULT_DATASET = Path("../shared/data/cranfield")
 HEADERS = ["collection", "method", "nDCG@10", "R@100", "MRR@10", "p50 ms", "p99 ms", "p50/BM25", "p99/BM25"]
@@ -54,8 +60,13 @@ def _fusion_options(command: click.decorators.FC) -> click.decorators.FC:
 def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backend: str, connection: Connection,
                     options: dict[str, Any], *, split: str, overwrite: bool, out: Path, fusion: Fusion,
                     idf_path: Path | None = None, search: SearchSettings | None = None,
-                    top_k: int = 100) -> list[EvaluationReport]:
-    """Evaluate each dataset in ``workdir/<name>``, print one table, write ``out``."""
+                    top_k: int = 100, smoothing: Smoothing | None = None,
+                    dense_model: Path | None = None) -> list[EvaluationReport]:
+    """Evaluate each dataset in ``workdir/<name>``, print one table, write ``out``.
+
+    With ``smoothing`` (enabled), each dataset is indexed with dense-neighbour-smoothed vectors
+    (``dense_model``, default all-MiniLM-L6-v2) into its own index beside the unsmoothed one.
+    """
     opened = [BeirDataset.open(path) for path in datasets]
     names = [d.name for d in opened]
     if len(set(names)) != len(names):
@@ -63,13 +74,16 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
     reports = []
     for dataset in opened:
         workspace = Workspace(workdir / dataset.name)
-        index = str(workspace.root / "index") if backend == "lucene" else f"sparsedoc-{dataset.name}"
+        plan = smoothing_plan(smoothing, dense_model, workspace.embeddings_dir(dense_model or Path("all-MiniLM-L6-v2")),
+                              environment().cache_dir) if smoothing else None
+        index_dir = workspace.index_name(smoothing)
+        index = str(workspace.root / index_dir) if backend == "lucene" else f"sparsedoc-{dataset.name}{index_dir[5:]}"
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
         with open_backend(backend, index, connection, search) as engine:
             reports.append(evaluate_beir(
                 dataset, engine, workspace, model_dir=model, document_encoder=lambda: build_document_encoder(model, options),
-                encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, k=top_k, fusion=fusion, fresh=overwrite,
-                backend_label=backend, show_progress=True))
+                encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, k=top_k, fusion=fusion,
+                smoothing=plan, fresh=overwrite, backend_label=backend, show_progress=True))
     click.echo(render(reports))
     summary = {"collections": [r.to_dict() for r in reports], "fusion": fusion.__dict__}
     if len(reports) > 1:
@@ -93,7 +107,8 @@ def render(reports: Sequence[EvaluationReport]) -> str:
             metrics, ratio = mean["metrics"], mean["latency_ratio_to_bm25"]
             rows.append(["mean", name, metrics["nDCG@10"], metrics["R@100"], metrics["RR@10"], "-", "-",
                          _ratio(ratio["p50_ms"]), _ratio(ratio["p99_ms"])])
-    lines = [f"backend {reports[0].backend}, hybrid = {reports[0].fusion}, split {reports[0].split}",
+    lines = [f"backend {reports[0].backend}, hybrid = {reports[0].fusion}, split {reports[0].split}, "
+             f"smoothing {reports[0].smoothing}",
              format_table(HEADERS, rows)]
     for report in reports:
         s = report.document_sparsity
@@ -123,6 +138,7 @@ def _ratio(value: float | None) -> str:
               help="Query IDF table (default: the model's idf.json if it has one, else computed per corpus).")
 @_fusion_options
 @encoder_options
+@smoothing_options
 @backend_options
 @search_options()
 def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, split: str, overwrite: bool,
@@ -135,8 +151,11 @@ def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, 
     """
     workdir = workdir or Path("runs") / f"eval-{model.name}"
     fusion = Fusion(fusion_method, sparse_weight, window)
+    smoothing = pop_smoothing(options)
+    dense_model = options.pop("neighbour_model")
     run_evaluations(datasets, model, workdir, backend, connection, options, split=split, overwrite=overwrite,
-                    out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path, search=search, top_k=top_k)
+                    out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path, search=search, top_k=top_k,
+                    smoothing=smoothing, dense_model=dense_model)
 
 
 @click.command("quickstart")
@@ -150,15 +169,18 @@ def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, 
               show_default=True, help="Documents longer than the window: truncate, or encode max-pooled windows.")
 @click.option("--window-stride", default=None, type=click.IntRange(min=1),
               help="Tokens between window starts with --long-documents windows [default: half a window].")
+@smoothing_options
 def quickstart_command(dataset: Path, model: Path | None, workdir: Path, overwrite: bool, long_documents: str,
-                       window_stride: int | None) -> None:
+                       window_stride: int | None, **smoothing_values: Any) -> None:
     """The main job: IDF, encode, index (embedded Lucene), then BM25, inference-free sparse and hybrid search."""
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
+    smoothing = pop_smoothing(smoothing_values)
     run_evaluations([dataset], model, workdir, "lucene", Connection(), options, split="test", overwrite=overwrite,
-                    out=workdir / dataset.name / "results.json", fusion=Fusion())
+                    out=workdir / dataset.name / "results.json", fusion=Fusion(), smoothing=smoothing,
+                    dense_model=smoothing_values["neighbour_model"])
 
 
 COMMANDS = [eval_command, quickstart_command]

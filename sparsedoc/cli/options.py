@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,10 @@ from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_
 from sparsedoc.encoder.pooling import ACTIVATIONS
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.encoder.pruning import PRUNE_TYPES, Pruning
+
+if TYPE_CHECKING:
+    from sparsedoc.ingest.index_build import SmoothingPlan
+    from sparsedoc.ingest.smoothing import Smoothing
 
 MODEL_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -111,3 +115,55 @@ def encoder_settings(options: dict[str, Any]) -> dict[str, Any]:
     """Return the subset of ``options`` that changes what the document encoder outputs."""
     keys = ("max_length", "long_documents", "window_stride", "activation", "prune_type", "prune_ratio")
     return {key: options[key] for key in keys}
+
+
+def smoothing_options(command: click.decorators.FC) -> click.decorators.FC:
+    """Add dense-neighbour smoothing's options (``sparsedoc.ingest.smoothing``); off unless ``--neighbours K``."""
+    from sparsedoc.ingest.smoothing import VARIANTS
+
+    options = [
+        click.option("--neighbours", default=0, show_default=True, type=click.IntRange(min=0),
+                     help="Smooth each document vector with its K nearest neighbours by a dense model (index time "
+                          "only; queries are unchanged). 0: off."),
+        click.option("--neighbour-weight", default=1.0, show_default=True, type=click.FloatRange(min=0),
+                     help="How much of the neighbours' mean vector is added."),
+        click.option("--neighbour-variant", type=click.Choice(VARIANTS), default="additive", show_default=True,
+                     help="additive: d + w*n; expansion: only tokens d lacks; max: max(d, w*n) per token."),
+        click.option("--neighbour-model", type=MODEL_DIR, default=None,
+                     help="Dense sentence-transformers model that finds neighbours [default: all-MiniLM-L6-v2 "
+                          "from PyPI]."),
+        click.option("--neighbour-max-tokens", default=None, type=click.IntRange(min=1),
+                     help="Keep at most this many tokens per smoothed vector [default: no absolute cap]."),
+        click.option("--neighbour-max-growth", default=1.5, show_default=True, type=click.FloatRange(min=1),
+                     help="Keep at most this multiple of the document's own token count."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+SMOOTHING_KEYS = ("neighbours", "neighbour_weight", "neighbour_variant", "neighbour_model", "neighbour_max_tokens",
+                  "neighbour_max_growth")
+"""The keyword arguments ``smoothing_options`` adds."""
+
+
+def pop_smoothing(options: dict[str, Any]) -> Smoothing:
+    """Remove ``smoothing_options``' values from ``options`` and return the settings (the model stays in ``options``)."""
+    from sparsedoc.ingest.smoothing import Smoothing
+
+    values = {key: options.pop(key) for key in SMOOTHING_KEYS if key in options}
+    options["neighbour_model"] = values.get("neighbour_model")
+    return Smoothing(neighbours=values.get("neighbours", 0), weight=values.get("neighbour_weight", 1.0),
+                     variant=values.get("neighbour_variant", "additive"),
+                     max_tokens=values.get("neighbour_max_tokens"), max_growth=values.get("neighbour_max_growth", 1.5))
+
+
+def smoothing_plan(smoothing: Smoothing, dense_model: Path | None, embeddings_dir: Path,
+                   cache_dir: Path) -> SmoothingPlan | None:
+    """The plan for ``smoothing`` (``None`` when off); the dense model defaults to all-MiniLM-L6-v2 from PyPI."""
+    from sparsedoc.encoder.assets import fetch_asset
+    from sparsedoc.ingest.index_build import SmoothingPlan
+
+    if not smoothing.enabled:
+        return None
+    return SmoothingPlan(smoothing, dense_model or fetch_asset("all-MiniLM-L6-v2", cache_dir), embeddings_dir)

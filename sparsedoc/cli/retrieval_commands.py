@@ -10,6 +10,7 @@ import click
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
+from sparsedoc.ingest.index_build import SmoothingPlan, build_record, claim_index, smoothed_vectors
 from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
 from sparsedoc.ingest.readers import read_documents
 
@@ -31,8 +32,12 @@ from .options import (
     model_option,
     out_file_option,
     overwrite_option,
+    pop_smoothing,
+    smoothing_options,
+    smoothing_plan,
     top_k_option,
 )
+from .environment import environment
 from .tables import format_table
 
 
@@ -67,15 +72,38 @@ def idf_command(corpus: Path, model: Path, out: Path, id_field: str, text_field:
 @model_option()
 @out_file_option("vectors JSONL to write.")
 @encoder_options
+@smoothing_options
 @corpus_field_options
 def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_field: str, title_field: str,
                    **options: Any) -> None:
-    """Encode CORPUS into a vectors JSONL file (resumes if interrupted)."""
+    """Encode CORPUS into a vectors JSONL file (resumes if interrupted).
+
+    With --neighbours K, OUT holds the smoothed vectors; the unsmoothed ones are kept in
+    <OUT>.unsmoothed.jsonl and the dense embeddings in <OUT>.dense-<model>/ (both resumable).
+    """
+    plan = _smoothing_plan(options, out)
+    raw = out.with_name(out.name + ".unsmoothed.jsonl") if plan else out
     encoder = build_document_encoder(model, options)
-    report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, out,
+    report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, raw,
                             total=_count_lines(corpus), show_progress=True)
-    click.echo(f"wrote {out}: {report.indexed} encoded, {report.skipped} already there, "
+    click.echo(f"wrote {raw}: {report.indexed} encoded, {report.skipped} already there, "
                f"{report.empty} empty, {report.truncated} truncated, {report.windowed} windowed")
+    if plan:
+        _smooth(raw, out, plan)
+
+
+def _smoothing_plan(options: dict[str, Any], vectors: Path) -> SmoothingPlan | None:
+    """The smoothing of ``options`` (popped from it), caching embeddings beside ``vectors``."""
+    smoothing = pop_smoothing(options)
+    dense = options.pop("neighbour_model")
+    embeddings = vectors.with_name(f"{vectors.name}.dense-{dense.name if dense else 'all-MiniLM-L6-v2'}")
+    return smoothing_plan(smoothing, dense, embeddings, environment().cache_dir)
+
+
+def _smooth(raw: Path, out: Path, plan: SmoothingPlan) -> None:
+    report = smoothed_vectors(raw, out, plan, show_progress=True)
+    click.echo(f"smoothed {report.smoothed} ({report.kept} already there; {plan.smoothing.describe()}; postings "
+               f"x{report.growth:.2f}) into {out}", err=True)
 
 
 @click.command("index")
@@ -86,6 +114,7 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
               help="Where encoded vectors are cached (default: next to the index as <index>.vectors.jsonl).")
 @overwrite_option("Delete an existing index of that name first (all its documents); cached vectors are kept.")
 @encoder_options
+@smoothing_options
 @corpus_field_options
 @backend_options
 @approximate_option
@@ -99,7 +128,10 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
 
     With --model, SOURCE is a corpus JSONL that is encoded first (into --vectors, also
     resumable); without it, SOURCE is a vectors file written by `sparsedoc encode`.
+    With --neighbours K the vectors are smoothed first (dense embeddings and smoothed vectors are
+    cached beside the vectors, and the index records the smoothing).
     """
+    plan = _smoothing_plan(options, vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl"))
     if model:
         vectors = vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl")
         encoder = build_document_encoder(model, options)
@@ -111,8 +143,13 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
         vectors = source
     if reorder and backend != "lucene":
         raise click.UsageError("--reorder is for the lucene backend")
+    if plan:
+        smoothed = vectors.with_name(f"{vectors.name}.smoothed-{plan.smoothing.key()}.jsonl")
+        _smooth(vectors, smoothed, plan)
+        vectors = smoothed
     with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate)) as engine:
-        engine.create_index(overwrite=overwrite)
+        claim_index(engine, build_record(plan, model=model.name if model else None), overwrite=overwrite,
+                    name=index_name)
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
         if reorder:
@@ -143,6 +180,9 @@ def search_command(query: str, index_name: str, model: Path | None, idf_path: Pa
     if not (bm25 or analyzer) and not (model and idf_path):
         raise click.UsageError("sparse and hybrid search need --model and --idf (or pass --bm25)")
     with open_backend(backend, index_name, connection, search) as engine:
+        smoothing = engine.build_record().get("smoothing")
+        if smoothing:
+            click.echo(f"index built with dense-neighbour smoothing {smoothing}", err=True)
         if bm25:
             hits = engine.search_bm25(query, top_k).hits
         elif analyzer:
