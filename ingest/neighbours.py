@@ -13,7 +13,7 @@ A document is never its own neighbour: ``exclude`` names, per query row, the cor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -99,3 +99,26 @@ def _check(queries: np.ndarray, corpus: np.ndarray, k: int, exclude: np.ndarray 
         raise ConfigError(f"embedding shapes differ: {queries.shape} and {corpus.shape}")
     if exclude is not None and exclude.shape != (queries.shape[0],):
         raise ConfigError(f"exclude needs one row per query, got {exclude.shape}")
+
+
+def searcher_finder(searcher: NeighbourSearcher, ids: Sequence[str]) -> Callable[..., Neighbours]:
+    """Adapt a ``NeighbourSearcher`` (e.g. an OpenSearch k-NN index holding ``ids``) to ``exact_neighbours``' shape.
+
+    The returned function needs ``exclude``: each query row's own corpus row, which names its id.
+    """
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+
+    def find(queries: np.ndarray, corpus: np.ndarray, k: int, *, exclude: np.ndarray | None = None) -> Neighbours:
+        if exclude is None:
+            raise ConfigError("a k-NN searcher needs each query's own row (exclude) to know its id")
+        _check(queries, corpus, k, exclude)
+        found = searcher.neighbours([ids[r] for r in exclude], queries, k)
+        rows = np.full((queries.shape[0], k), -1, np.int64)
+        sims = np.zeros((queries.shape[0], k), np.float32)
+        for i, hits in enumerate(found):
+            known = [(position[doc_id], sim) for doc_id, sim in hits if doc_id in position][:k]
+            for j, (row, sim) in enumerate(known):
+                rows[i, j], sims[i, j] = row, sim
+        return Neighbours(rows, sims)
+
+    return find

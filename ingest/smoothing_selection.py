@@ -1,0 +1,141 @@
+"""Choose a corpus' smoothing without labels, on held-out pseudo-queries.
+
+A sample of documents each lose one sentence, which becomes a query whose only relevant document
+is the rest of its source (``encoder.training.pseudo_queries``, strategy ``sentence``). The cropped
+documents are re-encoded (sparse and dense), so neither their vectors nor their neighbours know
+the sentence; then every candidate smoothing is applied to the whole corpus and scored by
+MRR@10 of the source documents under exact inference-free search (tokenizer + corpus IDF). This
+rewards what smoothing is for, finding a document through words it does not contain, and
+punishes what it costs, a document diluted by its neighbours. The best candidate wins; ties go to
+the earlier one in ``candidates`` (put "off" first).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sparsedoc.encoder.errors import InputError
+from sparsedoc.encoder.exact_search import exact_search
+from sparsedoc.encoder.protocols import DocumentEncoder, QueryEncoder
+from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.encoder.training.pseudo_queries import generate_pseudo_queries
+
+from .embeddings_store import Embed, Embeddings
+from .neighbours import Neighbours, exact_neighbours
+from .readers import Document
+from .smoothing import Smoothing, smooth_vector
+
+logger = logging.getLogger(__name__)
+
+CANDIDATES = (
+    Smoothing(),
+    Smoothing(neighbours=3, weight=0.5, variant="expansion"),
+    Smoothing(neighbours=3, weight=1.0, variant="expansion"),
+    Smoothing(neighbours=3, weight=1.0, variant="max"),
+    Smoothing(neighbours=3, weight=1.0),
+    Smoothing(neighbours=3, weight=2.0),
+)
+"""What ``choose_smoothing`` tries by default: off, then the variants of the ablation."""
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate's MRR@10 on the pseudo-queries and its mean tokens per document."""
+
+    smoothing: Smoothing
+    mrr_at_10: float
+    mean_tokens: float
+
+
+@dataclass(frozen=True)
+class SmoothingChoice:
+    """The chosen smoothing and every candidate's score."""
+
+    chosen: Smoothing
+    queries: int
+    scores: list[CandidateScore] = field(default_factory=list)
+
+    def table(self) -> list[list[object]]:
+        """Rows for a table: setting, MRR@10, tokens per document, chosen mark."""
+        return [[s.smoothing.describe(), round(s.mrr_at_10, 4), round(s.mean_tokens, 1),
+                 "*" if s.smoothing == self.chosen else ""] for s in self.scores]
+
+
+def choose_smoothing(
+    documents: Sequence[Document],
+    vectors: Mapping[str, SparseVector],
+    embeddings: Embeddings,
+    *,
+    document_encoder: DocumentEncoder,
+    embed: Embed,
+    query_encoder: QueryEncoder,
+    candidates: Sequence[Smoothing] = CANDIDATES,
+    sample: int = 300,
+    seed: int = 0,
+) -> SmoothingChoice:
+    """Score ``candidates`` on ``sample`` held-out pseudo-queries of the corpus; return the best.
+
+    Args:
+        documents: the corpus (pseudo-queries come from its texts).
+        vectors: every document's unsmoothed sparse vector.
+        embeddings: every document's dense embedding (``embed``'s output for its text).
+        document_encoder / embed: re-encode the cropped documents (sparse / dense).
+        query_encoder: the inference-free query side (tokenizer + corpus IDF).
+
+    Raises:
+        InputError: no document is long enough to make a pseudo-query.
+    """
+    queries = generate_pseudo_queries(documents, seed=seed, strategies={"sentence": 1.0})
+    queries = [q for q in queries if q.doc_id in vectors]
+    if not queries:
+        raise InputError("no document has a sentence to make a pseudo-query from")
+    if len(queries) > sample:
+        queries = random.Random(seed).sample(queries, sample)
+    ids = list(embeddings.ids)
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    corpus = dict(vectors)
+    dense = embeddings.vectors.copy()
+    cropped = document_encoder.encode_document([q.positive for q in queries])
+    for query, vector, row in zip(queries, cropped, embed([q.positive for q in queries])):
+        corpus[query.doc_id] = vector
+        dense[position[query.doc_id]] = row
+    most = max([c.neighbours for c in candidates if c.enabled] or [0])
+    found = exact_neighbours(dense, dense, most, exclude=np.arange(len(ids))) if most else None
+    query_vectors = dict(zip((q.query_id for q in queries), query_encoder.encode_query([q.query for q in queries])))
+    scores = []
+    for candidate in candidates:
+        smoothed = _smooth_all(ids, corpus, found, candidate)
+        run = exact_search(query_vectors, smoothed, k=10)
+        reciprocal = [_reciprocal_rank(run.get(q.query_id, {}), q.doc_id) for q in queries]
+        mean_tokens = float(np.mean([len(v) for v in smoothed.values()]))
+        scores.append(CandidateScore(candidate, float(np.mean(reciprocal)), mean_tokens))
+        logger.info("smoothing %s: MRR@10 %.4f on %d pseudo-queries", candidate.describe(), scores[-1].mrr_at_10,
+                    len(queries))
+    best = max(scores, key=lambda s: s.mrr_at_10)  # max keeps the first of equal scores
+    return SmoothingChoice(best.smoothing, len(queries), scores)
+
+
+def _smooth_all(ids: list[str], corpus: Mapping[str, SparseVector], found: Neighbours | None,
+                smoothing: Smoothing) -> dict[str, SparseVector]:
+    if not smoothing.enabled or found is None:
+        return {doc_id: corpus[doc_id] for doc_id in ids}
+    k = smoothing.neighbours
+    rows, sims = found.rows[:, :k], found.similarities[:, :k]
+    smoothed = {}
+    for i, doc_id in enumerate(ids):
+        valid = rows[i] >= 0
+        smoothed[doc_id] = smooth_vector(corpus[doc_id], [corpus[ids[r]] for r in rows[i][valid]],
+                                         sims[i][valid].tolist(), smoothing)
+    return smoothed
+
+
+def _reciprocal_rank(ranking: Mapping[str, float], relevant: str) -> float:
+    for rank, doc_id in enumerate(ranking, start=1):
+        if doc_id == relevant:
+            return 1.0 / rank
+    return 0.0
