@@ -89,13 +89,21 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+NOT_ENCODING_FILES = frozenset({"smoothing.json", "README.md"})
+"""Files of a model folder that do not change its vectors (the recorded smoothing, the model card)."""
+
+
 def model_fingerprint(path: str | Path) -> str:
-    """SHA-256 over the relative paths and bytes of every non-hidden file in a model directory."""
+    """SHA-256 over the relative paths and bytes of every non-hidden file in a model directory.
+
+    ``NOT_ENCODING_FILES`` at the top of the folder are left out: writing them does not make
+    cached vectors stale.
+    """
     root = Path(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = file.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
+        if any(part.startswith(".") for part in relative.parts) or str(relative) in NOT_ENCODING_FILES:
             continue
         digest.update(str(relative).encode() + b"\0")
         with file.open("rb") as handle:

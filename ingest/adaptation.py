@@ -22,6 +22,8 @@ from sparsedoc.plugin.base import EncodedDocument
 
 from sparsedoc.encoder.beir import Document, Query
 
+from .heldout_dev import DEV_NAME, dev_config, write_heldout_dev
+
 
 def body_documents(documents: Iterable[Document]) -> list[EncodedDocument]:
     """Documents as BM25-only index entries (empty vectors), text = body without the repeated title."""
@@ -104,15 +106,20 @@ def adapt(
     seed: int = 13,
     max_queries: int | None = None,
     labelled: Sequence[TrainingExample] = (),
+    dev_queries: int = 100,
+    dev_documents: int = 2000,
     overrides: Mapping[str, object] | None = None,
     progress: bool = True,
 ) -> Path:
     """Adapt ``base_model`` to a corpus without labels; return the model directory (``out/model``).
 
     Steps, each skipped when its output exists (so a stopped run resumes where it stopped):
-    corpus IDF (``out/idf.json``), pseudo-queries with BM25 negatives (``out/train.jsonl``, plus any
-    ``labelled`` examples), teacher scores (cached in ``out/teacher-cache``), training (checkpoints in
-    ``out/checkpoints``) with the ``recipes/adapt.yaml`` settings patched by ``overrides``.
+    corpus IDF (``out/idf.json``), a held-out dev set of ``dev_queries`` pseudo-queries over at most
+    ``dev_documents`` documents (``out/dev``, ``heldout_dev``), pseudo-queries with BM25 negatives from
+    the other documents (``out/train.jsonl``, plus any ``labelled`` examples), teacher scores (cached in
+    ``out/teacher-cache``), training (checkpoints in ``out/checkpoints``) with the ``recipes/adapt.yaml``
+    settings patched by ``overrides``. The start and every checkpoint are scored on the dev set and
+    the best is returned, which may be the start (``out/best.json`` says which and why).
 
     Args:
         documents: the corpus.
@@ -135,9 +142,12 @@ def adapt(
     if not idf_path.is_file():
         save_idf(compute_idf((d.content for d in documents), load_tokenizer(base_model)), idf_path.with_suffix(".partial"))
         idf_path.with_suffix(".partial").replace(idf_path)
+    held_out = write_heldout_dev(documents, bm25, out / "dev", queries=dev_queries, documents_total=dev_documents,
+                                 seed=seed)
     train_file = out / "train.jsonl"
     if not train_file.is_file():
-        examples = pseudo_query_examples(documents, bm25, seed=seed, max_queries=max_queries) + list(labelled)
+        training_documents = [d for d in documents if d.doc_id not in held_out]
+        examples = pseudo_query_examples(training_documents, bm25, seed=seed, max_queries=max_queries) + list(labelled)
         if not examples:
             raise InputError("no training example could be made (documents too short, or no BM25 negatives)")
         write_training_file(examples, train_file.with_suffix(".partial")).replace(train_file)
@@ -145,6 +155,7 @@ def adapt(
         "output_dir": str(out), "train_file": str(train_file), "steps": steps, "seed": seed,
         "student": {"model_dir": str(base_model)}, "idf": {"path": str(idf_path)},
         "cache_dir": str(out / "teacher-cache"), "checkpoint_every": max(1, min(50, steps // 4)),
+        "eval_every": max(1, min(50, steps // 4)), "dev": [dev_config(out / "dev")], "keep_best": DEV_NAME,
         "loss": {"warmup_steps": max(1, steps // 2)},
         "teachers": [{"name": t.name, "kind": t.kind} | ({"model_dir": str(t.model_dir)} if t.model_dir else {})
                      for t in teachers],

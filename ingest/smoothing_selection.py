@@ -12,10 +12,13 @@ the earlier one in ``candidates`` (put "off" first).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +32,7 @@ from .embeddings_store import Embed, Embeddings
 from .neighbours import Neighbours, exact_neighbours
 from .readers import Document
 from .smoothing import Smoothing, smooth_vector
+from .workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -139,3 +143,57 @@ def _reciprocal_rank(ranking: Mapping[str, float], relevant: str) -> float:
         if doc_id == relevant:
             return 1.0 / rank
     return 0.0
+
+
+MODEL_SMOOTHING_FILE = "smoothing.json"
+"""Where a model folder records the smoothing chosen for it (read by ``model_smoothing``)."""
+
+
+def choose_model_smoothing(
+    documents: Sequence[Document],
+    workspace: Workspace,
+    model_dir: Path,
+    document_encoder: Callable[[], DocumentEncoder],
+    encoder_settings: Mapping[str, Any],
+    dense_model: Path,
+    *,
+    sample: int = 300,
+    seed: int = 0,
+    show_progress: bool = False,
+) -> SmoothingChoice:
+    """Choose ``model_dir``'s smoothing on ``documents`` and record it in ``model_dir/smoothing.json``.
+
+    The corpus' vectors and dense embeddings are cached in ``workspace`` (where ``evaluate_beir``
+    finds them again); queries are weighted by the model's ``idf.json``.
+    """
+    from sparsedoc.encoder.dense_encoder import DenseEncoder
+    from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+
+    from .embeddings_store import EmbeddingsStore
+    from .vectors_file import read_encoded
+
+    workspace.claim(model_dir, dict(encoder_settings))
+    workspace.ensure_vectors(lambda: documents, document_encoder, total=len(documents), show_progress=show_progress)
+    dense = DenseEncoder(dense_model)
+    embeddings = EmbeddingsStore(workspace.embeddings_dir(dense_model), dense.fingerprint).ensure(
+        [d.doc_id for d in documents], [d.content for d in documents], dense.encode, show_progress=show_progress)
+    vectors = {d.doc_id: d.vector for d in read_encoded(workspace.vectors_path)}
+    choice = choose_smoothing(documents, vectors, embeddings, document_encoder=document_encoder(), embed=dense.encode,
+                              query_encoder=IdfQueryEncoder.from_files(model_dir, model_dir / "idf.json"),
+                              sample=sample, seed=seed)
+    record = {"chosen": choice.chosen.to_dict(), "dense_model": dense_model.name, "queries": choice.queries,
+              "candidates": [{"smoothing": s.smoothing.to_dict(), "mrr@10": s.mrr_at_10, "mean_tokens": s.mean_tokens}
+                             for s in choice.scores]}
+    (model_dir / MODEL_SMOOTHING_FILE).write_text(json.dumps(record, indent=2))
+    return choice
+
+
+def model_smoothing(model_dir: Path) -> Smoothing | None:
+    """The smoothing recorded with a model (``adapt`` writes it), or ``None``."""
+    path = model_dir / MODEL_SMOOTHING_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Smoothing(**json.loads(path.read_text())["chosen"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f"unreadable smoothing record ({err})", path=path) from err

@@ -85,6 +85,11 @@ def test_adapt_interrupted_resumes_and_evaluates(small_beir: Path, sparse_tiny_d
     assert model_dir == out / "model" and (model_dir / "idf.json").is_file()
     table = done.stdout
     assert "BM25" in table and "inference-free, before" in table and "inference-free, after" in table
+    best = json.loads((out / "best.json").read_text())
+    assert [e["step"] for e in best["history"]][0] == 0  # the start is scored too
+    assert best["kept_step"] in [e["step"] for e in best["history"]] and "kept step" in done.stderr
+    chosen = json.loads((model_dir / "smoothing.json").read_text())
+    assert len(chosen["candidates"]) > 1 and "held-out MRR@10" in done.stderr
     vector = TorchDocumentEncoder(model_dir, max_length=64).encode_document(["lift of a wing in a slipstream"])[0]
     assert len(vector) > 0
 

@@ -106,6 +106,8 @@ class TrainConfig(_Strict):
     docs_per_query: int = Field(4, ge=2)
     vocab_sample: int | None = Field(2000, ge=0)
     eval_every: int = Field(0, ge=0)
+    keep_best: str | None = None
+    """A dev set's name: score the start and every evaluation on it and return the best model (maybe the start)."""
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(0, ge=0)
     resume: bool = True
@@ -122,6 +124,11 @@ class TrainConfig(_Strict):
         names = [t.name for t in self.teachers]
         if len(set(names)) != len(names):
             raise ValueError(f"teacher names must be unique, got {names}")
+        dev_names = [d.name or Path(d.corpus).parent.name for d in self.dev]
+        if self.keep_best is not None and self.keep_best not in dev_names:
+            raise ValueError(f"keep_best names no dev set: {self.keep_best!r} not in {dev_names}")
+        if self.keep_best is not None and not self.eval_every:
+            raise ValueError("keep_best needs eval_every > 0 (checkpoints must be scored to be kept)")
         return self
 
 

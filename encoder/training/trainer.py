@@ -30,6 +30,7 @@ from ..errors import ConfigError, InputError
 from ..idf import compute_idf, load_idf, save_idf
 from ..loading import check_model_dir, load_tokenizer
 from .config import DevConfig, TrainConfig, load_config
+from .best_model import BestModel
 from .data import DevSet, TrainingExample, read_dev_set, read_training_file
 from .ensemble import ensemble_targets
 from .idf_scoring import TrainableIdf, idf_aware_scores, idf_vector, query_presence
@@ -157,6 +158,13 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
         logger.info("resumed from step %d", step)
 
     batches_per_epoch = max(1, len(examples) // config.batch_size)
+    best = BestModel(output, config.keep_best) if config.keep_best else None
+
+    def save(directory: Path) -> Path:
+        return save_model(directory, model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
+
+    if best is not None and step == 0 and not best.has_start:
+        best.offer(0, evaluate_dev_sets(config, student, tokenizer, idf, prepared.dev_sets), save)
     log = (output / "train_log.jsonl").open("a", encoding="utf-8")
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", dynamic_ncols=True)
     stop = _StopRequest()
@@ -191,13 +199,19 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
                 log.write(json.dumps({"step": step, "dev": result}) + "\n")
                 log.flush()
                 bar.write(f"step {step}: dev nDCG@10 " + ", ".join(f"{n} {r['nDCG@10']:.4f}" for n, r in result.items()))
+                if best is not None:
+                    best.offer(step, result, save)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
                 _save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
     finally:
         stop.restore()
         bar.close()
         log.close()
-    return save_model(output / "model", model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
+    final = save(output / "model")
+    if best is not None:
+        best.finish(final)
+        logger.info("%s", best.summary())
+    return final
 
 
 class _StopRequest:

@@ -151,7 +151,7 @@ def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, 
     """
     workdir = workdir or Path("runs") / f"eval-{model.name}"
     fusion = Fusion(fusion_method, sparse_weight, window)
-    smoothing = pop_smoothing(options)
+    smoothing = pop_smoothing(options, model)
     dense_model = options.pop("neighbour_model")
     run_evaluations(datasets, model, workdir, backend, connection, options, split=split, overwrite=overwrite,
                     out=out or workdir / "results.json", fusion=fusion, idf_path=idf_path, search=search, top_k=top_k,
@@ -177,7 +177,7 @@ def quickstart_command(dataset: Path, model: Path | None, workdir: Path, overwri
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
-    smoothing = pop_smoothing(smoothing_values)
+    smoothing = pop_smoothing(smoothing_values, model)
     run_evaluations([dataset], model, workdir, "lucene", Connection(), options, split="test", overwrite=overwrite,
                     out=workdir / dataset.name / "results.json", fusion=Fusion(), smoothing=smoothing,
                     dense_model=smoothing_values["neighbour_model"])

@@ -122,9 +122,10 @@ def smoothing_options(command: click.decorators.FC) -> click.decorators.FC:
     from sparsedoc.ingest.smoothing import VARIANTS
 
     options = [
-        click.option("--neighbours", default=0, show_default=True, type=click.IntRange(min=0),
+        click.option("--neighbours", default=None, type=click.IntRange(min=0),
                      help="Smooth each document vector with its K nearest neighbours by a dense model (index time "
-                          "only; queries are unchanged). 0: off."),
+                          "only; queries are unchanged). 0: off. [default: the smoothing recorded with the model "
+                          "(MODEL/smoothing.json, written by `adapt`), else off]"),
         click.option("--neighbour-weight", default=1.0, show_default=True, type=click.FloatRange(min=0),
                      help="How much of the neighbours' mean vector is added."),
         click.option("--neighbour-variant", type=click.Choice(VARIANTS), default="additive", show_default=True,
@@ -147,13 +148,21 @@ SMOOTHING_KEYS = ("neighbours", "neighbour_weight", "neighbour_variant", "neighb
 """The keyword arguments ``smoothing_options`` adds."""
 
 
-def pop_smoothing(options: dict[str, Any]) -> Smoothing:
-    """Remove ``smoothing_options``' values from ``options`` and return the settings (the model stays in ``options``)."""
+def pop_smoothing(options: dict[str, Any], model: Path | None = None) -> Smoothing:
+    """Remove ``smoothing_options``' values from ``options`` and return the settings (the dense model stays in
+    ``options``). Without ``--neighbours``, ``model``'s recorded smoothing (``smoothing.json``) applies."""
     from sparsedoc.ingest.smoothing import Smoothing
+    from sparsedoc.ingest.smoothing_selection import model_smoothing
 
     values = {key: options.pop(key) for key in SMOOTHING_KEYS if key in options}
     options["neighbour_model"] = values.get("neighbour_model")
-    return Smoothing(neighbours=values.get("neighbours", 0), weight=values.get("neighbour_weight", 1.0),
+    if values.get("neighbours") is None:
+        recorded = model_smoothing(model) if model is not None and model.is_dir() else None
+        if recorded is not None:
+            click.echo(f"smoothing recorded with the model: {recorded.describe()} (--neighbours 0 turns it off)",
+                       err=True)
+            return recorded
+    return Smoothing(neighbours=values.get("neighbours") or 0, weight=values.get("neighbour_weight", 1.0),
                      variant=values.get("neighbour_variant", "additive"),
                      max_tokens=values.get("neighbour_max_tokens"), max_growth=values.get("neighbour_max_growth", 1.5))
 

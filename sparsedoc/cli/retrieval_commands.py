@@ -81,7 +81,7 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
     With --neighbours K, OUT holds the smoothed vectors; the unsmoothed ones are kept in
     <OUT>.unsmoothed.jsonl and the dense embeddings in <OUT>.dense-<model>/ (both resumable).
     """
-    plan = _smoothing_plan(options, out)
+    plan = _smoothing_plan(options, out, model)
     raw = out.with_name(out.name + ".unsmoothed.jsonl") if plan else out
     encoder = build_document_encoder(model, options)
     report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, raw,
@@ -92,9 +92,9 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
         _smooth(raw, out, plan)
 
 
-def _smoothing_plan(options: dict[str, Any], vectors: Path) -> SmoothingPlan | None:
+def _smoothing_plan(options: dict[str, Any], vectors: Path, model: Path | None) -> SmoothingPlan | None:
     """The smoothing of ``options`` (popped from it), caching embeddings beside ``vectors``."""
-    smoothing = pop_smoothing(options)
+    smoothing = pop_smoothing(options, model)
     dense = options.pop("neighbour_model")
     embeddings = vectors.with_name(f"{vectors.name}.dense-{dense.name if dense else 'all-MiniLM-L6-v2'}")
     return smoothing_plan(smoothing, dense, embeddings, environment().cache_dir)
@@ -131,7 +131,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     With --neighbours K the vectors are smoothed first (dense embeddings and smoothed vectors are
     cached beside the vectors, and the index records the smoothing).
     """
-    plan = _smoothing_plan(options, vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl"))
+    plan = _smoothing_plan(options, vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl"), model)
     if model:
         vectors = vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl")
         encoder = build_document_encoder(model, options)

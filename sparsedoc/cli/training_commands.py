@@ -112,7 +112,18 @@ def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
               help="KIND:NAME:MODEL_DIR (dense, sparse) or bm25:NAME; repeatable. Default: MiniLM dense + "
                    "SPLADE-tiny sparse + BM25.")
 @click.option("--steps", default=200, show_default=True, help="Training steps (about 2 s each for SPLADE-tiny on CPU).")
-@click.option("--max-queries", type=int, help="Pseudo-queries to sample (default: one per document).")
+@click.option("--max-queries", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Pseudo-queries to train on (a seeded sample; bounds the cost on large corpora).")
+@click.option("--dev-queries", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Held-out pseudo-queries that score the start and every checkpoint (the best is kept).")
+@click.option("--dev-documents", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Documents in the held-out dev set (its sources, BM25 distractors, a sample of the rest).")
+@click.option("--neighbours", "smoothing_choice", type=click.Choice(["auto", "off"]), default="auto",
+              show_default=True,
+              help="auto: choose the dense-neighbour smoothing on held-out pseudo-queries and record it with the "
+                   "model (MODEL/smoothing.json); off: no smoothing.")
+@click.option("--neighbour-model", type=MODEL_DIR, default=None,
+              help="Dense model for smoothing [default: all-MiniLM-L6-v2 from PyPI].")
 @click.option("--train-split", help="Also train on the labelled queries of qrels/<SPLIT>.tsv (e.g. train).")
 @click.option("--split", default="test", show_default=True, help="qrels split for the before/after evaluation.")
 @click.option("--max-length", default=256, show_default=True, help="Document token window (training and eval).")
@@ -120,20 +131,31 @@ def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
 @click.option("--no-eval", is_flag=True, help="Skip the before/after evaluation.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, specs: tuple[str, ...], steps: int,
-                  max_queries: int | None, train_split: str | None, split: str, max_length: int, seed: int,
+                  max_queries: int, dev_queries: int, dev_documents: int, smoothing_choice: str,
+                  neighbour_model: Path | None, train_split: str | None, split: str, max_length: int, seed: int,
                   no_eval: bool, no_progress: bool) -> None:
     """Adapt a model to SOURCE (corpus JSONL or BEIR folder) without labels; print the model directory.
 
     Pseudo-queries from the documents + BM25 negatives -> teacher scores (cached) -> training ->
     WORKDIR/model (fill-mask checkpoint, tokenizer, idf.json of the corpus), loadable by `index`, `eval`
-    and `export-onnx`. Every stage resumes: run the same command again after an interruption.
+    and `export-onnx`. The start and every checkpoint are scored on held-out pseudo-queries and the
+    best is kept (it may be the start; WORKDIR/best.json says which). Then the dense-neighbour smoothing
+    is chosen the same way and recorded with the model. Every stage resumes: run the same command
+    again after an interruption.
     When SOURCE is a BEIR folder with qrels/<split>.tsv, the start model and the adapted one are
     evaluated against BM25 on embedded Lucene.
     """
     from sparsedoc.encoder.assets import fetch_asset
+    from sparsedoc.encoder.training.best_model import BestModel
     from sparsedoc.ingest.adaptation import adapt, body_documents, labelled_examples
+    from sparsedoc.ingest.heldout_dev import DEV_NAME
     from sparsedoc.ingest.readers import BeirDataset, read_qrels, read_queries
+    from sparsedoc.ingest.smoothing_selection import MODEL_SMOOTHING_FILE, choose_model_smoothing
+    from sparsedoc.ingest.workspace import Workspace
     from sparsedoc.plugin.lucene_backend import LuceneBackend
+
+    from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
+    from .tables import format_table
 
     dataset = BeirDataset.open(source) if source.is_dir() else None
     if dataset is not None and train_split == split:
@@ -154,36 +176,54 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
             queries = [q for q in read_queries(dataset.root / "queries.jsonl") if q.query_id in qrels]
             labelled = labelled_examples(queries, qrels, {d.doc_id: d for d in documents}, bm25)
         model_dir = adapt(documents, bm25, base_model=base_model, teachers=_teacher_specs(specs), out=out, steps=steps,
-                          seed=seed, max_queries=max_queries, labelled=labelled, progress=not no_progress,
+                          seed=seed, max_queries=max_queries, labelled=labelled, dev_queries=dev_queries,
+                          dev_documents=dev_documents, progress=not no_progress,
                           overrides={"student": {"max_length": max_length}})
     finally:
         bm25.close()
+    click.echo(BestModel(out, DEV_NAME).summary(), err=True)
+    options = {**DEFAULT_ENCODER_OPTIONS, "max_length": max_length}
+    dense = neighbour_model or fetch_asset("all-MiniLM-L6-v2")
+    if smoothing_choice == "auto":
+        choice = choose_model_smoothing(documents, Workspace(out / "eval-after"), model_dir,
+                                        lambda: build_document_encoder(model_dir, options), encoder_settings(options),
+                                        dense, seed=seed, show_progress=not no_progress)
+        click.echo(format_table(["smoothing", "held-out MRR@10", "tokens/doc", "chosen"], choice.table()), err=True)
+    elif (model_dir / MODEL_SMOOTHING_FILE).is_file():
+        (model_dir / MODEL_SMOOTHING_FILE).unlink()
     if dataset is not None and not no_eval and (dataset.root / "qrels" / f"{split}.tsv").is_file():
-        _before_after(dataset.root, base_model, model_dir, out, split, max_length)
+        _before_after(dataset.root, base_model, model_dir, out, split, options, dense)
     click.echo(model_dir)
 
 
-def _before_after(root: Path, base_model: Path, model_dir: Path, out: Path, split: str, max_length: int) -> None:
-    """Evaluate the start and the adapted model on ``root``'s judged ``split``: BM25, sparse and hybrid."""
+def _before_after(root: Path, base_model: Path, model_dir: Path, out: Path, split: str, options: dict,
+                  dense: Path) -> None:
+    """Evaluate the start and the adapted model (with its smoothing) on ``root``'s judged ``split``."""
     from sparsedoc.ingest.evaluation import BM25, HYBRID, SPARSE, evaluate_beir
+    from sparsedoc.ingest.index_build import SmoothingPlan
     from sparsedoc.ingest.readers import BeirDataset
+    from sparsedoc.ingest.smoothing_selection import model_smoothing
     from sparsedoc.ingest.workspace import Workspace
 
     from .backends import open_backend
-    from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
+    from .options import build_document_encoder, encoder_settings
     from .tables import format_table
 
     dataset = BeirDataset.open(root)
-    options = {**DEFAULT_ENCODER_OPTIONS, "max_length": max_length}
+    smoothing = model_smoothing(model_dir)
+    runs = [("before", base_model, out / "idf.json", None), ("after", model_dir, model_dir / "idf.json", None)]
+    if smoothing is not None and smoothing.enabled:
+        runs.append((f"after, smoothed ({smoothing.describe()})", model_dir, model_dir / "idf.json", smoothing))
     rows = []
-    for label, model, idf in (("before", base_model, out / "idf.json"), ("after", model_dir, model_dir / "idf.json")):
+    for label, model, idf, smooth in runs:
         click.echo(f"--- {label}: {model}", err=True)
-        workspace = Workspace(out / f"eval-{label}")
-        with open_backend("lucene", workspace.root / "index") as engine:
+        workspace = Workspace(out / ("eval-before" if label == "before" else "eval-after"))
+        plan = SmoothingPlan(smooth, dense, workspace.embeddings_dir(dense)) if smooth else None
+        with open_backend("lucene", workspace.root / workspace.index_name(smooth)) as engine:
             report = evaluate_beir(dataset, engine, workspace, model_dir=model,
                                    document_encoder=lambda model=model: build_document_encoder(model, options),
                                    encoder_settings=encoder_settings(options), idf_path=idf, split=split,
-                                   backend_label="lucene", show_progress=True)
+                                   smoothing=plan, backend_label="lucene", show_progress=True)
         if not rows:
             rows.append(["BM25", *_metrics(report.method(BM25).metrics), "-"])
         flops = f"{report.document_sparsity['flops']:.2f}"
