@@ -39,7 +39,7 @@ from sparsedoc.encoder.training.teachers import make_teacher
 from sparsedoc.encoder.training.trainer import train_from_config
 from sparsedoc.ingest.adaptation import body_documents, labelled_examples, pseudo_query_examples
 from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 from .datasets import SHARED_DATA
 

@@ -28,9 +28,9 @@ from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import Method, OpenSearchMethods
-from sparsedoc.plugin.lucene_reorder import Reordering
-from sparsedoc.plugin.opensearch_client import require_feature
-from sparsedoc.plugin.opensearch_queries import check_vocabulary_size, token_id_vector
+from sparsedoc.plugin.lucene.reorder import Reordering
+from sparsedoc.plugin.opensearch.client import require_feature
+from sparsedoc.plugin.opensearch.queries import check_vocabulary_size, token_id_vector
 
 from .datasets import Dataset
 from .synthetic import VOCAB_PATH
@@ -61,7 +61,7 @@ class LuceneSetup:
     """The Lucene indexes of one dataset and the methods over them.
 
     Every index is force-merged to one segment (as the OpenSearch indexes are). The exact
-    index also holds the SEISMIC vectors (``sparsedoc.plugin.seismic_index``); its SEISMIC
+    index also holds the SEISMIC vectors (``sparsedoc.plugin.lucene.seismic``); its SEISMIC
     index is built on the first SEISMIC search, timed as ``build_seconds["seismic"]``.
     With ``reorder``, a copy of the exact index is BP-reordered (``lucene-exact-bp``): BM25,
     exact sparse and two-phase also run on it, named ``... (BP)``.
@@ -70,7 +70,7 @@ class LuceneSetup:
     def __init__(self, dataset: Dataset, root: Path, prune_ratios: list[float], *,
                  seismic: list[Seismic] | None = None, two_phase: list[TwoPhase] | None = None,
                  reorder: Reordering | None = None) -> None:
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
         self.dataset = dataset
         self.build_seconds: dict[str, float] = {}
@@ -108,7 +108,7 @@ class LuceneSetup:
 
     def _reordered(self, exact: Any, reorder: Reordering) -> Any:
         """A BP-reordered copy of the exact index (made once; reordering timed as ``build_seconds["bp"]``)."""
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
         path = exact.path.with_name(f"{exact.path.name}-bp")
         done = path / "bp.json"
@@ -125,7 +125,7 @@ class LuceneSetup:
         return LuceneBackend(path)
 
     def _seismic_vectors(self, path: Path, settings: Seismic) -> None:
-        from sparsedoc.plugin.seismic_index import SeismicSidecar
+        from sparsedoc.plugin.lucene.seismic import SeismicSidecar
 
         sidecar = SeismicSidecar(path, settings)
         if sidecar.vectors_path.is_file() and _lines(sidecar.vectors_path) == self.dataset.num_documents:

@@ -28,7 +28,7 @@ from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.ingest.evaluation import BM25, METHODS, compare_methods
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 from .datasets import SHARED_DATA, write_result
 

@@ -27,7 +27,7 @@ from sparsedoc.ingest.evaluation import prepare_dataset
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import Fusion
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MEASURES = ("nDCG@10", "R@100", "RR@10")

@@ -49,7 +49,7 @@ logger = logging.getLogger("benchmarks.ingest")
 
 
 def _lucene_factory(root: Path) -> Callable[[], Any]:
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     counter = [0]
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sparsedoc-ingest-bench-"))
     engines: dict[str, Callable[[], Any]] = {"lucene": _lucene_factory(work)}
     if args.url:
-        from sparsedoc.plugin.opensearch_client import open_client
+        from sparsedoc.plugin.opensearch.client import open_client
 
         client = open_client(args.url, timeout=300)
         engines["opensearch"] = lambda: _BulkBackend(client, "nsb-ingest")

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     results: dict[str, Any] = {}
     for corpus in [c for c in args.corpora.split(",") if c]:

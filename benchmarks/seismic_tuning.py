@@ -55,7 +55,7 @@ def _cpu(search: Any, count: int, rounds: int = 2) -> tuple[list[list[str]], flo
 
 
 def _bm25_cpu(dataset: Any, out: Path, texts: list[str]) -> tuple[float, float]:
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     with LuceneBackend(out / "indexes" / dataset.name / "lucene-exact") as backend:
         _, p50, p99 = _cpu(lambda i: backend.search_bm25(texts[i], 10).doc_ids, len(texts), rounds=3)

@@ -30,7 +30,7 @@ from sparsedoc.encoder.training.pseudo_queries import document_body
 from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 from sparsedoc.cli.logs import setup_logging
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield"

@@ -36,7 +36,8 @@ import numpy as np
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.metrics import time_interleaved
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.base import Backend
+
+from .base import Backend
 
 __all__ = [
     "LatencyComparison",

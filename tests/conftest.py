@@ -79,8 +79,8 @@ def engine_unavailable(message: str) -> None:
 def lucene_backend_cls() -> type:
     """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed)."""
     from sparsedoc.encoder.errors import BackendError
-    from sparsedoc.plugin.jvm import start_jvm
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.jvm import start_jvm
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     try:
         start_jvm(java_home=os.environ.get("SPARSEDOC_JAVA_HOME"), preferred=[os.environ.get("JAVA_HOME", "")])
@@ -176,7 +176,7 @@ def opensearch_url(opensearch_nodes: NodePool) -> Iterator[str]:
     if _docker_answers() and not os.environ.get("SPARSEDOC_BASE_IMAGE"):  # the official image, if it can be pulled
         from testcontainers.opensearch import OpenSearchContainer
 
-        from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
+        from sparsedoc.plugin.opensearch.node.release import DEFAULT_VERSION
 
         with OpenSearchContainer(f"opensearchproject/opensearch:{DEFAULT_VERSION}") as container:
             config = container.get_config()

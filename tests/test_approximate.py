@@ -126,7 +126,7 @@ def test_two_phase_and_exact_on_a_bp_reordered_copy(lucene_backend_cls: type, in
     """BP reordering renumbers documents only: exact and two-phase answer exactly as on the plain index."""
     import shutil
 
-    from sparsedoc.plugin.lucene_reorder import Reordering
+    from sparsedoc.plugin.lucene.reorder import Reordering
 
     copy = tmp_path / "bp"
     shutil.copytree(index_dir, copy)

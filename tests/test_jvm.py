@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sparsedoc.encoder.errors import BackendError
-from sparsedoc.plugin import jvm
-from sparsedoc.plugin.java_runtime import find_java_runtime
+from sparsedoc.plugin.lucene import jvm
+from sparsedoc.plugin.java.runtime import find_java_runtime
 
 
 def _fake_home(root: Path, name: str, version: str, modules: str = "java.base jdk.incubator.vector") -> Path:
@@ -94,7 +94,7 @@ def test_jar_found_in_pyserini_without_importing_it(monkeypatch: pytest.MonkeyPa
 
 def test_importing_the_backend_starts_nothing() -> None:
     code = (
-        "import sys, sparsedoc.plugin.lucene_backend, sparsedoc.plugin.jvm\n"
+        "import sys, sparsedoc.plugin.lucene.backend, sparsedoc.plugin.lucene.jvm\n"
         "assert 'jnius' not in sys.modules, 'jnius imported'\n"
         "assert not [m for m in sys.modules if m.startswith('pyserini')], 'pyserini imported'\n"
     )

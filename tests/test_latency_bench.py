@@ -98,7 +98,7 @@ def test_bench_latency_on_lucene(tmp_path: Path, minilm_dir: Path) -> None:
     from sparsedoc.plugin.base import EncodedDocument
 
     try:
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
         backend = LuceneBackend(tmp_path / "idx")
     except BackendError as exc:

@@ -17,7 +17,7 @@ import click
 
 from sparsedoc.plugin.approximate import APPROXIMATE_METHODS, approximate_settings
 from sparsedoc.plugin.base import Backend
-from sparsedoc.plugin.opensearch_queries import QUERY_MODES
+from sparsedoc.plugin.opensearch.queries import QUERY_MODES
 
 BACKENDS = ("lucene", "opensearch")
 ANALYZER = "analyzer"
@@ -156,7 +156,7 @@ def open_backend(
             raise click.UsageError(f"--query-mode {search.query_mode} is for --backend opensearch")
         if (search.text_field, search.vector_field) != (DEFAULT_TEXT_FIELD, DEFAULT_VECTOR_FIELD):
             raise click.UsageError("--text-field/--vector-field are for --backend opensearch (lucene's are fixed)")
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
         from .environment import start_lucene_jvm
 
@@ -166,7 +166,7 @@ def open_backend(
     if search.approximate == "seismic":
         raise click.UsageError("--approximate seismic is embedded (lucene) only; on OpenSearch 3.3+ use a "
                                "sparse_vector index (see benchmarks/README.md)")
-    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+    from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
     two_phase = None if settings is None else {"prune_ratio": settings.prune_ratio,
                                                "expansion_rate": settings.expansion_rate,

@@ -38,7 +38,7 @@ def environment() -> Environment:
 
 def start_lucene_jvm() -> None:
     """Start the JVM for the embedded Lucene backend with the environment's Java and jar."""
-    from sparsedoc.plugin.jvm import start_jvm
+    from sparsedoc.plugin.lucene.jvm import start_jvm
 
     env = environment()
     start_jvm(java_home=env.java_home, preferred=env.preferred_java, jar=env.anserini_jar, cache_dir=env.cache_dir)

@@ -116,7 +116,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
         if reorder:
-            from sparsedoc.plugin.lucene_reorder import Reordering
+            from sparsedoc.plugin.lucene.reorder import Reordering
 
             seconds = engine.force_merge(reorder=Reordering())
             click.echo(f"merged into one segment and reordered in {seconds:.1f} s", err=True)

@@ -133,7 +133,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     from sparsedoc.encoder.assets import fetch_asset
     from sparsedoc.ingest.adaptation import adapt, body_documents, labelled_examples
     from sparsedoc.ingest.readers import BeirDataset, read_qrels, read_queries
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     dataset = BeirDataset.open(source) if source.is_dir() else None
     if dataset is not None and train_split == split:

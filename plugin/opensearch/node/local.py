@@ -34,11 +34,11 @@ from typing import Any
 from sparsedoc.encoder.assets import cache_home
 from sparsedoc.encoder.errors import LocalNodeError
 
-from .java_runtime import JavaRuntime, find_java_runtime
-from .maven import MAVEN_CENTRAL
-from .node_process import pid_alive, pid_cmdline, rss_mb, tail, wait_ports_free
-from .opensearch_release import DEFAULT_VERSION, INSTALL_MARKER, install_release, node_env, release
-from .opensearch_security import CA_FILE, User, opensearch_yml, tls_settings, write_certificates, write_security_config
+from ...java.maven import MAVEN_CENTRAL
+from ...java.runtime import JavaRuntime, find_java_runtime
+from .process import pid_alive, pid_cmdline, rss_mb, tail, wait_ports_free
+from .release import DEFAULT_VERSION, INSTALL_MARKER, install_release, node_env, release
+from .security import CA_FILE, User, opensearch_yml, tls_settings, write_certificates, write_security_config
 
 __all__ = ["ML_COMMONS_SETTINGS", "LocalNodeError", "LocalOpenSearchNode", "default_home"]
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from sparsedoc.encoder.errors import BackendError
 
-from .java_runtime import JavaRuntime
-from .maven import MAVEN_CENTRAL, MavenArtifact, download
+from ...java.maven import MAVEN_CENTRAL, MavenArtifact, download
+from ...java.runtime import JavaRuntime
 
 logger = logging.getLogger(__name__)
 

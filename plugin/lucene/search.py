@@ -17,7 +17,8 @@ from array import array
 from typing import Any
 
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.lucene_index import TEXT_FIELD, VECTOR_FIELD, LuceneClasses
+
+from .index import TEXT_FIELD, VECTOR_FIELD, LuceneClasses
 
 _SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
 

@@ -29,10 +29,10 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
-from .ml_commons_package import MlCommonsPackage, check_zip
-from .opensearch_client import open_client
-from .opensearch_errors import one_line, redact_url, translate_errors
-from .opensearch_queries import index_body
+from ..opensearch.client import open_client
+from ..opensearch.errors import one_line, redact_url, translate_errors
+from ..opensearch.queries import index_body
+from .package import MlCommonsPackage, check_zip
 
 logger = logging.getLogger(__name__)
 

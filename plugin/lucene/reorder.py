@@ -5,7 +5,7 @@ close ids: posting lists compress better and, what matters here, the top scores 
 in fewer 128-document blocks, so block-max skipping (MaxScore over per-block maximum
 impacts) skips more. Mackenzie et al. report large speed-ups of dynamic pruning on
 reordered learned sparse indexes. Lucene's ``BPIndexReorderer`` (module ``lucene-misc``,
-put on the classpath by ``sparsedoc.plugin.jvm``) computes the order from the chosen
+put on the classpath by ``sparsedoc.plugin.lucene.jvm``) computes the order from the chosen
 fields' postings; the segment is then rewritten in that order with
 ``IndexWriter.addIndexes`` over the sorted view, in one commit.
 
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
-from sparsedoc.plugin.jvm import LUCENE_MISC, java_class
+
+from .jvm import LUCENE_MISC, java_class
 
 __all__ = ["Reordering", "reorder_segment"]
 

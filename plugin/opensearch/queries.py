@@ -26,7 +26,7 @@ from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError
 
-from .fusion import Fusion
+from ..fusion import Fusion
 
 MAX_LINEAR_WEIGHT = 64.0
 QUERY_MODES = ("auto", "neural_sparse", "rank_feature")

@@ -5,14 +5,14 @@ Anserini fat jar, configures pyjnius and imports ``jnius`` (which boots the JVM)
 Later calls return at once. The JVM cannot be restarted or reconfigured in the same
 process, so the first caller's choice of runtime, jar and heap size stands.
 
-The runtime comes from :func:`sparsedoc.plugin.java_runtime.find_java_runtime` (Java 21+).
+The runtime comes from :func:`sparsedoc.plugin.java.runtime.find_java_runtime` (Java 21+).
 Jar lookup: the ``jar`` argument, else ``resources/jars/anserini-*-fatjar.jar`` inside the
 installed ``pyserini`` package, located with ``importlib.util.find_spec`` so no ``pyserini``
 module is executed (they fetch resources at import). Environment variables are the CLI's
 business: it passes ``SPARSEDOC_JAVA_HOME`` / ``JAVA_HOME`` / ``SPARSEDOC_ANSERINI_JAR`` in.
 
 The classpath also holds Lucene's ``lucene-misc`` module (``LUCENE_MISC``: document
-reordering, ``sparsedoc.plugin.lucene_reorder``), which the fat jar lacks: the exact Lucene
+reordering, ``sparsedoc.plugin.lucene.reorder``), which the fat jar lacks: the exact Lucene
 version inside Anserini 1.7.1, downloaded once from Maven Central into
 ``<cache>/lucene`` and checked against a pinned SHA-1. Without it (offline, first run)
 the JVM starts anyway and only reordering is unavailable.
@@ -33,8 +33,8 @@ from typing import Any
 from sparsedoc.encoder.assets import cache_home
 from sparsedoc.encoder.errors import BackendError
 
-from .java_runtime import find_java_runtime
-from .maven import MavenArtifact, download
+from ..java.maven import MavenArtifact, download
+from ..java.runtime import find_java_runtime
 
 __all__ = ["LUCENE_MISC", "MIN_JAVA_VERSION", "find_anserini_jar", "find_lucene_misc_jar", "java_class", "start_jvm"]
 

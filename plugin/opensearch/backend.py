@@ -22,7 +22,7 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
 
-from .base import (
+from ..base import (
     BackendBase,
     EncodedDocument,
     IndexReport,
@@ -32,11 +32,11 @@ from .base import (
     ranked_hits,
     top_k,
 )
-from .fusion import Fusion
-from .opensearch_client import cluster_version, detect_query_mode, open_client, require_feature
-from .opensearch_release import FEATURES_SINCE, features_of
-from .opensearch_errors import error_reason, redact_url, translate_errors
-from .opensearch_queries import (
+from ..fusion import Fusion
+from .client import cluster_version, detect_query_mode, open_client, require_feature
+from .node.release import FEATURES_SINCE, features_of
+from .errors import error_reason, redact_url, translate_errors
+from .queries import (
     QUERY_MODES,
     analyzer_query,
     bm25_query,

@@ -15,8 +15,8 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.extras import import_extra
 
-from .opensearch_errors import redact_url, translate_errors
-from .opensearch_release import FEATURES_SINCE, features_of
+from .errors import redact_url, translate_errors
+from .node.release import FEATURES_SINCE, features_of
 
 RETRY_STATUSES = (502, 503, 504)
 NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
