@@ -15,7 +15,7 @@ from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument, SearchResult
 from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 from sparsedoc.plugin.opensearch.client import require_feature
-from sparsedoc.plugin.opensearch.node.release import features_of
+from sparsedoc.plugin.opensearch.features import features_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

@@ -34,8 +34,8 @@ from ..base import (
 )
 from ..fusion import Fusion
 from .client import cluster_version, detect_query_mode, open_client, require_feature
-from .node.release import FEATURES_SINCE, features_of
 from .errors import error_reason, redact_url, translate_errors
+from .features import FEATURES_SINCE, features_of
 from .queries import (
     QUERY_MODES,
     analyzer_query,
