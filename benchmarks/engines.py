@@ -27,10 +27,11 @@ from sparsedoc.encoder.pruning import Pruning
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.latency_bench import Method, OpenSearchMethods
+from sparsedoc.plugin.latency_bench import Method
 from sparsedoc.plugin.lucene.reorder import Reordering
 from sparsedoc.plugin.opensearch.client import require_feature
-from sparsedoc.plugin.opensearch.queries import check_vocabulary_size, token_id_vector
+from sparsedoc.plugin.opensearch.latency import OpenSearchMethods
+from sparsedoc.plugin.opensearch.queries import check_vocabulary_size, index_body, token_id_vector, two_phase_pipeline
 
 from .datasets import Dataset
 from .synthetic import VOCAB_PATH
@@ -242,11 +243,8 @@ class OpenSearchSetup:
             self._build(self.seismic_index, _seismic_body(dataset.num_documents, seismic_build), (
                 _seismic_source(d, ids) for d in dataset.documents()), "seismic")
             self.token_ids = ids
-        client.transport.perform_request("PUT", f"/_search/pipeline/{TWO_PHASE_PIPELINE}", body={
-            "request_processors": [{"neural_sparse_two_phase_processor": {
-                "enabled": True,
-                "two_phase_parameter": {"prune_type": "max_ratio", "prune_ratio": 0.4,
-                                        "expansion_rate": 5.0, "max_window_size": 10000}}}]})
+        client.transport.perform_request("PUT", f"/_search/pipeline/{TWO_PHASE_PIPELINE}", body=two_phase_pipeline(
+            prune_ratio=0.4, expansion_rate=5.0, max_window_size=10000))
 
     def _build(self, index: str, body: dict[str, Any], sources: Iterable[dict[str, Any]], variant: str) -> None:
         from opensearchpy import helpers
@@ -379,12 +377,8 @@ def _seismic_source(doc: EncodedDocument, ids: dict[str, int]) -> dict[str, Any]
 
 
 def _rank_features_body() -> dict[str, Any]:
-    return {
-        "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"},
-                     "similarity": {"default": {"type": "BM25", "k1": 0.9, "b": 0.4}}},
-        "mappings": {"dynamic": "strict", "properties": {
-            "sparse": {"type": "rank_features"}, "text": {"type": "text", "analyzer": "english"}}},
-    }
+    """The backend's index body (``rank_features`` + English text, default BM25), one shard, refresh off for the load."""
+    return index_body(vector_field="sparse", text_field="text", shards=1, replicas=0, refresh_interval="-1")
 
 
 def _seismic_body(documents: int, tuned: Seismic | None) -> dict[str, Any]:

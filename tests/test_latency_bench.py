@@ -11,12 +11,9 @@ import pytest
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.latency_bench import (
-    OpenSearchMethods,
-    compare_latency,
-    measure_interleaved,
-    measure_throughput,
-)
+from sparsedoc.plugin.latency_bench import compare_latency, measure_interleaved, measure_throughput
+from sparsedoc.plugin.opensearch.latency import OpenSearchMethods
+from sparsedoc.plugin.opensearch.queries import MAX_LINEAR_WEIGHT, bm25_query, sparse_query
 
 
 def _sleeper(seconds: float, calls: list[tuple[str, int]], name: str, took: float | None = None):
@@ -69,18 +66,25 @@ def test_throughput_raises_a_failing_method() -> None:
         measure_throughput({"x": broken}, 3, 2, seconds_per_method=0.1, slice_seconds=0.1)
 
 
-def test_opensearch_bodies() -> None:
+def test_opensearch_bodies_are_the_backends(caplog: pytest.LogCaptureFixture) -> None:
     runner = OpenSearchMethods(object(), "idx", vector_field="emb", k=7)
-    assert runner.bm25_body("wing lift") == {"size": 7, "_source": False, "query": {"match": {"text": "wing lift"}}}
-    body = runner.sparse_body(SparseVector({"wing": 128.0, "lift": 2.0}))
-    assert body["query"] == {"neural_sparse": {"emb": {"query_tokens": {"wing": 64.0, "lift": 1.0}}}}
+    assert runner.bm25_body("wing lift") == bm25_query("wing lift", field="text", size=7)
+    vector = SparseVector({"wing": 2 * MAX_LINEAR_WEIGHT, "lift": 2.0, "u.s.": 1.0})
+    body = runner.sparse_body(vector)
+    assert body == sparse_query(vector, field="emb", mode="neural_sparse", size=7).body
+    assert body["query"] == {"neural_sparse": {"emb": {"query_tokens": {
+        "wing": MAX_LINEAR_WEIGHT, "lift": 1.0, "u.s.": 0.5}}}}
     seismic = runner.sparse_body({"1996": 1.0}, field="sv", method_parameters={"k": 10, "top_n": 10})
     assert seismic["query"]["neural_sparse"]["sv"]["method_parameters"] == {"k": 10, "top_n": 10}
     core = OpenSearchMethods(object(), "idx", vector_field="emb", query_style="rank_feature")
-    clauses = core.sparse_body(SparseVector({"a.b": 1.0, "c": 2.0}))["query"]["bool"]["should"]
+    with caplog.at_level("WARNING", logger="sparsedoc.plugin.opensearch.latency"):
+        clauses = core.sparse_body(SparseVector({"a.b": 1.0, "c": 2.0}))["query"]["bool"]["should"]
     assert clauses == [{"rank_feature": {"field": "emb.c", "linear": {}, "boost": 2.0}}]
+    assert "a.b" in caplog.text  # a left-out token is said, not silent
     with pytest.raises(ConfigError):
         OpenSearchMethods(object(), "idx", query_style="bogus")
+    with pytest.raises(ConfigError, match="method_parameters"):
+        sparse_query({"a": 1.0}, field="emb", mode="rank_feature", size=7, method_parameters={"k": 7})
 
 
 def test_bench_command_has_help() -> None:

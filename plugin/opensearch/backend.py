@@ -37,6 +37,8 @@ from .client import cluster_version, detect_query_mode, open_client, require_fea
 from .errors import error_reason, redact_url, translate_errors
 from .features import FEATURES_SINCE, features_of
 from .queries import (
+    BM25_B,
+    BM25_K1,
     QUERY_MODES,
     analyzer_query,
     bm25_query,
@@ -91,8 +93,8 @@ class OpenSearchBackend(BackendBase):
         shards: int = 1,
         replicas: int = 0,
         refresh_interval: str = "1s",
-        k1: float = 0.9,
-        b: float = 0.4,
+        k1: float = BM25_K1,
+        b: float = BM25_B,
         chunk_size: int = 500,
         max_retries: int = 5,
         initial_backoff: float = 1.0,

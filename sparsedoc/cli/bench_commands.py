@@ -13,8 +13,9 @@ from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.idf import load_idf
 from sparsedoc.ingest.readers import read_queries
-from sparsedoc.plugin.latency_bench import ROW_HEADERS, OpenSearchMethods, backend_methods, compare_latency
+from sparsedoc.plugin.latency_bench import ROW_HEADERS, backend_methods, compare_latency
 from sparsedoc.plugin.opensearch.errors import redact_url
+from sparsedoc.plugin.opensearch.latency import OpenSearchMethods
 
 from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
 from .options import INPUT_FILE, model_option, out_file_option, top_k_option
