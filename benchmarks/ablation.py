@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.loading import load_tokenizer
@@ -72,7 +73,7 @@ def collection(name: str) -> dict:
 
 
 def lucene(path: Path, entries) -> LuceneBackend:
-    backend = LuceneBackend(path)
+    backend = LuceneBackend(path, jvm=jvm_settings())
     if not (path / ".built").is_file():
         backend.create_index(overwrite=True)
         backend.index(entries)

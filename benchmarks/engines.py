@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.pruning import Pruning
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
@@ -73,11 +74,12 @@ class LuceneSetup:
                  reorder: Reordering | None = None) -> None:
         from sparsedoc.plugin.lucene.backend import LuceneBackend
 
+        self.jvm = jvm = jvm_settings(reordering=reorder is not None)
         self.dataset = dataset
         self.build_seconds: dict[str, float] = {}
         self.backends = {}
         for variant, ratio in [("exact", None), *((f"prune{r}", r) for r in prune_ratios)]:
-            backend = LuceneBackend(root / dataset.name / f"lucene-{variant}")
+            backend = LuceneBackend(root / dataset.name / f"lucene-{variant}", jvm=jvm)
             if not (backend.path.exists() and _safe_count(backend) == dataset.num_documents):
                 backend.create_index(overwrite=True)
                 docs = dataset.documents() if ratio is None else pruned(dataset.documents(), ratio)
@@ -94,13 +96,13 @@ class LuceneSetup:
         if reorder is not None:
             self.backends["exact-bp"] = self._reordered(self.backends["exact"], reorder)
         self.approximate = {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g})": LuceneBackend(
-            exact_path, approximate=t) for t in two_phase or []}
+            exact_path, approximate=t, jvm=jvm) for t in two_phase or []}
         if reorder is not None:
             self.approximate |= {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g}) (BP)": LuceneBackend(
-                self.backends["exact-bp"].path, approximate=t) for t in two_phase or []}
+                self.backends["exact-bp"].path, approximate=t, jvm=jvm) for t in two_phase or []}
         for settings in seismic or []:
             self._seismic_vectors(exact_path, settings)
-            backend = LuceneBackend(exact_path, approximate=settings)
+            backend = LuceneBackend(exact_path, approximate=settings, jvm=jvm)
             start = time.perf_counter()
             backend.search_sparse(dataset.query_vectors[0], 10)  # builds (or loads) the SEISMIC index
             self.build_seconds.setdefault("seismic", time.perf_counter() - start)
@@ -118,12 +120,12 @@ class LuceneSetup:
             exact.close()
             shutil.rmtree(path, ignore_errors=True)
             shutil.copytree(exact.path, path)
-            backend = LuceneBackend(path)
+            backend = LuceneBackend(path, jvm=self.jvm)
             self.build_seconds["bp"] = backend.force_merge(reorder=reorder) or 0.0
             done.write_text(json.dumps(stamp))
             logger.info("lucene %s: BP reordering took %.0f s", self.dataset.name, self.build_seconds["bp"])
             return backend
-        return LuceneBackend(path)
+        return LuceneBackend(path, jvm=self.jvm)
 
     def _seismic_vectors(self, path: Path, settings: Seismic) -> None:
         from sparsedoc.plugin.lucene.seismic import SeismicSidecar

@@ -38,6 +38,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import environment
@@ -55,7 +56,7 @@ def _lucene_factory(root: Path) -> Callable[[], Any]:
 
     def make() -> Any:
         counter[0] += 1
-        backend = LuceneBackend(root / f"idx{counter[0]}")
+        backend = LuceneBackend(root / f"idx{counter[0]}", jvm=jvm_settings())
         backend.create_index(overwrite=True)
         return backend
 

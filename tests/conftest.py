@@ -77,13 +77,15 @@ def engine_unavailable(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def lucene_backend_cls() -> type:
-    """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed)."""
+    """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed) as the CLI starts it,
+    with ``lucene-misc`` for the reordering tests."""
+    from sparsedoc.cli.environment import jvm_settings
     from sparsedoc.encoder.errors import BackendError
-    from sparsedoc.plugin.lucene.jvm import start_jvm
     from sparsedoc.plugin.lucene.backend import LuceneBackend
+    from sparsedoc.plugin.lucene.jvm import start_jvm
 
     try:
-        start_jvm(java_home=os.environ.get("SPARSEDOC_JAVA_HOME"), preferred=[os.environ.get("JAVA_HOME", "")])
+        start_jvm(jvm_settings(reordering=True))
     except BackendError as exc:
         engine_unavailable(f"Lucene unavailable: {exc}")
     return LuceneBackend

@@ -42,7 +42,7 @@ from .index import (
     read_scale,
     write_scale,
 )
-from .jvm import start_jvm
+from .jvm import JvmSettings, start_jvm
 from .quantization import DEFAULT_IMPACT_SCALE
 from .reorder import Reordering, reorder_segment
 from .search import HitReader, QueryBuilder, open_searchers, two_phase_search
@@ -72,6 +72,9 @@ class LuceneBackend(BackendBase):
             ``TwoPhase`` runs on the Lucene index as it is; ``Seismic`` keeps a SEISMIC
             index of the vectors in the same folder (documents must be indexed by a
             backend with this setting; pip extra ``seismic``). ``None``: exact search.
+        jvm: how to start the JVM if it is not running yet (``JvmSettings()``: Java 21+
+            looked up, pyserini's Anserini jar, no ``lucene-misc``); reordering in
+            ``force_merge`` needs ``JvmSettings(reordering=True)``.
 
     Raises:
         ConfigError: a setting is out of range, or ``impact_scale`` differs from the
@@ -95,6 +98,7 @@ class LuceneBackend(BackendBase):
         b: float = 0.4,
         ram_buffer_mb: float = 256.0,
         approximate: TwoPhase | Seismic | None = None,
+        jvm: JvmSettings | None = None,
     ) -> None:
         check_settings(k1=k1, b=b, impact_scale=impact_scale, ram_buffer_mb=ram_buffer_mb)
         self.path = Path(path)
@@ -113,7 +117,7 @@ class LuceneBackend(BackendBase):
         self.approximate = approximate
         self._seismic = SeismicSidecar(self.path, approximate) if isinstance(approximate, Seismic) else None
 
-        start_jvm()
+        start_jvm(jvm)
         self._j = LuceneClasses.get()
         self._lock = threading.RLock()
         self._directory: Any = None

@@ -142,8 +142,12 @@ def open_backend(
     index: str | Path,
     connection: Connection | None = None,
     search: SearchSettings | None = None,
+    *,
+    reordering: bool = False,
 ) -> Backend:
     """Construct the chosen backend; ``index`` is a directory (Lucene) or an index name (OpenSearch).
+
+    ``reordering``: the Lucene JVM gets ``lucene-misc`` for ``force_merge(reorder=...)``.
 
     Raises:
         click.UsageError: an option the chosen backend cannot honour.
@@ -158,10 +162,9 @@ def open_backend(
             raise click.UsageError("--text-field/--vector-field are for --backend opensearch (lucene's are fixed)")
         from sparsedoc.plugin.lucene.backend import LuceneBackend
 
-        from .environment import start_lucene_jvm
+        from .environment import jvm_settings
 
-        start_lucene_jvm()
-        return LuceneBackend(Path(index), approximate=settings)
+        return LuceneBackend(Path(index), approximate=settings, jvm=jvm_settings(reordering=reordering))
     url = connection.require_url()
     if search.approximate == "seismic":
         raise click.UsageError("--approximate seismic is embedded (lucene) only; on OpenSearch 3.3+ use a "

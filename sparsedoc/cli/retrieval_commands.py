@@ -111,7 +111,8 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
         vectors = source
     if reorder and backend != "lucene":
         raise click.UsageError("--reorder is for the lucene backend")
-    with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate)) as engine:
+    with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate),
+                      reordering=reorder) as engine:
         engine.create_index(overwrite=overwrite)
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")

@@ -9,6 +9,7 @@ import click
 from sparsedoc.ingest.readers import read_documents
 
 from .backends import open_backend
+from .environment import jvm_settings
 from .options import INPUT_FILE, MODEL_DIR
 
 
@@ -142,7 +143,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     out = workdir or Path("runs") / f"adapt-{dataset.name if dataset else source.stem}"
     base_model = base_model or fetch_asset("splade-tiny")
     documents = list(dataset.documents() if dataset else read_documents(source))
-    bm25 = LuceneBackend(out / "bm25-bodies")
+    bm25 = LuceneBackend(out / "bm25-bodies", jvm=jvm_settings())
     try:
         if not (out / "bm25-bodies" / ".complete").is_file():
             bm25.create_index(overwrite=True)
