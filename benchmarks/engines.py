@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,16 +25,16 @@ import numpy as np
 from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.pruning import Pruning
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.synthetic import VOCAB_PATH
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import Method
 from sparsedoc.plugin.lucene.reorder import Reordering
 from sparsedoc.plugin.opensearch.client import require_feature
-from sparsedoc.plugin.opensearch.latency import OpenSearchMethods
+from sparsedoc.plugin.opensearch.latency import OpenSearchMethods, slowlog_took_ms
 from sparsedoc.plugin.opensearch.queries import check_vocabulary_size, index_body, token_id_vector, two_phase_pipeline
 
 from .datasets import Dataset
-from .synthetic import VOCAB_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -353,23 +352,6 @@ class OpenSearchSetup:
         finally:
             self.client.indices.put_settings(index=indices, body={threshold: None})
         return out
-
-
-_TOOK = re.compile(r"\[(?P<index>[^\]]+)\]\[\d+\] took\[(?P<value>[\d.]+)(?P<unit>nanos|micros|ms|s|m)\]")
-_UNIT_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
-
-
-def slowlog_took_ms(path: Path, offset: int, index: str) -> list[float]:
-    """The ``took`` (ms) of every search slow log entry of ``index`` written after byte ``offset``."""
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        lines = handle.read().decode("utf-8", errors="replace").splitlines()
-    times = []
-    for line in lines:
-        match = _TOOK.search(line)
-        if match and match["index"] == index:
-            times.append(float(match["value"]) * _UNIT_MS[match["unit"]])
-    return times
 
 
 def _seismic_source(doc: EncodedDocument, ids: dict[str, int]) -> dict[str, Any]:

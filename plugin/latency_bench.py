@@ -185,9 +185,13 @@ def measure_throughput(
     seconds_per_method: float = 10.0,
     slice_seconds: float = 2.0,
 ) -> list[ThroughputStats]:
-    """Run each method with ``clients`` threads for ``seconds_per_method`` in alternating slices."""
+    """Run each method with ``clients`` threads for ``seconds_per_method`` in alternating slices.
+
+    Slices last ``slice_seconds`` (at most ``seconds_per_method``).
+    """
     if clients < 1:
         raise ConfigError(f"clients must be >= 1, got {clients}")
+    slice_seconds = min(slice_seconds, seconds_per_method)
     names = list(methods)
     client_ms: dict[str, list[float]] = {n: [] for n in names}
     server_ms: dict[str, list[float]] = {n: [] for n in names}

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
 from conftest import engine_unavailable
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
 from sparsedoc.plugin.approximate import Seismic, TwoPhase, approximate_settings, split_query
 
 

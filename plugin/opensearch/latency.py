@@ -4,6 +4,7 @@ A *method* (see ``sparsedoc.plugin.latency_bench``) runs query number ``i`` and 
 engine-reported milliseconds. These send searches with opensearch-py directly, so that an
 index, a search pipeline or SEISMIC ``method_parameters`` can be chosen per method; every
 request body is built by ``sparsedoc.plugin.opensearch.queries``, as the backend's are.
+``slowlog_took_ms`` reads finer server times from a node's search slow log.
 
 Example:
     >>> runner = OpenSearchMethods(client, "docs", k=10)  # doctest: +SKIP
@@ -13,7 +14,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
@@ -22,7 +25,7 @@ from sparsedoc.encoder.sparse_vector import SparseVector
 from ..latency_bench import Method
 from .queries import bm25_query, sparse_query
 
-__all__ = ["OpenSearchMethods"]
+__all__ = ["OpenSearchMethods", "slowlog_took_ms"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +114,25 @@ class OpenSearchMethods:
         """The hit ids of one request (for recall against an exact run)."""
         params = {"search_pipeline": pipeline} if pipeline else None
         return [hit["_id"] for hit in self.search(body, index=index, params=params)["hits"]["hits"]]
+
+
+_TOOK = re.compile(r"\[(?P<index>[^\]]+)\]\[\d+\] took\[(?P<value>[\d.]+)(?P<unit>nanos|micros|ms|s|m)\]")
+_UNIT_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def slowlog_took_ms(path: Path, offset: int, index: str) -> list[float]:
+    """The ``took`` (ms) of every search slow log entry of ``index`` written after byte ``offset``.
+
+    With ``index.search.slowlog.threshold.query.warn: 0ms`` OpenSearch logs every query phase
+    with the shard's own timer at µs precision (``took`` in a response is whole ms); units are
+    as ``TimeValue`` prints them (``nanos``, ``micros``, ``ms``, ``s``, ``m``).
+    """
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    times = []
+    for line in lines:
+        match = _TOOK.search(line)
+        if match and match["index"] == index:
+            times.append(float(match["value"]) * _UNIT_MS[match["unit"]])
+    return times
