@@ -70,7 +70,7 @@ class HitReader:
     def score_docs(self, top: Any) -> list[tuple[int, float]]:
         """``TopDocs`` as ``(Lucene doc number, score)`` pairs, crossing JNI as one JSON string.
 
-        Each hit is written ``[doc, score, shardIndex]`` (``lucene_index``'s Jackson mapper),
+        Each hit is written ``[doc, score, shardIndex]`` (``index``'s Jackson mapper),
         its float score as the shortest decimal; rounding that back to float32 (an
         ``array("f")``) recovers the exact score Lucene computed.
         """
