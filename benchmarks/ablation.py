@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.loading import load_tokenizer
@@ -39,7 +40,7 @@ from sparsedoc.encoder.training.teachers import make_teacher
 from sparsedoc.encoder.training.trainer import train_from_config
 from sparsedoc.ingest.adaptation import body_documents, labelled_examples, pseudo_query_examples
 from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 from .datasets import SHARED_DATA
 
@@ -72,7 +73,7 @@ def collection(name: str) -> dict:
 
 
 def lucene(path: Path, entries) -> LuceneBackend:
-    backend = LuceneBackend(path)
+    backend = LuceneBackend(path, jvm=jvm_settings())
     if not (path / ".built").is_file():
         backend.create_index(overwrite=True)
         backend.index(entries)

@@ -5,7 +5,7 @@ Run from the repository root::
     python -m benchmarks.cluster                      # 20,000 synthetic documents, 300 queries
     python -m benchmarks.cluster --docs 50000 --heap 1g
 
-Each setup starts local nodes on 127.0.0.1 (plugin/local_cluster.py), creates an index with
+Each setup starts local nodes on 127.0.0.1 (plugin/opensearch/node/cluster.py), creates an index with
 3 primaries (1 replica on 3 nodes, none on 1 node), bulk-writes the same random sparse
 documents, then runs the same ``neural_sparse`` queries one at a time (client wall time). All
 nodes share this machine's cores, so 3 nodes measure replication and coordination overhead
@@ -29,8 +29,8 @@ from sparsedoc.cli.tables import format_table
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import environment
-from sparsedoc.plugin.local_cluster import LocalOpenSearchCluster
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.node.cluster import LocalOpenSearchCluster
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster.json"
 VOCAB = [f"t{i}" for i in range(5000)]

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.synthetic import VOCAB_PATH, SyntheticConfig, SyntheticCorpus, load_vocabulary
 from sparsedoc.ingest.vectors_file import append_encoded, read_encoded
 from sparsedoc.plugin.base import EncodedDocument
 
-from .synthetic import VOCAB_PATH, SyntheticConfig, SyntheticCorpus, load_vocabulary
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,17 +22,19 @@ from typing import Any
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.pruning import Pruning
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.synthetic import VOCAB_PATH
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.latency_bench import Method, OpenSearchMethods
-from sparsedoc.plugin.lucene_reorder import Reordering
-from sparsedoc.plugin.opensearch_client import require_feature
-from sparsedoc.plugin.opensearch_queries import check_vocabulary_size, token_id_vector
+from sparsedoc.plugin.latency_bench import Method
+from sparsedoc.plugin.lucene.reorder import Reordering
+from sparsedoc.plugin.opensearch.client import require_feature
+from sparsedoc.plugin.opensearch.latency import OpenSearchMethods, slowlog_took_ms
+from sparsedoc.plugin.opensearch.queries import check_vocabulary_size, index_body, token_id_vector, two_phase_pipeline
 
 from .datasets import Dataset
-from .synthetic import VOCAB_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class LuceneSetup:
     """The Lucene indexes of one dataset and the methods over them.
 
     Every index is force-merged to one segment (as the OpenSearch indexes are). The exact
-    index also holds the SEISMIC vectors (``sparsedoc.plugin.seismic_index``); its SEISMIC
+    index also holds the SEISMIC vectors (``sparsedoc.plugin.lucene.seismic``); its SEISMIC
     index is built on the first SEISMIC search, timed as ``build_seconds["seismic"]``.
     With ``reorder``, a copy of the exact index is BP-reordered (``lucene-exact-bp``): BM25,
     exact sparse and two-phase also run on it, named ``... (BP)``.
@@ -70,13 +71,14 @@ class LuceneSetup:
     def __init__(self, dataset: Dataset, root: Path, prune_ratios: list[float], *,
                  seismic: list[Seismic] | None = None, two_phase: list[TwoPhase] | None = None,
                  reorder: Reordering | None = None) -> None:
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
+        self.jvm = jvm = jvm_settings(reordering=reorder is not None)
         self.dataset = dataset
         self.build_seconds: dict[str, float] = {}
         self.backends = {}
         for variant, ratio in [("exact", None), *((f"prune{r}", r) for r in prune_ratios)]:
-            backend = LuceneBackend(root / dataset.name / f"lucene-{variant}")
+            backend = LuceneBackend(root / dataset.name / f"lucene-{variant}", jvm=jvm)
             if not (backend.path.exists() and _safe_count(backend) == dataset.num_documents):
                 backend.create_index(overwrite=True)
                 docs = dataset.documents() if ratio is None else pruned(dataset.documents(), ratio)
@@ -93,13 +95,13 @@ class LuceneSetup:
         if reorder is not None:
             self.backends["exact-bp"] = self._reordered(self.backends["exact"], reorder)
         self.approximate = {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g})": LuceneBackend(
-            exact_path, approximate=t) for t in two_phase or []}
+            exact_path, approximate=t, jvm=jvm) for t in two_phase or []}
         if reorder is not None:
             self.approximate |= {f"two-phase ({t.prune_ratio}, x{t.expansion_rate:g}) (BP)": LuceneBackend(
-                self.backends["exact-bp"].path, approximate=t) for t in two_phase or []}
+                self.backends["exact-bp"].path, approximate=t, jvm=jvm) for t in two_phase or []}
         for settings in seismic or []:
             self._seismic_vectors(exact_path, settings)
-            backend = LuceneBackend(exact_path, approximate=settings)
+            backend = LuceneBackend(exact_path, approximate=settings, jvm=jvm)
             start = time.perf_counter()
             backend.search_sparse(dataset.query_vectors[0], 10)  # builds (or loads) the SEISMIC index
             self.build_seconds.setdefault("seismic", time.perf_counter() - start)
@@ -108,7 +110,7 @@ class LuceneSetup:
 
     def _reordered(self, exact: Any, reorder: Reordering) -> Any:
         """A BP-reordered copy of the exact index (made once; reordering timed as ``build_seconds["bp"]``)."""
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
         path = exact.path.with_name(f"{exact.path.name}-bp")
         done = path / "bp.json"
@@ -117,15 +119,15 @@ class LuceneSetup:
             exact.close()
             shutil.rmtree(path, ignore_errors=True)
             shutil.copytree(exact.path, path)
-            backend = LuceneBackend(path)
+            backend = LuceneBackend(path, jvm=self.jvm)
             self.build_seconds["bp"] = backend.force_merge(reorder=reorder) or 0.0
             done.write_text(json.dumps(stamp))
             logger.info("lucene %s: BP reordering took %.0f s", self.dataset.name, self.build_seconds["bp"])
             return backend
-        return LuceneBackend(path)
+        return LuceneBackend(path, jvm=self.jvm)
 
     def _seismic_vectors(self, path: Path, settings: Seismic) -> None:
-        from sparsedoc.plugin.seismic_index import SeismicSidecar
+        from sparsedoc.plugin.lucene.seismic import SeismicSidecar
 
         sidecar = SeismicSidecar(path, settings)
         if sidecar.vectors_path.is_file() and _lines(sidecar.vectors_path) == self.dataset.num_documents:
@@ -242,11 +244,8 @@ class OpenSearchSetup:
             self._build(self.seismic_index, _seismic_body(dataset.num_documents, seismic_build), (
                 _seismic_source(d, ids) for d in dataset.documents()), "seismic")
             self.token_ids = ids
-        client.transport.perform_request("PUT", f"/_search/pipeline/{TWO_PHASE_PIPELINE}", body={
-            "request_processors": [{"neural_sparse_two_phase_processor": {
-                "enabled": True,
-                "two_phase_parameter": {"prune_type": "max_ratio", "prune_ratio": 0.4,
-                                        "expansion_rate": 5.0, "max_window_size": 10000}}}]})
+        client.transport.perform_request("PUT", f"/_search/pipeline/{TWO_PHASE_PIPELINE}", body=two_phase_pipeline(
+            prune_ratio=0.4, expansion_rate=5.0, max_window_size=10000))
 
     def _build(self, index: str, body: dict[str, Any], sources: Iterable[dict[str, Any]], variant: str) -> None:
         from opensearchpy import helpers
@@ -355,23 +354,6 @@ class OpenSearchSetup:
         return out
 
 
-_TOOK = re.compile(r"\[(?P<index>[^\]]+)\]\[\d+\] took\[(?P<value>[\d.]+)(?P<unit>nanos|micros|ms|s|m)\]")
-_UNIT_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
-
-
-def slowlog_took_ms(path: Path, offset: int, index: str) -> list[float]:
-    """The ``took`` (ms) of every search slow log entry of ``index`` written after byte ``offset``."""
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        lines = handle.read().decode("utf-8", errors="replace").splitlines()
-    times = []
-    for line in lines:
-        match = _TOOK.search(line)
-        if match and match["index"] == index:
-            times.append(float(match["value"]) * _UNIT_MS[match["unit"]])
-    return times
-
-
 def _seismic_source(doc: EncodedDocument, ids: dict[str, int]) -> dict[str, Any]:
     """A SEISMIC document keyed by token ids; an empty vector leaves the field out (an empty one is refused)."""
     vector = token_id_vector(doc.vector, ids)
@@ -379,12 +361,8 @@ def _seismic_source(doc: EncodedDocument, ids: dict[str, int]) -> dict[str, Any]
 
 
 def _rank_features_body() -> dict[str, Any]:
-    return {
-        "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"},
-                     "similarity": {"default": {"type": "BM25", "k1": 0.9, "b": 0.4}}},
-        "mappings": {"dynamic": "strict", "properties": {
-            "sparse": {"type": "rank_features"}, "text": {"type": "text", "analyzer": "english"}}},
-    }
+    """The backend's index body (``rank_features`` + English text, default BM25), one shard, refresh off for the load."""
+    return index_body(vector_field="sparse", text_field="text", shards=1, replicas=0, refresh_interval="-1")
 
 
 def _seismic_body(documents: int, tuned: Seismic | None) -> dict[str, Any]:

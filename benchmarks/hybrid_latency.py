@@ -22,13 +22,14 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.ingest.evaluation import BM25, METHODS, compare_methods
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 from .datasets import SHARED_DATA, write_result
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     queries, qrels = dataset.judged_queries("test")
     load_before = os.getloadavg()
     passes = []
-    with LuceneBackend(workspace.root / "index") as backend:
+    with LuceneBackend(workspace.root / "index", jvm=jvm_settings()) as backend:
         for _ in range(args.passes):
             results = compare_methods(backend, encoder, queries, qrels, k=args.k)
             passes.append({r.name: {"latency": r.latency, "ratio_to_bm25": r.latency_ratio_to_bm25} for r in results})

@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.encoder.assets import fetch_asset
@@ -27,7 +28,7 @@ from sparsedoc.ingest.evaluation import prepare_dataset
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import Fusion
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MEASURES = ("nDCG@10", "R@100", "RR@10")
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace(args.workdir)
     queries, qrels = dataset.judged_queries(args.split)
     rows: list[dict[str, object]] = []
-    with LuceneBackend(workspace.root / "index") as backend:
+    with LuceneBackend(workspace.root / "index", jvm=jvm_settings()) as backend:
         encoder, _, _ = prepare_dataset(dataset, backend, workspace, model_dir=model,
                                      document_encoder=lambda: build_document_encoder(model, ENCODER),
                                      encoder_settings=encoder_settings(ENCODER), show_progress=True)

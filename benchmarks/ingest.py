@@ -38,6 +38,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.base import EncodedDocument
 from sparsedoc.plugin.latency_bench import environment
@@ -49,13 +50,13 @@ logger = logging.getLogger("benchmarks.ingest")
 
 
 def _lucene_factory(root: Path) -> Callable[[], Any]:
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     counter = [0]
 
     def make() -> Any:
         counter[0] += 1
-        backend = LuceneBackend(root / f"idx{counter[0]}")
+        backend = LuceneBackend(root / f"idx{counter[0]}", jvm=jvm_settings())
         backend.create_index(overwrite=True)
         return backend
 
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sparsedoc-ingest-bench-"))
     engines: dict[str, Callable[[], Any]] = {"lucene": _lucene_factory(work)}
     if args.url:
-        from sparsedoc.plugin.opensearch_client import open_client
+        from sparsedoc.plugin.opensearch.client import open_client
 
         client = open_client(args.url, timeout=300)
         engines["opensearch"] = lambda: _BulkBackend(client, "nsb-ingest")

@@ -14,7 +14,7 @@ same engine; OpenSearch methods also get server-side times from the profile API.
 ``<results>/latency.json`` (``run-latency-<corpora>-<engines>.json`` for other choices),
 ``<results>/latency-<corpus>-<engine>.json`` and ``<results>/tradeoff-<corpus>.png``
 (``benchmarks/results/``); data and indexes go to ``<out>`` (``runs/bench/``); prints tables. OpenSearch runs on a local node this
-script starts on 127.0.0.1:<port> (``sparsedoc.plugin.local_node``) and stops at the end,
+script starts on 127.0.0.1:<port> (``sparsedoc.plugin.opensearch.node.local``) and stops at the end,
 or on ``--url`` (nothing is started or stopped then).
 """
 
@@ -35,7 +35,7 @@ from sparsedoc.plugin.latency_bench import ROW_HEADERS, LatencyComparison, compa
 from sparsedoc.cli.logs import setup_logging
 
 from sparsedoc.plugin.approximate import Seismic, TwoPhase
-from sparsedoc.plugin.lucene_reorder import Reordering
+from sparsedoc.plugin.lucene.reorder import Reordering
 
 from .datasets import SYNTHETIC_SIZES, Dataset, cranfield_dataset, synthetic_dataset
 from .engines import LuceneSetup, OpenSearchSetup, Top10
@@ -225,11 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     try:
         if "opensearch" in engines:
-            from sparsedoc.plugin.opensearch_client import open_client
+            from sparsedoc.plugin.opensearch.client import open_client
 
             url = args.url
             if not url:
-                from sparsedoc.plugin.local_node import LocalOpenSearchNode
+                from sparsedoc.plugin.opensearch.node.local import LocalOpenSearchNode
 
                 node = LocalOpenSearchNode(port=args.port, heap=args.heap, data_dir=args.node_data)
                 url = node.start(timeout=300)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.latency_bench import environment
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     results: dict[str, Any] = {}
     for corpus in [c for c in args.corpora.split(",") if c]:
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             path = args.out / "indexes" / dataset.name / variant
             if not path.is_dir():
                 continue
-            with LuceneBackend(path) as backend:
+            with LuceneBackend(path, jvm=jvm_settings()) as backend:
                 results[f"{corpus} {variant}"] = profile_index(backend, texts, vectors, args.rounds)
         keys = list(next(iter(results.values()))["sparse"])
         print(f"\n== {corpus}: {len(texts)} queries, medians over queries (thread CPU ms; counts per query)")

@@ -23,8 +23,8 @@ from typing import Any
 from sparsedoc.cli.logs import setup_logging
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.latency_bench import environment
-from sparsedoc.plugin.local_node import LocalOpenSearchNode
-from sparsedoc.plugin.opensearch_client import open_client
+from sparsedoc.plugin.opensearch.node.local import LocalOpenSearchNode
+from sparsedoc.plugin.opensearch.client import open_client
 
 from .datasets import write_result
 from .engines import OpenSearchSetup

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.plugin.latency_bench import environment
 
@@ -55,9 +56,9 @@ def _cpu(search: Any, count: int, rounds: int = 2) -> tuple[list[list[str]], flo
 
 
 def _bm25_cpu(dataset: Any, out: Path, texts: list[str]) -> tuple[float, float]:
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
-    with LuceneBackend(out / "indexes" / dataset.name / "lucene-exact") as backend:
+    with LuceneBackend(out / "indexes" / dataset.name / "lucene-exact", jvm=jvm_settings()) as backend:
         _, p50, p99 = _cpu(lambda i: backend.search_bm25(texts[i], 10).doc_ids, len(texts), rounds=3)
     return p50, p99
 

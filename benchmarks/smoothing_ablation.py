@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.cli.options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
 from sparsedoc.cli.tables import format_table
 from sparsedoc.encoder.assets import fetch_asset
@@ -28,7 +29,7 @@ from sparsedoc.ingest.index_build import SmoothingPlan
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.smoothing import Smoothing
 from sparsedoc.ingest.workspace import Workspace
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 
 RESULTS = Path(__file__).resolve().parent / "results" / "smoothing_ablation.json"
 SETTINGS = (
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         for smoothing in SETTINGS:
             plan = SmoothingPlan(smoothing, dense, workspace.embeddings_dir(dense)) if smoothing.enabled else None
             started = time.perf_counter()
-            with LuceneBackend(workspace.root / workspace.index_name(smoothing)) as backend:
+            with LuceneBackend(workspace.root / workspace.index_name(smoothing), jvm=jvm_settings()) as backend:
                 report = evaluate_beir(
                     dataset, backend, workspace, model_dir=model,
                     document_encoder=lambda: build_document_encoder(model, DEFAULT_ENCODER_OPTIONS),

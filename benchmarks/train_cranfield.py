@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
@@ -30,7 +31,7 @@ from sparsedoc.encoder.training.pseudo_queries import document_body
 from sparsedoc.ingest.readers import read_documents, read_qrels, read_queries
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.lucene_backend import LuceneBackend
+from sparsedoc.plugin.lucene.backend import LuceneBackend
 from sparsedoc.cli.logs import setup_logging
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cranfield"
@@ -39,7 +40,7 @@ RECIPE = Path(__file__).resolve().parents[1] / "encoder" / "training" / "recipes
 
 def lucene_bm25(texts: dict[str, str], path: Path) -> LuceneBackend:
     """A Lucene index of ``texts`` (no vectors) for BM25: Anserini's analyzer, k1 0.9, b 0.4."""
-    backend = LuceneBackend(path)
+    backend = LuceneBackend(path, jvm=jvm_settings())
     backend.create_index(overwrite=True)
     backend.index(EncodedDocument(doc_id, text, SparseVector()) for doc_id, text in texts.items())
     return backend

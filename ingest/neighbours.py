@@ -6,7 +6,7 @@ Three ways, one result type (``Neighbours``):
   ``EXACT_LIMIT`` documents, about 80 s for 100k documents of 384 dimensions on 2 cores).
 - ``hnsw_neighbours``: faiss' HNSW graph (``pip install 'sparsedoc[smoothing]'``) above that.
 - a k-NN index in OpenSearch for corpora beyond one machine: any object with the
-  ``NeighbourSearcher`` shape (``sparsedoc.plugin.opensearch_knn.OpenSearchKnn``).
+  ``NeighbourSearcher`` shape (``sparsedoc.plugin.opensearch.knn.OpenSearchKnn``).
 
 A document is never its own neighbour: ``exclude`` names, per query row, the corpus row to skip.
 """

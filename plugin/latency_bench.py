@@ -12,8 +12,10 @@ one run:
   load from other processes hits both alike. Reports QPS and client percentiles.
 
 A *method* is any ``Callable[[int], float | None]`` that runs query number ``i`` and
-returns the engine-reported milliseconds (anything else, e.g. ``None``, means "not reported"). ``backend_methods`` wraps any
-``Backend`` (its ``SearchResult.took_ms``); ``OpenSearchMethods`` sends raw requests with opensearch-py to read ``took``.
+returns the engine-reported milliseconds (anything else, e.g. ``None``, means "not reported").
+``backend_methods`` wraps any ``Backend`` (its ``SearchResult.took_ms``);
+``sparsedoc.plugin.opensearch.latency.OpenSearchMethods`` sends raw OpenSearch requests (an
+index, pipeline or SEISMIC parameters per method) and reads ``took``.
 Every measurement is bounded by both a request count and a time limit.
 
 Example:
@@ -36,12 +38,13 @@ import numpy as np
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.metrics import time_interleaved
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.base import Backend
+
+from .base import Backend
 
 __all__ = [
     "LatencyComparison",
     "LatencyStats",
-    "OpenSearchMethods",
+    "Method",
     "ThroughputStats",
     "backend_methods",
     "compare_latency",
@@ -182,9 +185,13 @@ def measure_throughput(
     seconds_per_method: float = 10.0,
     slice_seconds: float = 2.0,
 ) -> list[ThroughputStats]:
-    """Run each method with ``clients`` threads for ``seconds_per_method`` in alternating slices."""
+    """Run each method with ``clients`` threads for ``seconds_per_method`` in alternating slices.
+
+    Slices last ``slice_seconds`` (at most ``seconds_per_method``).
+    """
     if clients < 1:
         raise ConfigError(f"clients must be >= 1, got {clients}")
+    slice_seconds = min(slice_seconds, seconds_per_method)
     names = list(methods)
     client_ms: dict[str, list[float]] = {n: [] for n in names}
     server_ms: dict[str, list[float]] = {n: [] for n in names}
@@ -280,92 +287,3 @@ def backend_methods(
         return backend.search_bm25(texts[i], k).took_ms
 
     return {"BM25": bm25, sparse_name: sparse}
-
-
-class OpenSearchMethods:
-    """Raw OpenSearch requests (opensearch-py) that return the server's ``took``.
-
-    Args:
-        client: an ``opensearchpy.OpenSearch`` client.
-        index: index name.
-        text_field: the BM25 text field.
-        vector_field: the ``rank_features`` (or ``sparse_vector``) field.
-        k: hits per request.
-        query_style: ``"neural_sparse"`` (neural-search plugin) or ``"rank_feature"``
-            (core OpenSearch, a bool of linear ``rank_feature`` clauses).
-
-    Each call returns a ``Method``; its requests ask for no ``_source`` (ids only).
-    """
-
-    QUERY_STYLES = ("neural_sparse", "rank_feature")
-
-    def __init__(self, client: Any, index: str, *, text_field: str = "text", vector_field: str = "sparse",
-                 k: int = 100, query_style: str = "neural_sparse") -> None:
-        if query_style not in self.QUERY_STYLES:
-            raise ConfigError(f"query_style must be one of {self.QUERY_STYLES}, got {query_style!r}")
-        if k < 1:
-            raise ConfigError(f"k must be >= 1, got {k}")
-        self.client, self.index, self.k = client, index, k
-        self.text_field, self.vector_field, self.query_style = text_field, vector_field, query_style
-
-    def search(self, body: dict[str, Any], *, index: str | None = None, params: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
-        """Send one search and return the response (raises ``BackendError`` on failure)."""
-        try:
-            return self.client.search(index=index or self.index, body=body, params=params or {})
-        except Exception as exc:  # opensearch-py raises several unrelated types
-            raise BackendError(f"search on {index or self.index} failed: {exc}") from exc
-
-    def bm25_body(self, text: str) -> dict[str, Any]:
-        """``match`` query on the text field."""
-        return {"size": self.k, "_source": False, "query": {"match": {self.text_field: text}}}
-
-    def sparse_body(self, vector: SparseVector | Mapping[str, float], *, field: str | None = None,
-                    method_parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Dot-product query for ``vector`` (weights scaled into Lucene's (0, 64] if needed)."""
-        target = field or self.vector_field
-        top = max(vector.values(), default=0.0)
-        scale = 64.0 / top if top > 64.0 else 1.0
-        tokens = {t: w * scale for t, w in vector.items()}
-        if not tokens:
-            query: dict[str, Any] = {"match_none": {}}
-        elif self.query_style == "neural_sparse" or method_parameters is not None:
-            inner: dict[str, Any] = {"query_tokens": tokens}
-            if method_parameters is not None:
-                inner["method_parameters"] = dict(method_parameters)
-            query = {"neural_sparse": {target: inner}}
-        else:
-            query = {"bool": {"should": [
-                {"rank_feature": {"field": f"{target}.{t}", "linear": {}, "boost": w}}
-                for t, w in tokens.items() if "." not in t
-            ]}}
-        return {"size": self.k, "_source": False, "query": query}
-
-    def bm25(self, texts: Sequence[str]) -> Method:
-        """A method running BM25 for ``texts[i]``."""
-        bodies = [self.bm25_body(t) for t in texts]
-        return lambda i: float(self.search(bodies[i])["took"])
-
-    def sparse(self, vectors: Sequence[SparseVector] | Callable[[int], SparseVector], *,
-               index: str | None = None, field: str | None = None, pipeline: str | None = None,
-               method_parameters: Mapping[str, Any] | None = None) -> Method:
-        """A method running the sparse query ``i``; optionally through a search pipeline.
-
-        With precomputed ``vectors`` the bodies are built once; with an encoding function
-        each call encodes (tokenise + IDF), so that cost is part of the latency.
-        """
-        params = {"search_pipeline": pipeline} if pipeline else None
-
-        def body(vector: SparseVector) -> dict[str, Any]:
-            return self.sparse_body(vector, field=field, method_parameters=method_parameters)
-
-        if callable(vectors):
-            encode = vectors
-            return lambda i: float(self.search(body(encode(i)), index=index, params=params)["took"])
-        bodies = [body(v) for v in vectors]
-        return lambda i: float(self.search(bodies[i], index=index, params=params)["took"])
-
-    def ids(self, body: dict[str, Any], *, index: str | None = None, pipeline: str | None = None) -> list[str]:
-        """The hit ids of one request (for recall against an exact run)."""
-        params = {"search_pipeline": pipeline} if pipeline else None
-        return [hit["_id"] for hit in self.search(body, index=index, params=params)["hits"]["hits"]]

@@ -32,12 +32,24 @@ def splade_tiny_dir() -> Path:
     return fetch_asset("splade-tiny")
 
 
+def _cached_bert_vocabulary() -> Path | None:
+    """The folder of bert-base-uncased's vocab.txt and tokenizer.json, if the all-MiniLM-L6-v2 asset is cached."""
+    from sparsedoc.ingest.synthetic import VOCAB_PATH
+
+    folder = VOCAB_PATH.parent
+    return folder if VOCAB_PATH.is_file() and (folder / "tokenizer.json").is_file() else None
+
+
 @pytest.fixture(scope="session")
-def bert_tokenizer(minilm_dir: Path):  # noqa: ANN201
-    """The real bert-base-uncased tokenizer."""
+def bert_tokenizer(request: pytest.FixtureRequest):  # noqa: ANN201
+    """The real bert-base-uncased tokenizer, loaded offline from the shared vocabulary files.
+
+    Unit tier when they are cached locally; otherwise the tests using it are marked ``model``
+    (``pytest_collection_modifyitems``) and the asset is fetched.
+    """
     from sparsedoc.encoder.loading import load_tokenizer
 
-    return load_tokenizer(minilm_dir)
+    return load_tokenizer(_cached_bert_vocabulary() or request.getfixturevalue("minilm_dir"))
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +89,15 @@ def engine_unavailable(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def lucene_backend_cls() -> type:
-    """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed)."""
+    """The embedded Lucene backend class, with the JVM started (Java 21+ and Anserini needed) as the CLI starts it,
+    with ``lucene-misc`` for the reordering tests."""
+    from sparsedoc.cli.environment import jvm_settings
     from sparsedoc.encoder.errors import BackendError
-    from sparsedoc.plugin.jvm import start_jvm
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
+    from sparsedoc.plugin.lucene.jvm import start_jvm
 
     try:
-        start_jvm(java_home=os.environ.get("SPARSEDOC_JAVA_HOME"), preferred=[os.environ.get("JAVA_HOME", "")])
+        start_jvm(jvm_settings(reordering=True))
     except BackendError as exc:
         engine_unavailable(f"Lucene unavailable: {exc}")
     return LuceneBackend
@@ -176,7 +190,7 @@ def opensearch_url(opensearch_nodes: NodePool) -> Iterator[str]:
     if _docker_answers() and not os.environ.get("SPARSEDOC_BASE_IMAGE"):  # the official image, if it can be pulled
         from testcontainers.opensearch import OpenSearchContainer
 
-        from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
+        from sparsedoc.plugin.opensearch.node.release import DEFAULT_VERSION
 
         with OpenSearchContainer(f"opensearchproject/opensearch:{DEFAULT_VERSION}") as container:
             config = container.get_config()
@@ -208,6 +222,15 @@ def secured_opensearch(opensearch_nodes: NodePool) -> SecuredCluster:
 
 
 _CONTAINER_SHARED: list[Path] = []  # the session's temporary folder, when nodes run in containers
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need bert's vocabulary join the ``model`` tier when it is not cached (they would download it)."""
+    if _cached_bert_vocabulary() is None:
+        for item in items:
+            if "bert_tokenizer" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.model)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.errors import LocalNodeError
-from sparsedoc.plugin.local_node import LocalOpenSearchNode
+from sparsedoc.plugin.opensearch.node.local import LocalOpenSearchNode
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

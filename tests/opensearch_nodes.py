@@ -1,7 +1,7 @@
 """Real OpenSearch nodes for the tests, started once per session and version, stopped at the end.
 
 ``OPENSEARCH_VERSIONS`` is the version matrix. ``NodePool.node(version)`` starts a local
-node (plugin/local_node.py) on first use; ``secured`` gives a 2.19.1 node with TLS, an admin
+node (plugin/opensearch/node/local.py) on first use; ``secured`` gives a 2.19.1 node with TLS, an admin
 and a least-privilege application user, with passwords made for this session. What a version
 lacks is recorded with ``record_gap`` and printed in the test report.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sparsedoc.plugin.local_node import LocalOpenSearchNode
-from sparsedoc.plugin.opensearch_security import User
+from sparsedoc.plugin.opensearch.node.local import LocalOpenSearchNode
+from sparsedoc.plugin.opensearch.node.security import User
 
 OPENSEARCH_VERSIONS = ("3.6.0", "2.19.1")
 SECURED_VERSION = "2.19.1"

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
 from conftest import engine_unavailable
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
+from sparsedoc.ingest.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
 from sparsedoc.plugin.approximate import Seismic, TwoPhase, approximate_settings, split_query
 
 
@@ -126,7 +126,7 @@ def test_two_phase_and_exact_on_a_bp_reordered_copy(lucene_backend_cls: type, in
     """BP reordering renumbers documents only: exact and two-phase answer exactly as on the plain index."""
     import shutil
 
-    from sparsedoc.plugin.lucene_reorder import Reordering
+    from sparsedoc.plugin.lucene.reorder import Reordering
 
     copy = tmp_path / "bp"
     shutil.copytree(index_dir, copy)

@@ -28,7 +28,7 @@ def new_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fact
         if request.param == "lucene":
             backend = request.getfixturevalue("lucene_backend_cls")(tmp_path / f"idx{len(made)}")
         else:
-            from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+            from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
             url = request.getfixturevalue("opensearch_url")
             backend = OpenSearchBackend(url, f"contract-{uuid.uuid4().hex[:10]}")

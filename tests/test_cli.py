@@ -137,7 +137,7 @@ def test_search_options_reach_opensearch(opensearch_url: str, tmp_path: Path, mi
 
     from sparsedoc.encoder.sparse_vector import SparseVector
     from sparsedoc.plugin.base import EncodedDocument
-    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+    from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
     index = f"cli-fields-{uuid.uuid4().hex[:8]}"
     backend = OpenSearchBackend(opensearch_url, index, text_field="body", vector_field="emb")

@@ -15,7 +15,7 @@ from opensearch_nodes import OPENSEARCH_VERSIONS
 
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

@@ -21,8 +21,8 @@ from opensearch_nodes import SECURED_VERSION, new_password
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
-from sparsedoc.plugin.opensearch_client import open_client
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.client import open_client
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

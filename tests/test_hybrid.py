@@ -12,7 +12,7 @@ from sparse_corpus import WORDS, random_corpus, random_queries
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.plugin.base import EncodedDocument, SearchResult
 from sparsedoc.plugin.fusion import Fusion
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

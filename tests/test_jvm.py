@@ -1,17 +1,20 @@
-"""Java runtime and Anserini jar lookup, on fake Java homes (no JVM is started)."""
+"""Java runtime and Anserini jar lookup on fake Java homes, JVM options, and one real JVM start in a subprocess."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import types
 from pathlib import Path
 
 import pytest
+from conftest import engine_unavailable
 
 from sparsedoc.encoder.errors import BackendError
-from sparsedoc.plugin import jvm
-from sparsedoc.plugin.java_runtime import find_java_runtime
+from sparsedoc.plugin.java.runtime import JavaRuntime, find_java_runtime
+from sparsedoc.plugin.lucene import jvm
 
 
 def _fake_home(root: Path, name: str, version: str, modules: str = "java.base jdk.incubator.vector") -> Path:
@@ -94,8 +97,50 @@ def test_jar_found_in_pyserini_without_importing_it(monkeypatch: pytest.MonkeyPa
 
 def test_importing_the_backend_starts_nothing() -> None:
     code = (
-        "import sys, sparsedoc.plugin.lucene_backend, sparsedoc.plugin.jvm\n"
+        "import sys, sparsedoc.plugin.lucene.backend, sparsedoc.plugin.lucene.jvm\n"
         "assert 'jnius' not in sys.modules, 'jnius imported'\n"
         "assert not [m for m in sys.modules if m.startswith('pyserini')], 'pyserini imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _runtime(version: int) -> JavaRuntime:
+    return JavaRuntime(Path("/opt/java"), version, has_vector_module=True, source="test")
+
+
+def test_jvm_options_follow_lucenes_java_range() -> None:
+    on_21 = jvm.jvm_options(_runtime(21), "2g")
+    assert "--add-modules=jdk.incubator.vector" in on_21 and "-Xmx2g" in on_21
+    assert not [o for o in on_21 if "enableMemorySegments" in o]  # Lucene 9.9 maps files with MemorySegments on 21
+    on_25 = jvm.jvm_options(_runtime(25))
+    assert "-Dorg.apache.lucene.store.MMapDirectory.enableMemorySegments=false" in on_25
+    assert not [o for o in on_25 if "incubator" in o or o.startswith("-Xmx")]  # Lucene 9.9 has no Vector API for 25
+
+
+@pytest.mark.engine
+def test_jvm_starts_quietly_and_leaves_the_environment_alone(tmp_path: Path) -> None:
+    """A real JVM in a fresh process: no warning on stderr, JAVA_HOME as it was, no lucene-misc download."""
+    try:
+        find_java_runtime(jvm.MIN_JAVA_VERSION)
+    except BackendError as exc:
+        engine_unavailable(f"Lucene unavailable: {exc}")
+    code = (
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
+        "from sparsedoc.encoder.sparse_vector import SparseVector\n"
+        "from sparsedoc.plugin.base import EncodedDocument\n"
+        "from sparsedoc.plugin.lucene.backend import LuceneBackend\n"
+        "from sparsedoc.plugin.lucene.jvm import JvmSettings\n"
+        "root = Path(sys.argv[1])\n"
+        "with LuceneBackend(root / 'idx', jvm=JvmSettings(cache_dir=root / 'cache')) as backend:\n"
+        "    backend.index([EncodedDocument('d1', 'wing lift', SparseVector({'wing': 1.0}))])\n"
+        "    hits = backend.search_sparse(SparseVector({'wing': 1.0}), 3).hits\n"
+        "print(json.dumps({'hits': [h.doc_id for h in hits], 'JAVA_HOME': os.environ.get('JAVA_HOME')}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"hits": ["d1"], "JAVA_HOME": None}
+    assert done.stderr == ""  # neither MMapDirectory's "update Apache Lucene" nor the incubator-module warning
+    assert not (tmp_path / "cache").exists()  # lucene-misc is fetched only with JvmSettings(reordering=True)

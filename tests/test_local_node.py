@@ -1,4 +1,4 @@
-"""Engine tests: a real official OpenSearch node started natively by plugin/local_node.py."""
+"""Engine tests: a real official OpenSearch node started natively by plugin/opensearch/node/local.py."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from conftest import FAST_START, engine_unavailable, free_port
 
 from sparsedoc.encoder.errors import LocalNodeError
-from sparsedoc.plugin import local_node
-from sparsedoc.plugin.node_process import pid_alive, port_free
-from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION
+from sparsedoc.plugin.opensearch.node import local as ln
+from sparsedoc.plugin.opensearch.node.process import pid_alive, port_free
+from sparsedoc.plugin.opensearch.node.release import DEFAULT_VERSION
 
 pytestmark = pytest.mark.engine
 
@@ -28,9 +28,6 @@ DOCS: dict[str, dict[str, float]] = {
     "3": {"world": 1.9, "sparse": 0.123, "retrieval": 0.5},
 }
 QUERY: dict[str, float] = {"hello": 6.69, "world": 1.25, "retrieval": 0.5}
-
-
-ln = local_node
 
 
 def _req(url: str, method: str = "GET", body: Any = None) -> Any:

@@ -14,7 +14,7 @@ from sparse_corpus import N_DOCS, ODD, VOCAB, random_corpus
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument, Hit
-from sparsedoc.plugin.quantization import quantize_weight
+from sparsedoc.plugin.lucene.quantization import quantize_weight
 
 pytestmark = pytest.mark.engine
 
@@ -240,7 +240,7 @@ def test_hit_ids_stay_right_when_a_merge_renumbers_documents(lucene_backend_cls:
 def test_bp_reordering_keeps_rankings_and_renumbers_documents(lucene_backend_cls: type, corpus: list[EncodedDocument],
                                                               tmp_path: Path) -> None:
     """A BP-reordered index answers every query with the same hits (ties included) as the plain one."""
-    from sparsedoc.plugin.lucene_reorder import Reordering
+    from sparsedoc.plugin.lucene.reorder import Reordering
 
     plain = lucene_backend_cls(tmp_path / "plain", impact_scale=SCALE)
     ordered = lucene_backend_cls(tmp_path / "ordered", impact_scale=SCALE)
@@ -274,7 +274,7 @@ def test_bp_reordering_keeps_rankings_and_renumbers_documents(lucene_backend_cls
 
 
 def test_reordering_an_empty_or_one_document_index_is_a_no_op(lucene_backend_cls: type, tmp_path: Path) -> None:
-    from sparsedoc.plugin.lucene_reorder import Reordering
+    from sparsedoc.plugin.lucene.reorder import Reordering
 
     backend = lucene_backend_cls(tmp_path / "idx", impact_scale=SCALE)
     backend.create_index()

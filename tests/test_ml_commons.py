@@ -2,7 +2,7 @@
 
 Engine tests run on a real node (the ``opensearch_url`` fixture). The SPARSE_ENCODING ones
 need DJL's PyTorch natives in the node's ``ml_cache`` (seeded from Maven Central when the
-node's data path is on this machine; see plugin/djl_natives.py).
+node's data path is on this machine; see plugin/opensearch/node/djl_natives.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sparsedoc.encoder.errors import BackendError, ConfigError, ModelLoadError
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
-from sparsedoc.plugin.ml_commons_encoder_package import ML_COMMONS_INPUTS, package_sparse_encoder
-from sparsedoc.plugin.ml_commons_package import MlCommonsPackage, check_zip, package_sparse_tokenizer
+from sparsedoc.plugin.ml_commons.encoder_package import ML_COMMONS_INPUTS, package_sparse_encoder
+from sparsedoc.plugin.ml_commons.package import MlCommonsPackage, check_zip, package_sparse_tokenizer
 
 pytestmark = [pytest.mark.model]
 
@@ -187,7 +187,7 @@ def test_cli_package_writes_register_json(tmp_path: Path, splade_tiny_dir: Path,
 # -- a real node -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ml(opensearch_url: str) -> Iterator[object]:
-    from sparsedoc.plugin.ml_commons import ML_SETTINGS, MlCommonsClient
+    from sparsedoc.plugin.ml_commons.client import ML_SETTINGS, MlCommonsClient
 
     client = MlCommonsClient(opensearch_url, timeout=240)
     # The test node has a 1 GB heap; ML Commons' heap breaker (85% by default) trips on
@@ -257,7 +257,7 @@ def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, toke
                                                        splade_tiny_dir: Path) -> None:
     from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
     from sparsedoc.plugin.base import EncodedDocument
-    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+    from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
     vectors = TorchDocumentEncoder(splade_tiny_dir).encode_document(list(DOCUMENTS.values()))
     backend = OpenSearchBackend(opensearch_url, _name("mlc-rank"), query_mode="neural_sparse")
@@ -280,7 +280,7 @@ def test_query_text_with_model_ranks_like_query_tokens(opensearch_url: str, toke
 @pytest.fixture(scope="module")
 def natives_seeded(ml: object) -> None:
     """Seed DJL's PyTorch natives into the node's ml_cache when its data path is on this machine."""
-    from sparsedoc.plugin.djl_natives import seed_djl_pytorch
+    from sparsedoc.plugin.opensearch.node.djl_natives import seed_djl_pytorch
 
     nodes = ml._request("node settings", "GET", "/_nodes/settings")["nodes"]  # type: ignore[attr-defined]
     for node in nodes.values():

@@ -13,9 +13,9 @@ from sparse_corpus import N_DOCS, random_corpus, random_queries
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument, SearchResult
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
-from sparsedoc.plugin.opensearch_client import require_feature
-from sparsedoc.plugin.opensearch_release import features_of
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.client import require_feature
+from sparsedoc.plugin.opensearch.features import features_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

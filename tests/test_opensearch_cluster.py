@@ -20,8 +20,8 @@ from opensearch_nodes import FAST_START
 from sparsedoc.encoder.errors import BackendError, IndexingError, LocalNodeError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.local_cluster import LocalOpenSearchCluster
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.node.cluster import LocalOpenSearchCluster
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 

@@ -14,7 +14,7 @@ from conftest import FAST_START, engine_unavailable, free_port
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 
@@ -27,7 +27,7 @@ def _documents() -> list[EncodedDocument]:
 
 
 def test_kill_mid_ingest_then_restart_resumes_without_duplicates(tmp_path: Path) -> None:
-    from sparsedoc.plugin.local_node import LocalNodeError, LocalOpenSearchNode
+    from sparsedoc.plugin.opensearch.node.local import LocalNodeError, LocalOpenSearchNode
 
     node = LocalOpenSearchNode(port=free_port(), data_dir=tmp_path / "data", java_opts=FAST_START)
     try:

@@ -22,8 +22,8 @@ from sparse_corpus import random_corpus, random_queries
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
-from sparsedoc.plugin.opensearch_security import write_certificates
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.node.security import write_certificates
 
 pytestmark = [pytest.mark.engine, pytest.mark.opensearch]
 
@@ -127,8 +127,8 @@ def test_ml_commons_flow_over_tls_as_app_user(secured_opensearch: SecuredCluster
     from sparsedoc.encoder.idf import compute_idf, save_idf
     from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
     from sparsedoc.encoder.loading import load_tokenizer
-    from sparsedoc.plugin.ml_commons import MlCommonsClient
-    from sparsedoc.plugin.ml_commons_package import package_sparse_tokenizer
+    from sparsedoc.plugin.ml_commons.client import MlCommonsClient
+    from sparsedoc.plugin.ml_commons.package import package_sparse_tokenizer
 
     texts = ["lift and drag of a wing", "heat transfer in a boundary layer", "buckling of shells"]
     idf = save_idf(compute_idf(texts, load_tokenizer(splade_tiny_dir)), tmp_path / "idf.json")

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from sparsedoc.plugin.quantization import (
+from sparsedoc.plugin.lucene.quantization import (
     DEFAULT_IMPACT_SCALE,
     MAX_IMPACT,
     dequantize,

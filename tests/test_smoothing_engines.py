@@ -14,8 +14,8 @@ from sparsedoc.ingest.index_build import SmoothingPlan, build_record, claim_inde
 from sparsedoc.ingest.neighbours import exact_neighbours, searcher_finder
 from sparsedoc.ingest.smoothing import Smoothing
 from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
-from sparsedoc.plugin.opensearch_knn import OpenSearchKnn
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.knn import OpenSearchKnn
 
 pytestmark = [pytest.mark.engine]
 

@@ -6,7 +6,7 @@ import pytest
 
 from sparsedoc.encoder.errors import ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.opensearch_queries import SPARSE_VECTOR_MAX_IDS, check_vocabulary_size, token_id_vector
+from sparsedoc.plugin.opensearch.queries import SPARSE_VECTOR_MAX_IDS, check_vocabulary_size, token_id_vector
 
 
 def test_tokens_become_id_keys() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.synthetic import SyntheticConfig, SyntheticCorpus, load_vocabulary
+from sparsedoc.ingest.synthetic import VOCAB_PATH, SyntheticConfig, SyntheticCorpus, load_vocabulary
 
 
 
@@ -82,8 +82,6 @@ def test_statistics_match_the_config(vocab_file: Path) -> None:
 
 
 def test_real_bert_vocabulary_if_cached() -> None:
-    from benchmarks.synthetic import VOCAB_PATH
-
     if not VOCAB_PATH.is_file():
         pytest.skip("bert-base-uncased vocab.txt not cached")
     vocab = load_vocabulary(VOCAB_PATH)

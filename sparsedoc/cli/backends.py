@@ -17,7 +17,7 @@ import click
 
 from sparsedoc.plugin.approximate import APPROXIMATE_METHODS, approximate_settings
 from sparsedoc.plugin.base import Backend
-from sparsedoc.plugin.opensearch_queries import QUERY_MODES
+from sparsedoc.plugin.opensearch.queries import QUERY_MODES
 
 BACKENDS = ("lucene", "opensearch")
 ANALYZER = "analyzer"
@@ -142,8 +142,12 @@ def open_backend(
     index: str | Path,
     connection: Connection | None = None,
     search: SearchSettings | None = None,
+    *,
+    reordering: bool = False,
 ) -> Backend:
     """Construct the chosen backend; ``index`` is a directory (Lucene) or an index name (OpenSearch).
+
+    ``reordering``: the Lucene JVM gets ``lucene-misc`` for ``force_merge(reorder=...)``.
 
     Raises:
         click.UsageError: an option the chosen backend cannot honour.
@@ -156,17 +160,16 @@ def open_backend(
             raise click.UsageError(f"--query-mode {search.query_mode} is for --backend opensearch")
         if (search.text_field, search.vector_field) != (DEFAULT_TEXT_FIELD, DEFAULT_VECTOR_FIELD):
             raise click.UsageError("--text-field/--vector-field are for --backend opensearch (lucene's are fixed)")
-        from sparsedoc.plugin.lucene_backend import LuceneBackend
+        from sparsedoc.plugin.lucene.backend import LuceneBackend
 
-        from .environment import start_lucene_jvm
+        from .environment import jvm_settings
 
-        start_lucene_jvm()
-        return LuceneBackend(Path(index), approximate=settings)
+        return LuceneBackend(Path(index), approximate=settings, jvm=jvm_settings(reordering=reordering))
     url = connection.require_url()
     if search.approximate == "seismic":
         raise click.UsageError("--approximate seismic is embedded (lucene) only; on OpenSearch 3.3+ use a "
                                "sparse_vector index (see benchmarks/README.md)")
-    from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
+    from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
     two_phase = None if settings is None else {"prune_ratio": settings.prune_ratio,
                                                "expansion_rate": settings.expansion_rate,

@@ -13,8 +13,9 @@ from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.encoder.idf import load_idf
 from sparsedoc.ingest.readers import read_queries
-from sparsedoc.plugin.latency_bench import ROW_HEADERS, OpenSearchMethods, backend_methods, compare_latency
-from sparsedoc.plugin.opensearch_errors import redact_url
+from sparsedoc.plugin.latency_bench import ROW_HEADERS, backend_methods, compare_latency
+from sparsedoc.plugin.opensearch.errors import redact_url
+from sparsedoc.plugin.opensearch.latency import OpenSearchMethods
 
 from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
 from .options import INPUT_FILE, model_option, out_file_option, top_k_option
@@ -60,7 +61,7 @@ def latency_command(index_name: str, queries_path: Path, model: Path, idf_path: 
 
     closer: Any = None
     if backend == "opensearch":
-        from sparsedoc.plugin.opensearch_client import detect_query_mode, open_client
+        from sparsedoc.plugin.opensearch.client import detect_query_mode, open_client
 
         url = connection.require_url()
         client = open_client(url, http_auth=connection.http_auth, ca_certs=connection.ca_certs,

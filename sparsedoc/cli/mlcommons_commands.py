@@ -15,7 +15,7 @@ PRUNE_TYPES = ("none", "max_ratio", "alpha_mass", "top_k", "abs_value")
 
 
 def _client(connection: Connection, timeout: float = 300.0) -> Any:
-    from sparsedoc.plugin.ml_commons import MlCommonsClient
+    from sparsedoc.plugin.ml_commons.client import MlCommonsClient
 
     return MlCommonsClient(connection.require_url(), http_auth=connection.http_auth, ca_certs=connection.ca_certs,
                            timeout=timeout, request_timeout=connection.request_timeout)
@@ -44,7 +44,7 @@ def package(model: Path, kind: str, idf_path: Path | None, out_dir: Path, model_
     Writes <name>.zip and register.json (the _register body with sha256) to --out-dir, and
     prints register.json's path.
     """
-    from sparsedoc.plugin.ml_commons_encoder_package import package_ml_commons
+    from sparsedoc.plugin.ml_commons.encoder_package import package_ml_commons
 
     if kind == "tokenizer" and idf_path is None:
         raise click.UsageError("--kind tokenizer needs --idf idf.json")
@@ -70,7 +70,7 @@ def package(model: Path, kind: str, idf_path: Path | None, out_dir: Path, model_
 def deploy(package_dir: Path, connection: Connection, timeout: float, via: str, pipeline: str | None, index: str | None, text_field: str,
            vector_field: str, prune_type: str, prune_ratio: float | None) -> None:
     """Register and deploy PACKAGE_DIR; print a JSON summary with the model id."""
-    from sparsedoc.plugin.ml_commons_package import MlCommonsPackage
+    from sparsedoc.plugin.ml_commons.package import MlCommonsPackage
 
     if index and not pipeline:
         raise click.UsageError("--index needs --pipeline")

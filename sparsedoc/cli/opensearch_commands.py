@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from sparsedoc.encoder.errors import BackendError
-from sparsedoc.plugin.opensearch_release import DEFAULT_VERSION, RELEASES
+from sparsedoc.plugin.opensearch.node.release import DEFAULT_VERSION, RELEASES
 
 from .environment import environment
 
@@ -40,7 +40,7 @@ def _with_node(command: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(command)
     def run(port: int, version: str, home: Path | None, data_dir: Path | None, heap: str, no_plugins: bool,
             **kwargs: Any) -> Any:
-        from sparsedoc.plugin.local_node import LocalOpenSearchNode
+        from sparsedoc.plugin.opensearch.node.local import LocalOpenSearchNode
 
         env = environment()
         node = LocalOpenSearchNode(home=home or env.opensearch_home, port=port, version=version, data_dir=data_dir,
@@ -75,7 +75,7 @@ def start(node: Any, timeout: float, djl_natives: bool) -> None:
     """Start the node (installing it first if needed) and print its URL."""
     url = node.start(timeout=timeout)
     if djl_natives and node.plugins:
-        from sparsedoc.plugin.djl_natives import seed_djl_pytorch
+        from sparsedoc.plugin.opensearch.node.djl_natives import seed_djl_pytorch
 
         seed_djl_pytorch(node.data_dir / "ml_cache", cache=environment().cache_dir / "djl")
     click.echo(url)
@@ -113,8 +113,8 @@ def security_config(directory: Path, version: str, home: Path | None, admin_pass
                     app_user: str | None, app_password: str | None) -> None:
     """Write a new CA, a node certificate for 127.0.0.1, opensearch.yml (TLS) and the security
     config (users, roles) into DIRECTORY, for docker/docker-compose.secure-local.yml; print the CA file."""
-    from sparsedoc.plugin.local_node import LocalOpenSearchNode
-    from sparsedoc.plugin.opensearch_security import User, write_node_security
+    from sparsedoc.plugin.opensearch.node.local import LocalOpenSearchNode
+    from sparsedoc.plugin.opensearch.node.security import User, write_node_security
 
     if app_user and not app_password:
         raise click.UsageError("--app-user needs its password in SPARSEDOC_OPENSEARCH_PASSWORD")

@@ -147,13 +147,14 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
         smoothed = vectors.with_name(f"{vectors.name}.smoothed-{plan.smoothing.key()}.jsonl")
         _smooth(vectors, smoothed, plan)
         vectors = smoothed
-    with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate)) as engine:
+    with open_backend(backend, index_name, connection, SearchSettings(approximate=approximate),
+                      reordering=reorder) as engine:
         claim_index(engine, build_record(plan, model=model.name if model else None), overwrite=overwrite,
                     name=index_name)
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
         if reorder:
-            from sparsedoc.plugin.lucene_reorder import Reordering
+            from sparsedoc.plugin.lucene.reorder import Reordering
 
             seconds = engine.force_merge(reorder=Reordering())
             click.echo(f"merged into one segment and reordered in {seconds:.1f} s", err=True)

@@ -9,6 +9,7 @@ import click
 from sparsedoc.ingest.readers import read_documents
 
 from .backends import open_backend
+from .environment import jvm_settings
 from .options import INPUT_FILE, MODEL_DIR
 
 
@@ -152,7 +153,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     from sparsedoc.ingest.readers import BeirDataset, read_qrels, read_queries
     from sparsedoc.ingest.smoothing_selection import MODEL_SMOOTHING_FILE, choose_model_smoothing
     from sparsedoc.ingest.workspace import Workspace
-    from sparsedoc.plugin.lucene_backend import LuceneBackend
+    from sparsedoc.plugin.lucene.backend import LuceneBackend
 
     from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
     from .tables import format_table
@@ -164,7 +165,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     out = workdir or Path("runs") / f"adapt-{dataset.name if dataset else source.stem}"
     base_model = base_model or fetch_asset("splade-tiny")
     documents = list(dataset.documents() if dataset else read_documents(source))
-    bm25 = LuceneBackend(out / "bm25-bodies")
+    bm25 = LuceneBackend(out / "bm25-bodies", jvm=jvm_settings())
     try:
         if not (out / "bm25-bodies" / ".complete").is_file():
             bm25.create_index(overwrite=True)

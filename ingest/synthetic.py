@@ -1,4 +1,4 @@
-"""Deterministic synthetic corpora for latency benchmarks: sparse vectors, texts and queries.
+"""Deterministic synthetic corpora for latency benchmarks and tests: sparse vectors, texts and queries.
 
 Everything derives from one seed, so two runs with the same ``SyntheticConfig`` produce the
 same documents and queries, byte for byte.

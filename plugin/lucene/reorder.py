@@ -5,7 +5,7 @@ close ids: posting lists compress better and, what matters here, the top scores 
 in fewer 128-document blocks, so block-max skipping (MaxScore over per-block maximum
 impacts) skips more. Mackenzie et al. report large speed-ups of dynamic pruning on
 reordered learned sparse indexes. Lucene's ``BPIndexReorderer`` (module ``lucene-misc``,
-put on the classpath by ``sparsedoc.plugin.jvm``) computes the order from the chosen
+on the classpath when the JVM starts with ``JvmSettings(reordering=True)``) computes the order from the chosen
 fields' postings; the segment is then rewritten in that order with
 ``IndexWriter.addIndexes`` over the sorted view, in one commit.
 
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
-from sparsedoc.plugin.jvm import LUCENE_MISC, java_class
+
+from .jvm import LUCENE_MISC, java_class
 
 __all__ = ["Reordering", "reorder_segment"]
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ def _reorderer(settings: Reordering) -> Any:
         reorderer = java_class("org.apache.lucene.misc.index.BPIndexReorderer")()
     except Exception as exc:  # pyjnius raises a plain JavaException when the class is missing
         raise BackendError(
-            f"index reordering needs {LUCENE_MISC.filename} on the JVM's classpath; it could not be downloaded "
-            f"from Maven Central before the JVM started: {exc}") from exc
+            f"index reordering needs {LUCENE_MISC.filename} on the JVM's classpath: start the JVM with "
+            f"JvmSettings(reordering=True), online the first time (it is fetched from Maven Central): {exc}") from exc
     lucene = str(java_class("org.apache.lucene.util.Version").LATEST.toString())
     if lucene != LUCENE_MISC.version:
         raise BackendError(f"Lucene {lucene} is running but {LUCENE_MISC.filename} is for {LUCENE_MISC.version}")

@@ -27,7 +27,7 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.encoder.extras import import_extra
 
-from .java_runtime import JavaRuntime
+from ...java.runtime import JavaRuntime
 
 APP_ROLE = "sparsedoc_app"
 NODE_DN = "CN=sparsedoc-node,OU=sparsedoc,O=sparsedoc"

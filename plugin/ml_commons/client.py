@@ -29,10 +29,10 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
-from .ml_commons_package import MlCommonsPackage, check_zip
-from .opensearch_client import open_client
-from .opensearch_errors import one_line, redact_url, translate_errors
-from .opensearch_queries import index_body
+from ..opensearch.client import open_client
+from ..opensearch.errors import one_line, redact_url, translate_errors
+from ..opensearch.queries import index_body
+from .package import MlCommonsPackage, check_zip
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +266,7 @@ class MlCommonsClient:
         """Create an index like :class:`OpenSearchBackend`'s (``rank_features`` + text) whose
         ``default_pipeline`` is ``pipeline``, so plain writes of ``{text_field: ...}`` are
         encoded by the node. Returns the body sent."""
-        body = index_body(vector_field=vector_field, text_field=text_field, shards=shards, replicas=replicas,
-                          refresh_interval="1s", k1=0.9, b=0.4)
+        body = index_body(vector_field=vector_field, text_field=text_field, shards=shards, replicas=replicas)
         body["settings"]["index"]["default_pipeline"] = pipeline
         self._request(f"create index {index}", "PUT", f"/{index}", body)
         return body

@@ -26,10 +26,13 @@ from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError
 
-from .fusion import Fusion
+from ..fusion import Fusion
 
 MAX_LINEAR_WEIGHT = 64.0
 QUERY_MODES = ("auto", "neural_sparse", "rank_feature")
+BM25_K1 = 0.9
+BM25_B = 0.4
+"""BM25 parameters of the text field by default (Anserini's, as in the embedded Lucene backend)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class SparseQuery:
 
 
 def index_body(
-    *, vector_field: str, text_field: str, shards: int, replicas: int, refresh_interval: str, k1: float, b: float
+    *, vector_field: str = "sparse", text_field: str = "text", shards: int = 1, replicas: int = 0,
+    refresh_interval: str = "1s", k1: float = BM25_K1, b: float = BM25_B,
 ) -> dict[str, Any]:
     """Settings and mappings: ``rank_features`` + English-analysed text scored by BM25(k1, b)."""
     return {
@@ -60,10 +64,17 @@ def index_body(
     }
 
 
-def sparse_query(vector: Mapping[str, float], *, field: str, mode: str, size: int) -> SparseQuery:
-    """Build the dot-product query for ``vector`` in ``mode`` (``neural_sparse`` or ``rank_feature``)."""
+def sparse_query(vector: Mapping[str, float], *, field: str, mode: str, size: int,
+                 method_parameters: Mapping[str, Any] | None = None) -> SparseQuery:
+    """Build the dot-product query for ``vector`` in ``mode`` (``neural_sparse`` or ``rank_feature``).
+
+    ``method_parameters`` (``neural_sparse`` only) go with the query tokens, e.g. SEISMIC's
+    ``{"k": 10, "top_n": 10, "heap_factor": 1.0}`` on a ``sparse_vector`` field.
+    """
     if mode not in ("neural_sparse", "rank_feature"):
         raise ConfigError(f"query mode must be neural_sparse or rank_feature, got {mode!r}")
+    if method_parameters is not None and mode != "neural_sparse":
+        raise ConfigError(f"method_parameters need query mode neural_sparse, got {mode!r}")
     dropped: tuple[str, ...] = ()
     weights = dict(vector)
     if mode == "rank_feature":
@@ -75,7 +86,10 @@ def sparse_query(vector: Mapping[str, float], *, field: str, mode: str, size: in
     if not weights:
         query: dict[str, Any] = {"match_none": {}}
     elif mode == "neural_sparse":
-        query = {"neural_sparse": {field: {"query_tokens": weights}}}
+        inner: dict[str, Any] = {"query_tokens": weights}
+        if method_parameters is not None:
+            inner["method_parameters"] = dict(method_parameters)
+        query = {"neural_sparse": {field: inner}}
     else:
         query = {"bool": {"should": [
             {"rank_feature": {"field": f"{field}.{t}", "linear": {}, "boost": w}} for t, w in weights.items()

@@ -1,8 +1,8 @@
 """The embedded Lucene backend: sparse impact search, BM25 and hybrid in one on-disk index, no server.
 
 The index layout (fields, how a vector becomes impacts) and its writer are in
-``sparsedoc.plugin.lucene_index``; this module opens, fills and searches it.
-Query building and reading hits back from Java are in ``sparsedoc.plugin.lucene_search``.
+``sparsedoc.plugin.lucene.index``; this module opens, fills and searches it.
+Query building and reading hits back from Java are in ``sparsedoc.plugin.lucene.search``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.approximate import Seismic, TwoPhase, split_query
-from sparsedoc.plugin.base import (
+
+from ..approximate import Seismic, TwoPhase, split_query
+from ..base import (
     BackendBase,
     EncodedDocument,
     Hit,
@@ -29,10 +30,8 @@ from sparsedoc.plugin.base import (
     first_occurrences,
     top_k,
 )
-from sparsedoc.plugin.fusion import Fusion, fuse
-from sparsedoc.plugin.jvm import start_jvm
-from sparsedoc.plugin.lucene_search import HitReader, QueryBuilder, open_searchers, two_phase_search
-from sparsedoc.plugin.lucene_index import (
+from ..fusion import Fusion, fuse
+from .index import (
     ID_FIELD,
     TEXT_FIELD,
     VECTOR_FIELD,
@@ -45,9 +44,11 @@ from sparsedoc.plugin.lucene_index import (
     write_build_record,
     write_scale,
 )
-from sparsedoc.plugin.lucene_reorder import Reordering, reorder_segment
-from sparsedoc.plugin.quantization import DEFAULT_IMPACT_SCALE
-from sparsedoc.plugin.seismic_index import SeismicSidecar
+from .jvm import JvmSettings, start_jvm
+from .quantization import DEFAULT_IMPACT_SCALE
+from .reorder import Reordering, reorder_segment
+from .search import HitReader, QueryBuilder, open_searchers, two_phase_search
+from .seismic import SeismicSidecar
 
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "LuceneBackend"]
 
@@ -57,14 +58,14 @@ logger = logging.getLogger(__name__)
 class LuceneBackend(BackendBase):
     """An embedded Lucene index of documents' text (BM25) and sparse vectors (impacts).
 
-    Constructing one starts the JVM (see ``sparsedoc.plugin.jvm``) but opens no files;
+    Constructing one starts the JVM (see ``sparsedoc.plugin.lucene.jvm``) but opens no files;
     the index is created by ``create_index`` or by the first ``index`` call, and read
     lazily by searches. One writer per index directory at a time (Lucene's write lock).
 
     Args:
         path: the index folder.
         impact_scale: integer steps per unit of document weight (see
-            ``sparsedoc.plugin.quantization``). ``None`` uses the scale recorded in an
+            ``sparsedoc.plugin.lucene.quantization``). ``None`` uses the scale recorded in an
             existing index, else ``DEFAULT_IMPACT_SCALE``.
         k1: BM25 term-frequency saturation (Anserini's default 0.9).
         b: BM25 length normalisation (Anserini's default 0.4).
@@ -73,6 +74,9 @@ class LuceneBackend(BackendBase):
             ``TwoPhase`` runs on the Lucene index as it is; ``Seismic`` keeps a SEISMIC
             index of the vectors in the same folder (documents must be indexed by a
             backend with this setting; pip extra ``seismic``). ``None``: exact search.
+        jvm: how to start the JVM if it is not running yet (``JvmSettings()``: Java 21+
+            looked up, pyserini's Anserini jar, no ``lucene-misc``); reordering in
+            ``force_merge`` needs ``JvmSettings(reordering=True)``.
 
     Raises:
         ConfigError: a setting is out of range, or ``impact_scale`` differs from the
@@ -96,6 +100,7 @@ class LuceneBackend(BackendBase):
         b: float = 0.4,
         ram_buffer_mb: float = 256.0,
         approximate: TwoPhase | Seismic | None = None,
+        jvm: JvmSettings | None = None,
     ) -> None:
         check_settings(k1=k1, b=b, impact_scale=impact_scale, ram_buffer_mb=ram_buffer_mb)
         self.path = Path(path)
@@ -114,7 +119,7 @@ class LuceneBackend(BackendBase):
         self.approximate = approximate
         self._seismic = SeismicSidecar(self.path, approximate) if isinstance(approximate, Seismic) else None
 
-        start_jvm()
+        start_jvm(jvm)
         self._j = LuceneClasses.get()
         self._lock = threading.RLock()
         self._directory: Any = None
@@ -225,7 +230,7 @@ class LuceneBackend(BackendBase):
         Args:
             max_segments: the most segments left.
             reorder: also renumber the documents by BP graph bisection
-                (``sparsedoc.plugin.lucene_reorder``; needs ``max_segments=1``). Scores
+                (``sparsedoc.plugin.lucene.reorder``; needs ``max_segments=1``). Scores
                 and rankings are unchanged; block-max skipping skips more.
 
         Returns:

@@ -12,7 +12,7 @@ Two kinds of package, both registered with ``POST /_plugins/_ml/models/_register
   ``idf.json`` for every vocabulary token absent from the table); it equals
   ``IdfQueryEncoder(..., unknown_weight=<same>)``, not sparsedoc's default of 0.
 * ``encoder`` -> ``function_name: SPARSE_ENCODING``: a zip of one model file (ONNX or
-  TorchScript) and ``tokenizer.json``, built by :mod:`.ml_commons_encoder_package`.
+  TorchScript) and ``tokenizer.json``, built by :mod:`.encoder_package`.
 
 This module holds what both kinds share (the package record, zip checks, token-name checks,
 ``tokenizer.json`` text, writing the zip) and the tokenizer package.

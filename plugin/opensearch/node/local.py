@@ -1,9 +1,9 @@
 """Run a real, official OpenSearch node natively (no Docker) for tests and local use.
 
-The node runs a pinned release (:mod:`.opensearch_release`: 3.6.0 by default, or 2.19.1)
+The node runs a pinned release (:mod:`.release`: 3.6.0 by default, or 2.19.1)
 bound to 127.0.0.1, installed and cached under one home folder (default
 ``~/.cache/sparsedoc/opensearch``). With ``users`` it is secured: TLS on HTTP and transport
-with a CA made at start, and basic auth (:mod:`.opensearch_security`; 2.19.1 only, the one
+with a CA made at start, and basic auth (:mod:`.security`; 2.19.1 only, the one
 release with neural-search and security on Maven Central). ``cluster_ports`` joins several
 nodes into one cluster. The one user interface is ``sparsedoc opensearch``.
 
@@ -34,11 +34,11 @@ from typing import Any
 from sparsedoc.encoder.assets import cache_home
 from sparsedoc.encoder.errors import LocalNodeError
 
-from .java_runtime import JavaRuntime, find_java_runtime
-from .maven import MAVEN_CENTRAL
-from .node_process import pid_alive, pid_cmdline, rss_mb, tail, wait_ports_free
-from .opensearch_release import DEFAULT_VERSION, INSTALL_MARKER, install_release, node_env, release
-from .opensearch_security import CA_FILE, User, opensearch_yml, tls_settings, write_certificates, write_security_config
+from ...java.maven import MAVEN_CENTRAL
+from ...java.runtime import JavaRuntime, find_java_runtime
+from .process import pid_alive, pid_cmdline, rss_mb, tail, wait_ports_free
+from .release import DEFAULT_VERSION, INSTALL_MARKER, install_release, node_env, release
+from .security import CA_FILE, User, opensearch_yml, tls_settings, write_certificates, write_security_config
 
 __all__ = ["ML_COMMONS_SETTINGS", "LocalNodeError", "LocalOpenSearchNode", "default_home"]
 
@@ -65,7 +65,7 @@ class LocalOpenSearchNode:
     Args:
         home: cache of artifacts, distributions and runs.
         port: HTTP port; the transport port is ``port + 100`` unless given.
-        version: a pinned release (``opensearch_release.RELEASES``).
+        version: a pinned release (``release.RELEASES``).
         data_dir: node data (default ``<home>/run/<port>/data``).
         heap: JVM heap (``-Xms`` = ``-Xmx``).
         plugins: install job-scheduler, ml-commons, k-NN, neural-search (and security).

@@ -19,7 +19,7 @@ from typing import Any
 
 from sparsedoc.encoder.errors import LocalNodeError
 
-from .local_node import LocalOpenSearchNode
+from .local import LocalOpenSearchNode
 
 
 class LocalOpenSearchCluster:

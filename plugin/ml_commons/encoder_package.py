@@ -27,7 +27,7 @@ from sparsedoc.encoder.extras import import_extra
 from sparsedoc.encoder.loading import check_model_dir, load_tokenizer
 from sparsedoc.encoder.onnx_format import INPUT_NAMES, is_onnx_dir
 
-from .ml_commons_package import (
+from .package import (
     FORMAT_FILES,
     KINDS,
     MODEL_FORMATS,

@@ -17,8 +17,8 @@ import numpy as np
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 
-from .opensearch_client import open_client
-from .opensearch_errors import error_reason, translate_errors
+from .client import open_client
+from .errors import error_reason, translate_errors
 
 EMBEDDING_FIELD = "embedding"
 

@@ -17,7 +17,8 @@ from array import array
 from typing import Any
 
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.lucene_index import TEXT_FIELD, VECTOR_FIELD, LuceneClasses
+
+from .index import TEXT_FIELD, VECTOR_FIELD, LuceneClasses
 
 _SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
 
@@ -69,7 +70,7 @@ class HitReader:
     def score_docs(self, top: Any) -> list[tuple[int, float]]:
         """``TopDocs`` as ``(Lucene doc number, score)`` pairs, crossing JNI as one JSON string.
 
-        Each hit is written ``[doc, score, shardIndex]`` (``lucene_index``'s Jackson mapper),
+        Each hit is written ``[doc, score, shardIndex]`` (``index``'s Jackson mapper),
         its float score as the shortest decimal; rounding that back to float32 (an
         ``array("f")``) recovers the exact score Lucene computed.
         """

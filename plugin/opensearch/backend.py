@@ -22,7 +22,7 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
 
-from .base import (
+from ..base import (
     BackendBase,
     EncodedDocument,
     IndexReport,
@@ -32,11 +32,13 @@ from .base import (
     ranked_hits,
     top_k,
 )
-from .fusion import Fusion
-from .opensearch_client import cluster_version, detect_query_mode, open_client, require_feature
-from .opensearch_release import FEATURES_SINCE, features_of
-from .opensearch_errors import error_reason, redact_url, translate_errors
-from .opensearch_queries import (
+from ..fusion import Fusion
+from .client import cluster_version, detect_query_mode, open_client, require_feature
+from .errors import error_reason, redact_url, translate_errors
+from .features import FEATURES_SINCE, features_of
+from .queries import (
+    BM25_B,
+    BM25_K1,
     QUERY_MODES,
     analyzer_query,
     bm25_query,
@@ -91,8 +93,8 @@ class OpenSearchBackend(BackendBase):
         shards: int = 1,
         replicas: int = 0,
         refresh_interval: str = "1s",
-        k1: float = 0.9,
-        b: float = 0.4,
+        k1: float = BM25_K1,
+        b: float = BM25_B,
         chunk_size: int = 500,
         max_retries: int = 5,
         initial_backoff: float = 1.0,

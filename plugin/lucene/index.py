@@ -29,9 +29,10 @@ from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.base import EncodedDocument
-from sparsedoc.plugin.jvm import java_class
-from sparsedoc.plugin.quantization import quantize_vector
+
+from ..base import EncodedDocument
+from .jvm import java_class
+from .quantization import quantize_vector
 
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "DocumentWriter", "LuceneClasses", "impact_string", "one_line",
            "read_scale", "write_scale"]

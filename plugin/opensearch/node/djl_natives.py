@@ -34,7 +34,7 @@ from pathlib import Path
 
 from sparsedoc.encoder.assets import cache_home
 
-from .maven import MAVEN_CENTRAL, MavenArtifact, download
+from ...java.maven import MAVEN_CENTRAL, MavenArtifact, download
 
 logger = logging.getLogger(__name__)
 

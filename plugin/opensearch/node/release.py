@@ -28,22 +28,13 @@ from pathlib import Path
 
 from sparsedoc.encoder.errors import BackendError
 
-from .java_runtime import JavaRuntime
-from .maven import MAVEN_CENTRAL, MavenArtifact, download
+from ...java.maven import MAVEN_CENTRAL, MavenArtifact, download
+from ...java.runtime import JavaRuntime
+from ..features import features_of
 
 logger = logging.getLogger(__name__)
 
 INSTALL_MARKER = ".sparsedoc-installed.json"
-
-# Cluster capabilities by version (see opensearch.md): the query modes that need them are
-# refused on older clusters.
-FEATURES_SINCE: dict[str, tuple[int, int]] = {
-    "hybrid_min_max": (2, 10),  # hybrid query and normalization-processor
-    "hybrid_rrf": (2, 19),  # score-ranker-processor
-    "analyzer_query": (3, 1),
-    "sparse_vector": (3, 3),
-}
-
 
 @dataclass(frozen=True)
 class Plugin:
@@ -83,14 +74,8 @@ class Release:
 
     @property
     def features(self) -> frozenset[str]:
-        """Capabilities from ``FEATURES_SINCE`` that this version has."""
+        """Capabilities (``sparsedoc.plugin.opensearch.features``) that this version has."""
         return features_of(self.version)
-
-
-def features_of(version: str) -> frozenset[str]:
-    """The ``FEATURES_SINCE`` capabilities an OpenSearch ``version`` string has."""
-    major_minor = tuple(int(p) for p in version.split("-")[0].split(".")[:2])
-    return frozenset(name for name, since in FEATURES_SINCE.items() if major_minor >= since)
 
 
 def _plugin(artifact: str, version: str, sha1: str, name: str) -> Plugin:

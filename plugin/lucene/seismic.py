@@ -27,8 +27,9 @@ import numpy as np
 from sparsedoc.encoder.errors import BackendError
 from sparsedoc.encoder.extras import import_extra
 from sparsedoc.encoder.sparse_vector import SparseVector
-from sparsedoc.plugin.approximate import Seismic
-from sparsedoc.plugin.base import EncodedDocument
+
+from ..approximate import Seismic
+from ..base import EncodedDocument
 
 __all__ = ["SeismicSidecar", "import_seismic"]
 

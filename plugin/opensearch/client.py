@@ -15,8 +15,8 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.extras import import_extra
 
-from .opensearch_errors import redact_url, translate_errors
-from .opensearch_release import FEATURES_SINCE, features_of
+from .errors import redact_url, translate_errors
+from .features import FEATURES_SINCE, features_of
 
 RETRY_STATUSES = (502, 503, 504)
 NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
@@ -75,7 +75,7 @@ def require_feature(client: Any, url: str, feature: str, what: str) -> None:
     """Raise a one-line ``BackendError`` if the cluster's version lacks ``feature``.
 
     Args:
-        feature: a key of ``opensearch_release.FEATURES_SINCE`` (``analyzer_query``, ``sparse_vector``).
+        feature: a key of ``features.FEATURES_SINCE`` (``analyzer_query``, ``sparse_vector``).
         what: the user's request, named in the message.
     """
     version = cluster_version(client, url)

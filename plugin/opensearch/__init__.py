@@ -1,0 +1,1 @@
+"""OpenSearch: the backend, the client, request bodies, error translation and the version/feature table."""
