@@ -74,7 +74,7 @@ def profile_index(backend: Any, texts: list[str], vectors: list[Any], rounds: in
     out: dict[str, Any] = {}
     for name, searcher, build, search_call, inputs in (
         ("sparse", impact, backend._build_sparse, backend.search_sparse, vectors),
-        ("BM25", bm25, backend._build_bm25, backend.search_bm25, texts),
+        ("BM25", bm25, lambda text: backend._build_bm25(text)[0], backend.search_bm25, texts),
     ):
         queries = [build(q) for q in inputs]
         terms = [_terms(q) for q in queries]

@@ -21,6 +21,9 @@ The contract (identical on every engine; ``tests/test_backend_contract.py`` chec
   engine fails as a whole.
 * **Missing index.** ``existing_ids`` returns an empty set; ``count`` and searches raise
   ``BackendError``.
+* **Long queries.** Sparse, BM25 and hybrid searches keep at most ``MAX_QUERY_TOKENS``
+  distinct terms of a query, those with the highest IDF (``sparsedoc.plugin.query_budget``),
+  and say how many they dropped in ``SearchResult.dropped_tokens``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Protocol, runtime_checkable
 from sparsedoc.encoder.errors import ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
 
+from .explanation import Explanation
 from .fusion import Fusion
 
 MAX_K = 10_000
@@ -55,10 +59,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The hits of one search, best first, and the engine's own time for it."""
+    """The hits of one search, best first, the engine's own time for it, and what the query budget cut.
+
+    ``dropped_tokens`` counts the distinct query tokens (sparse) and analysed terms (BM25;
+    both for hybrid) left out because the query had more than ``MAX_QUERY_TOKENS``
+    (``sparsedoc.plugin.query_budget``).
+    """
 
     hits: tuple[Hit, ...]
     took_ms: float
+    dropped_tokens: int = 0
 
     @property
     def doc_ids(self) -> list[str]:
@@ -155,6 +165,14 @@ class Backend(Protocol):
         """What ``record_build`` stored (``{}`` for an index built without a record)."""
         ...
 
+    def explain(self, text: str, query: SparseVector, doc_id: str) -> Explanation:
+        """Explain ``doc_id``'s sparse score for ``query`` token by token, and its BM25 score for ``text``.
+
+        Raises:
+            BackendError: no index, or no document ``doc_id`` in it.
+        """
+        ...
+
     def delete_index(self) -> None:
         """Delete the index and its data."""
         ...
@@ -215,20 +233,20 @@ def ranked_hits(scored: Iterable[tuple[str, float]], k: int) -> tuple[Hit, ...]:
 Fetch = Callable[[int], tuple[list[tuple[str, float]], float]]
 
 
-def top_k(fetch: Fetch, k: int) -> SearchResult:
+def top_k(fetch: Fetch, k: int, dropped_tokens: int = 0) -> SearchResult:
     """The top ``k`` under the contract's order, from an engine that breaks ties its own way.
 
     ``fetch(n)`` returns the engine's best ``n`` ``(doc_id, score)`` pairs (score
     descending) and its time in ms. It is called with ``k + 1``, then with twice as many
     while the last pair still ties with the ``k``-th, so every document tied with the
-    ``k``-th is seen before the cut.
+    ``k``-th is seen before the cut. ``dropped_tokens`` is passed on to the result.
     """
     window, took = min(k + 1, MAX_WINDOW), 0.0
     while True:
         pairs, ms = fetch(window)
         took += ms
         if len(pairs) <= k or len(pairs) < window or pairs[-1][1] < pairs[k - 1][1] or window >= MAX_WINDOW:
-            return SearchResult(ranked_hits(pairs, k), took)
+            return SearchResult(ranked_hits(pairs, k), took, dropped_tokens)
         window = min(2 * window, MAX_WINDOW)
 
 

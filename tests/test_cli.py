@@ -13,7 +13,7 @@ import pytest
 from sparsedoc.cli.main import _register, cli, main
 from sparsedoc.encoder.extras import EXTRA_OF_MODULE
 
-COMMANDS = ["idf", "encode", "index", "search", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "adapt",
+COMMANDS = ["idf", "encode", "index", "search", "explain", "eval", "quickstart", "assets", "opensearch", "opensearch start", "train", "adapt",
             "data pseudo-queries", "teachers score", "export-onnx", "quantize", "ml-commons", "ml-commons package",
             "ml-commons deploy", "ml-commons predict", "bench", "bench latency"]
 

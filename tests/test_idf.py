@@ -70,3 +70,13 @@ def test_query_encoder_unknown_weight_and_validation(bert_tokenizer) -> None:  #
 def test_idf_table_from_another_vocabulary_is_rejected(bert_tokenizer) -> None:  # noqa: ANN001
     with pytest.raises(ModelLoadError, match="another vocabulary"):
         IdfQueryEncoder(bert_tokenizer, {"wing": 1.0, "Ġwing": 2.0})
+
+
+def test_query_encoder_tokenises_the_whole_query(bert_tokenizer) -> None:  # noqa: ANN001
+    """The tokenizer's own files cut at 128 tokens (all-MiniLM-L6-v2's tokenizer.json); the encoder must not."""
+    words = [f"w{i}" for i in range(300)]
+    encoder = IdfQueryEncoder(bert_tokenizer, {"zeppelin": 2.0}, unknown_weight=1.0)
+    (vector,) = encoder.encode_query([" ".join(words) + " zeppelin"])
+    assert vector["zeppelin"] == 2.0
+    assert set(bert_tokenizer.tokenize(" ".join(words))) <= set(vector)
+    assert bert_tokenizer("x " * 200)["input_ids"][-1] == bert_tokenizer.sep_token_id  # the shared tokenizer is untouched

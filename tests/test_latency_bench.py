@@ -12,7 +12,7 @@ from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.latency_bench import compare_latency, measure_interleaved, measure_throughput
 from sparsedoc.plugin.opensearch.latency import OpenSearchMethods, slowlog_took_ms
-from sparsedoc.plugin.opensearch.queries import MAX_LINEAR_WEIGHT, bm25_query, sparse_query
+from sparsedoc.plugin.opensearch.queries import MAX_LINEAR_WEIGHT, bm25_clause, bm25_query, sparse_query
 
 
 def _recorder(calls: list[tuple[str, int]], name: str, took: float | None = None):
@@ -89,7 +89,7 @@ def test_throughput_raises_a_failing_method() -> None:
 
 def test_opensearch_bodies_are_the_backends(caplog: pytest.LogCaptureFixture) -> None:
     runner = OpenSearchMethods(object(), "idx", vector_field="emb", k=7)
-    assert runner.bm25_body("wing lift") == bm25_query("wing lift", field="text", size=7)
+    assert runner.bm25_body("wing lift") == bm25_query(bm25_clause("wing lift", field="text"), size=7)
     vector = SparseVector({"wing": 2 * MAX_LINEAR_WEIGHT, "lift": 2.0, "u.s.": 1.0})
     body = runner.sparse_body(vector)
     assert body == sparse_query(vector, field="emb", mode="neural_sparse", size=7).body

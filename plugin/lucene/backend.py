@@ -12,6 +12,7 @@ import logging
 import shutil
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ from ..base import (
     first_occurrences,
     top_k,
 )
+from ..explanation import Explanation, TokenMatch, by_contribution
 from ..fusion import Fusion, fuse
+from ..query_budget import budget_vector
 from .index import (
     ID_FIELD,
     TEXT_FIELD,
@@ -47,7 +50,7 @@ from .index import (
 from .jvm import JvmSettings, start_jvm
 from .quantization import DEFAULT_IMPACT_SCALE
 from .reorder import Reordering, reorder_segment
-from .search import HitReader, QueryBuilder, open_searchers, two_phase_search
+from .search import HitReader, QueryBuilder, impacts_of, open_searchers, score_tree, two_phase_search
 from .seismic import SeismicSidecar
 
 __all__ = ["ID_FIELD", "TEXT_FIELD", "VECTOR_FIELD", "LuceneBackend"]
@@ -289,8 +292,10 @@ class LuceneBackend(BackendBase):
     def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
         """Rank documents by ``sum(query weight * dequantised document weight)``.
 
-        Query weights are used as float32 boosts (no quantisation, no IDF cut-off). With
-        ``approximate`` set, the ranking is approximate (see ``sparsedoc.plugin.approximate``).
+        Query weights are used as float32 boosts (no quantisation, no IDF cut-off); a query of
+        more than ``MAX_QUERY_TOKENS`` tokens keeps the highest-weighted ones
+        (``sparsedoc.plugin.query_budget``). With ``approximate`` set, the ranking is
+        approximate (see ``sparsedoc.plugin.approximate``).
 
         Raises:
             ConfigError: ``k`` is out of range.
@@ -298,19 +303,22 @@ class LuceneBackend(BackendBase):
                 of an index whose documents were written without it.
         """
         check_k(k)
+        query, dropped = budget_vector(query)
         with self._lock:
             self._require_reader()
             if not query:
                 return SearchResult((), 0.0)
             if self._seismic is not None:
-                return top_k(lambda n: self._timed(lambda: self._seismic.search(query, n, self._reader.numDocs())), k)
+                return top_k(lambda n: self._timed(lambda: self._seismic.search(query, n, self._reader.numDocs())), k,
+                             dropped)
             if isinstance(self.approximate, TwoPhase):
                 high, low = split_query(query, self.approximate.prune_ratio)
                 phases = self._build_sparse(high), (self._build_sparse(low) if low else None)
-                return top_k(lambda n: self._timed(lambda: self._two_phase(phases, n), self.impact_scale), k)
+                return top_k(lambda n: self._timed(lambda: self._two_phase(phases, n), self.impact_scale), k,
+                             dropped)
             lucene_query = self._build_sparse(query)
             return top_k(lambda n: self._timed(lambda: self._run(self._impact_searcher, lucene_query, n),
-                                               self.impact_scale), k)
+                                               self.impact_scale), k, dropped)
 
     def _two_phase(self, phases: tuple[Any, Any], n: int) -> list[tuple[str, float]]:
         with self._java_errors("searching (two-phase)"):
@@ -319,6 +327,9 @@ class LuceneBackend(BackendBase):
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank documents by BM25(k1, b) over their text, the query analysed like the text.
 
+        A text of more than ``MAX_QUERY_TOKENS`` distinct analysed terms keeps the highest-IDF
+        ones (``sparsedoc.plugin.query_budget``).
+
         Raises:
             ConfigError: ``k`` is out of range.
             BackendError: no index at ``path``, or Lucene failed.
@@ -326,8 +337,8 @@ class LuceneBackend(BackendBase):
         check_k(k)
         with self._lock:
             self._require_reader()
-            query = self._build_bm25(text)
-            return top_k(lambda n: self._timed(lambda: self._run(self._bm25_searcher, query, n)), k)
+            query, dropped = self._build_bm25(text)
+            return top_k(lambda n: self._timed(lambda: self._run(self._bm25_searcher, query, n)), k, dropped)
 
     def search_hybrid(
         self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
@@ -336,7 +347,8 @@ class LuceneBackend(BackendBase):
 
         Each sub-query contributes its top ``fusion.window_for(k)`` hits, as in OpenSearch's
         ``hybrid`` query; ``took_ms`` covers both searches and the fusion. Both searches run
-        under one lock acquisition on the same reader.
+        under one lock acquisition on the same reader. Each keeps at most ``MAX_QUERY_TOKENS``
+        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts.
 
         Raises:
             ConfigError: ``k`` is out of range.
@@ -345,23 +357,54 @@ class LuceneBackend(BackendBase):
         check_k(k)
         fusion = fusion or Fusion()
         window = fusion.window_for(k)
+        query, sparse_dropped = budget_vector(query)
         with self._lock:
             self._require_reader()
             start = time.perf_counter()
-            bm25 = self._run(self._bm25_searcher, self._build_bm25(text), window)
+            bm25_query, bm25_dropped = self._build_bm25(text)
+            bm25 = self._run(self._bm25_searcher, bm25_query, window)
             sparse = self._run(self._impact_searcher, self._build_sparse(query), window) if query else []
             sparse = [(doc_id, score / self.impact_scale) for doc_id, score in sparse]
             fused = fuse([bm25, sparse], fusion)[:k]  # best first, ties by doc id: the contract's order
             hits = tuple(Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(fused, start=1))
-            return SearchResult(hits, (time.perf_counter() - start) * 1000.0)
+            return SearchResult(hits, (time.perf_counter() - start) * 1000.0, sparse_dropped + bm25_dropped)
+
+    def explain(self, text: str, query: SparseVector, doc_id: str) -> Explanation:
+        """Explain ``doc_id``'s sparse score for ``query`` token by token, and its BM25 score for ``text``.
+
+        Document weights are the stored impacts divided by the scale, query weights the
+        float32 boosts Lucene multiplies them by; ``sparse_score`` and the BM25 tree come from
+        Lucene's ``IndexSearcher.explain``. Both queries are cut by the query budget as in search.
+
+        Raises:
+            BackendError: no index at ``path``, no document ``doc_id`` in it, or Lucene failed.
+        """
+        query, sparse_dropped = budget_vector(query)
+        with self._lock:
+            self._require_reader()
+            bm25_query, bm25_dropped = self._build_bm25(text)
+            with self._java_errors(f"explaining document {doc_id!r}"):
+                top = self._bm25_searcher.search(self._j.TermQuery(self._j.Term(ID_FIELD, doc_id)), 1)
+                numbers = [number for number, _ in self._hits.score_docs(top)]
+                if not numbers:
+                    raise BackendError(f"no document {doc_id!r} in Lucene index {self.path}")
+                impacts = impacts_of(self._j, self._reader, numbers[0], query)
+                sparse_score = (self._impact_searcher.explain(self._build_sparse(query), numbers[0]).getValue()
+                                .doubleValue() / self.impact_scale) if query else 0.0
+                bm25 = score_tree(self._bm25_searcher.explain(bm25_query, numbers[0]))
+        boosts = array("f", [query[token] for token in impacts]).tolist()  # the float32 boosts Lucene uses
+        matches = (TokenMatch(token, boost, impact / self.impact_scale)
+                   for (token, impact), boost in zip(impacts.items(), boosts))
+        return Explanation(doc_id, by_contribution(matches), sparse_score, bm25, sparse_dropped + bm25_dropped)
 
     def _build_sparse(self, query: SparseVector) -> Any:
         with self._java_errors("building the sparse query"):
             return self._queries.sparse(query)
 
-    def _build_bm25(self, text: str) -> Any:
+    def _build_bm25(self, text: str) -> tuple[Any, int]:
+        """The BM25 query for ``text`` (within the query budget) and how many terms it dropped."""
         with self._java_errors("building the BM25 query"):
-            return self._queries.bm25(text)
+            return self._queries.bm25(text, self._reader)
 
     @staticmethod
     def _timed(fetch: Callable[[], list[tuple[str, float]]], divisor: float = 1.0,

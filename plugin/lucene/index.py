@@ -85,6 +85,8 @@ class LuceneClasses:
         self.TextField = j("org.apache.lucene.document.TextField")
         self.IndexSearcher = j("org.apache.lucene.search.IndexSearcher")
         self.TermQuery = j("org.apache.lucene.search.TermQuery")
+        self.MultiTerms = j("org.apache.lucene.index.MultiTerms")
+        self.BytesRef = j("org.apache.lucene.util.BytesRef")
         self.QueryRescorer = j("org.apache.lucene.search.QueryRescorer")
         self.BooleanQueryBuilder = j("org.apache.lucene.search.BooleanQuery$Builder")
         self.SHOULD = j("org.apache.lucene.search.BooleanClause$Occur").SHOULD
@@ -93,6 +95,7 @@ class LuceneClasses:
         self.CustomAnalyzer = j("org.apache.lucene.analysis.custom.CustomAnalyzer")
         self.PerFieldAnalyzerWrapper = j("org.apache.lucene.analysis.miscellaneous.PerFieldAnalyzerWrapper")
         self.DefaultEnglishAnalyzer = j("io.anserini.analysis.DefaultEnglishAnalyzer")
+        self.AnalyzerUtils = j("io.anserini.analysis.AnalyzerUtils")
         self.BagOfWordsQueryGenerator = j("io.anserini.search.query.BagOfWordsQueryGenerator")
         self.ScoredDocs = j("io.anserini.search.ScoredDocs")
         self.JavaException = _java_exception_type()

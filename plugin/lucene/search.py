@@ -8,16 +8,23 @@ for a low IDF (a token present in every document still scores).
 
 Each search result crosses the JNI boundary once, as a JSON string, instead of one pyjnius
 proxy per hit; document ids come from a per-reader cache of Lucene doc number -> id.
+
+Both queries keep at most ``MAX_QUERY_TOKENS`` distinct terms (``sparsedoc.plugin.query_budget``),
+well within Lucene's limit of 1,024 clauses: sparse vectors are cut by the backend before
+they get here, BM25 texts here (their analysed terms, by document frequency).
 """
 
 from __future__ import annotations
 
 import json
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from sparsedoc.encoder.sparse_vector import SparseVector
 
+from ..explanation import ScoreTree
+from ..query_budget import budget_terms, may_exceed_budget
 from .index import TEXT_FIELD, VECTOR_FIELD, LuceneClasses
 
 _SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
@@ -41,15 +48,43 @@ class QueryBuilder:
         self.analyzer = classes.DefaultEnglishAnalyzer.newDefaultInstance()
 
     def sparse(self, query: SparseVector) -> Any:
-        """A query scoring ``sum(query weight * stored impact)`` over the vector field."""
-        weights = self._j.weights_reader.readValue(json.dumps(query.to_dict()))
-        if len(query) > self._j.IndexSearcher.getMaxClauseCount():
-            self._j.IndexSearcher.setMaxClauseCount(len(query))
-        return self._generator.buildQuery(VECTOR_FIELD, weights)
+        """A query scoring ``sum(query weight * stored impact)`` over the vector field.
 
-    def bm25(self, text: str) -> Any:
-        """A bag-of-words query over the text field, analysed like the indexed text."""
-        return self._generator.buildQuery(TEXT_FIELD, self.analyzer, text)
+        ``query`` has at most ``MAX_QUERY_TOKENS`` tokens (``budget_vector``); more than
+        Lucene's clause limit raise ``TooManyClauses``.
+        """
+        return self._generator.buildQuery(VECTOR_FIELD, self._j.weights_reader.readValue(json.dumps(query.to_dict())))
+
+    def bm25(self, text: str, reader: Any) -> tuple[Any, int]:
+        """A bag-of-words query over the text field, analysed like the indexed text; and the terms it dropped.
+
+        Each distinct analysed term is one clause boosted by its count in ``text``. A text
+        with more than ``MAX_QUERY_TOKENS`` distinct terms keeps those with the lowest
+        document frequency in ``reader`` (``budget_terms``); a short text is built in one call.
+        """
+        if not may_exceed_budget(text):
+            return self._generator.buildQuery(TEXT_FIELD, self.analyzer, text), 0
+        j = self._j
+        counts = json.loads(j.json_writer.writeValueAsString(j.AnalyzerUtils.computeDocumentVector(self.analyzer, text)))
+        kept, dropped = budget_terms(counts, lambda terms: {t: reader.docFreq(j.Term(TEXT_FIELD, t)) for t in terms})
+        return self._generator.buildQuery(TEXT_FIELD, j.weights_reader.readValue(json.dumps(kept))), dropped
+
+
+def impacts_of(classes: LuceneClasses, reader: Any, doc: int, tokens: Iterable[str]) -> dict[str, int]:
+    """The stored impact of each of ``tokens`` that Lucene document ``doc`` holds (its term frequency)."""
+    impacts = {}
+    for token in tokens:
+        postings = classes.MultiTerms.getTermPostingsEnum(
+            reader, VECTOR_FIELD, classes.BytesRef(token, signature="(Ljava/lang/CharSequence;)V"))
+        if postings is not None and postings.advance(doc) == doc:
+            impacts[token] = int(postings.freq())
+    return impacts
+
+
+def score_tree(explanation: Any) -> ScoreTree:
+    """A Lucene ``Explanation`` as a ``ScoreTree``."""
+    return ScoreTree(float(explanation.getValue().doubleValue()), str(explanation.getDescription()),
+                     tuple(score_tree(child) for child in explanation.getDetails()))
 
 
 class HitReader:

@@ -32,6 +32,7 @@ from ..base import (
     ranked_hits,
     top_k,
 )
+from ..explanation import Explanation, ScoreTree, TokenMatch, by_contribution
 from ..fusion import Fusion
 from .client import cluster_version, detect_query_mode, open_client, require_feature
 from .errors import error_reason, redact_url, translate_errors
@@ -40,14 +41,18 @@ from .queries import (
     BM25_B,
     BM25_K1,
     QUERY_MODES,
+    SparseQuery,
     analyzer_query,
+    bm25_clause,
     bm25_query,
     hybrid_pipeline,
     hybrid_query,
     index_body,
     sparse_query,
+    stored_feature_value,
     two_phase_pipeline,
 )
+from ..query_budget import MAX_QUERY_TOKENS, budget_terms, budget_vector, may_exceed_budget
 
 logger = logging.getLogger(__name__)
 
@@ -239,12 +244,21 @@ class OpenSearchBackend(BackendBase):
         return self._mode
 
     def search_sparse(self, query: SparseVector, k: int = 10) -> SearchResult:
-        """Rank by the dot product of ``query`` with the stored vectors."""
+        """Rank by the dot product of ``query`` with the stored vectors.
+
+        A query of more than ``MAX_QUERY_TOKENS`` tokens keeps the highest-weighted ones
+        (``sparsedoc.plugin.query_budget``).
+        """
         check_k(k)
-        built = sparse_query(query, field=self.vector_field, mode=self.query_mode, size=k)
+        query, dropped = budget_vector(query)
+        built = self._sparse_query(query, self.query_mode, k)
+        return top_k(lambda n: self._search({**built.body, "size": n}, built.score_factor), k, dropped)
+
+    def _sparse_query(self, query: SparseVector, mode: str, size: int) -> SparseQuery:
+        built = sparse_query(query, field=self.vector_field, mode=mode, size=size)
         if built.dropped_tokens:
             logger.debug("rank_feature mode cannot address tokens with '.': dropped %s", built.dropped_tokens)
-        return top_k(lambda n: self._search({**built.body, "size": n}, built.score_factor), k)
+        return built
 
     def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> SearchResult:
         """Inference-free search where OpenSearch tokenises and weights the query (3.1+).
@@ -260,10 +274,42 @@ class OpenSearchBackend(BackendBase):
         return top_k(lambda n: self._search({**body, "size": n}), k)
 
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
-        """Rank by BM25 over the text field."""
+        """Rank by BM25 over the text field.
+
+        A text of more than ``MAX_QUERY_TOKENS`` distinct analysed terms keeps the highest-IDF
+        ones (``sparsedoc.plugin.query_budget``; see ``_bm25_clause``).
+        """
         check_k(k)
-        body = bm25_query(text, field=self.text_field, size=k)
-        return top_k(lambda n: self._search({**body, "size": n}), k)
+        clause, dropped = self._bm25_clause(text)
+        body = bm25_query(clause, size=k)
+        return top_k(lambda n: self._search({**body, "size": n}), k, dropped)
+
+    def _bm25_clause(self, text: str) -> tuple[dict[str, Any], int]:
+        """The BM25 clause for ``text`` within the query budget, and how many terms it dropped.
+
+        A text that may hold more than ``MAX_QUERY_TOKENS`` distinct terms is analysed by the
+        index's own analyzer, with document frequencies, in one ``_termvectors`` request on an
+        artificial document; with more terms than the budget, the highest-IDF ones become a
+        ``bool`` of ``term`` queries. Document frequencies come from the shard the artificial
+        document routes to: exact with one shard (the default), an estimate with more.
+        """
+        if not may_exceed_budget(text):
+            return bm25_clause(text, field=self.text_field), 0
+        counts, frequencies = self._term_statistics(text)
+        if len(counts) <= MAX_QUERY_TOKENS:
+            return bm25_clause(text, field=self.text_field), 0
+        kept, dropped = budget_terms(counts, lambda _terms: frequencies)
+        return bm25_clause(text, field=self.text_field, terms=kept), dropped
+
+    def _term_statistics(self, text: str) -> tuple[dict[str, int], dict[str, int]]:
+        """``text``'s analysed terms with their counts in it, and their document frequencies."""
+        body = {"doc": {self.text_field: text}, "fields": [self.text_field], "term_statistics": True,
+                "field_statistics": False, "positions": False, "offsets": False, "payloads": False}
+        with self._errors(f"analyse a long query on {self.index_name}"):
+            response = self.client.termvectors(index=self.index_name, body=body)
+        terms = (response.get("term_vectors") or {}).get(self.text_field, {}).get("terms", {})
+        return ({term: int(stats["term_freq"]) for term, stats in terms.items()},
+                {term: int(stats.get("doc_freq", 0)) for term, stats in terms.items()})
 
     def search_hybrid(
         self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
@@ -272,7 +318,8 @@ class OpenSearchBackend(BackendBase):
 
         The pipeline (``normalization-processor`` for ``min_max``, ``score-ranker-processor``
         for ``rrf``) is created on first use, named after the fusion settings. Each
-        sub-query keeps its top ``fusion.window_for(k)`` hits.
+        sub-query keeps its top ``fusion.window_for(k)`` hits, and at most ``MAX_QUERY_TOKENS``
+        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts.
 
         Raises:
             ConfigError: ``k`` is out of range.
@@ -283,10 +330,49 @@ class OpenSearchBackend(BackendBase):
         fusion = fusion or Fusion()
         pipeline = self._hybrid_pipeline(fusion)
         window = fusion.window_for(k)
+        query, sparse_dropped = budget_vector(query)
         built = sparse_query(query, field=self.vector_field, mode="neural_sparse", size=window)
-        body = hybrid_query(text, built.body["query"], text_field=self.text_field, size=window)
+        clause, bm25_dropped = self._bm25_clause(text)
+        body = hybrid_query(clause, built.body["query"], size=window)
         pairs, took = self._search(body, params={"search_pipeline": pipeline})
-        return SearchResult(ranked_hits(pairs, k), took)
+        return SearchResult(ranked_hits(pairs, k), took, sparse_dropped + bm25_dropped)
+
+    def explain(self, text: str, query: SparseVector, doc_id: str) -> Explanation:
+        """Explain ``doc_id``'s sparse score for ``query`` token by token, and its BM25 score for ``text``.
+
+        Document weights are the stored ``rank_features`` values (``_source`` at the field's
+        9-bit precision, ``stored_feature_value``); ``sparse_score`` and the BM25 tree come
+        from OpenSearch's ``_explain`` API. Both queries are cut by the query budget as in
+        search; in ``rank_feature`` mode, tokens containing ``.`` are left out as in search.
+
+        Raises:
+            BackendError: no index, no document ``doc_id`` in it, or the request failed.
+        """
+        query, sparse_dropped = budget_vector(query)
+        built = self._sparse_query(query, self.query_mode, 1)
+        stored = self._stored_vector(doc_id)
+        clause, bm25_dropped = self._bm25_clause(text)
+        unaddressable = set(built.dropped_tokens)
+        matches = (TokenMatch(token, weight, stored_feature_value(stored[token])) for token, weight in query.items()
+                   if token in stored and token not in unaddressable)
+        sparse_score = self._explain(doc_id, built.body["query"]).value * built.score_factor
+        return Explanation(doc_id, by_contribution(matches), sparse_score, self._explain(doc_id, clause),
+                           sparse_dropped + bm25_dropped)
+
+    def _stored_vector(self, doc_id: str) -> dict[str, float]:
+        with self._errors(f"read document {doc_id!r} of {self.index_name}"):
+            found = self.client.get(index=self.index_name, id=doc_id, _source_includes=[self.vector_field],
+                                    params={"ignore": 404})
+        if "error" in found:
+            raise BackendError(f"read document {doc_id!r} at {self.url}: {error_reason(found)}")
+        if not found.get("found"):
+            raise BackendError(f"no document {doc_id!r} in index {self.index_name} at {self.url}")
+        return {token: float(weight) for token, weight in (found.get("_source") or {}).get(self.vector_field, {}).items()}
+
+    def _explain(self, doc_id: str, query: dict[str, Any]) -> ScoreTree:
+        with self._errors(f"explain document {doc_id!r} in {self.index_name}"):
+            response = self.client.explain(index=self.index_name, id=doc_id, body={"query": query})
+        return ScoreTree.from_dict(response.get("explanation") or {"value": 0.0, "description": "no match"})
 
     def _hybrid_pipeline(self, fusion: Fusion) -> str:
         """Create (once per backend) the search pipeline for ``fusion``; return its name."""

@@ -23,7 +23,7 @@ from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
 from ..latency_bench import Method
-from .queries import bm25_query, sparse_query
+from .queries import bm25_clause, bm25_query, sparse_query
 
 __all__ = ["OpenSearchMethods", "slowlog_took_ms"]
 
@@ -68,7 +68,7 @@ class OpenSearchMethods:
 
     def bm25_body(self, text: str) -> dict[str, Any]:
         """``match`` query on the text field."""
-        return bm25_query(text, field=self.text_field, size=self.k)
+        return bm25_query(bm25_clause(text, field=self.text_field), size=self.k)
 
     def sparse_body(self, vector: SparseVector | Mapping[str, float], *, field: str | None = None,
                     method_parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:

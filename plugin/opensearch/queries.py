@@ -20,6 +20,7 @@ Two limits are handled deliberately:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -103,15 +104,42 @@ def analyzer_query(text: str, *, field: str, analyzer: str, size: int) -> dict[s
             "query": {"neural_sparse": {field: {"query_text": text, "analyzer": analyzer}}}}
 
 
-def bm25_query(text: str, *, field: str, size: int) -> dict[str, Any]:
-    """A ``match`` query on the text field (BM25)."""
-    return {"size": size, "_source": False, "query": {"match": {field: text}}}
+def bm25_clause(text: str, *, field: str, terms: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """BM25 over the text field: ``match`` on ``text``, or the analysed ``terms`` it was cut to.
+
+    ``terms`` (analysed term -> count in the query, after ``query_budget.budget_terms``)
+    become a ``bool`` of ``term`` queries boosted by count, which scores as ``match`` does
+    (one clause per occurrence of a term); no terms match nothing.
+    """
+    if terms is None:
+        return {"match": {field: text}}
+    if not terms:
+        return {"match_none": {}}
+    return {"bool": {"should": [{"term": {field: {"value": term, "boost": count}}} for term, count in terms.items()]}}
 
 
-def hybrid_query(text: str, sparse: dict[str, Any], *, text_field: str, size: int) -> dict[str, Any]:
-    """A ``hybrid`` query: BM25 ``match`` first, then the sparse query; each keeps its top ``size``."""
-    return {"size": size, "_source": False,
-            "query": {"hybrid": {"queries": [{"match": {text_field: text}}, sparse]}}}
+def bm25_query(clause: dict[str, Any], *, size: int) -> dict[str, Any]:
+    """A BM25 search body for a ``bm25_clause``."""
+    return {"size": size, "_source": False, "query": clause}
+
+
+def hybrid_query(bm25: dict[str, Any], sparse: dict[str, Any], *, size: int) -> dict[str, Any]:
+    """A ``hybrid`` query: the BM25 clause first, then the sparse query; each keeps its top ``size``."""
+    return {"size": size, "_source": False, "query": {"hybrid": {"queries": [bm25, sparse]}}}
+
+
+def stored_feature_value(weight: float) -> float:
+    """The weight a ``rank_features`` field keeps of ``weight``, as its scores use it.
+
+    Lucene's ``FeatureField`` stores the float32's bits shifted right by 15 as a term
+    frequency, so 8 of the 23 mantissa bits survive (9 significant bits, truncated).
+
+    Example:
+        >>> stored_feature_value(1.0), stored_feature_value(1.003)
+        (1.0, 1.0)
+    """
+    bits = struct.unpack("<I", struct.pack("<f", weight))[0] >> 15 << 15
+    return float(struct.unpack("<f", struct.pack("<I", bits))[0])
 
 
 def hybrid_pipeline(fusion: Fusion) -> dict[str, Any]:

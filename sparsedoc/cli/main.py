@@ -34,6 +34,7 @@ def _register() -> None:
         assets_commands,
         bench_commands,
         eval_commands,
+        explain_command,
         mlcommons_commands,
         onnx_commands,
         opensearch_commands,
@@ -41,8 +42,8 @@ def _register() -> None:
         training_commands,
     )
 
-    modules = (assets_commands, bench_commands, eval_commands, mlcommons_commands, onnx_commands, opensearch_commands,
-               retrieval_commands, training_commands)
+    modules = (assets_commands, bench_commands, eval_commands, explain_command, mlcommons_commands, onnx_commands,
+               opensearch_commands, retrieval_commands, training_commands)
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
