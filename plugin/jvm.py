@@ -123,7 +123,7 @@ def start_jvm(
         runtime = find_java_runtime(MIN_JAVA_VERSION, java_home=java_home, preferred=preferred)
         jar = find_anserini_jar(jar)
         os.environ["JAVA_HOME"] = str(runtime.home)
-        options = ["-Dlog4j2.level=WARN"]
+        options = ["-Dlog4j2.level=WARN", "-Xrs"]  # -Xrs: Ctrl-C stays Python's KeyboardInterrupt
         if runtime.has_vector_module:
             options.append(f"--add-modules={_VECTOR_MODULE}")
         if runtime.version >= 23:  # JEP 471: Lucene 9 still uses sun.misc.Unsafe to unmap files

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
+from sparsedoc.encoder.errors import InterruptedRun
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
@@ -41,6 +44,17 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
+@contextmanager
+def _resumable_encoding(vectors: Path) -> Iterator[None]:
+    """Ctrl-C while encoding: say how many documents the vectors file holds and how to resume."""
+    try:
+        yield
+    except KeyboardInterrupt as err:
+        held = _count_lines(vectors) if vectors.is_file() else 0
+        raise InterruptedRun(f"{vectors} holds {held} encoded documents; rerun the same command to resume "
+                             "(documents already encoded are skipped)") from err
+
+
 def _documents(corpus: Path, id_field: str, text_field: str, title_field: str):  # noqa: ANN202
     return read_documents(corpus, id_field=id_field, text_field=text_field, title_field=title_field or None)
 
@@ -72,8 +86,9 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
                    **options: Any) -> None:
     """Encode CORPUS into a vectors JSONL file (resumes if interrupted)."""
     encoder = build_document_encoder(model, options)
-    report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, out,
-                            total=_count_lines(corpus), show_progress=True)
+    with _resumable_encoding(out):
+        report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, out,
+                                total=_count_lines(corpus), show_progress=True)
     click.echo(f"wrote {out}: {report.indexed} encoded, {report.skipped} already there, "
                f"{report.empty} empty, {report.truncated} truncated, {report.windowed} windowed")
 
@@ -103,8 +118,9 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     if model:
         vectors = vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl")
         encoder = build_document_encoder(model, options)
-        report = encode_to_file(_documents(source, id_field, text_field, title_field), encoder, vectors,
-                                total=_count_lines(source), show_progress=True)
+        with _resumable_encoding(vectors):
+            report = encode_to_file(_documents(source, id_field, text_field, title_field), encoder, vectors,
+                                    total=_count_lines(source), show_progress=True)
         click.echo(f"encoded {report.indexed} ({report.skipped} cached, {report.empty} empty, "
                    f"{report.truncated} truncated, {report.windowed} windowed) into {vectors}", err=True)
     else:
