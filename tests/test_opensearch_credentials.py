@@ -14,7 +14,7 @@ from http_peer import http_peer
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
-from sparsedoc.plugin.opensearch_client import cluster_version, is_loopback, open_client
+from sparsedoc.plugin.opensearch_client import cluster_version, open_client
 
 SECRET = "Sd-S3cret-Passw0rd!"
 CLUSTER_INFO = {"version": {"number": "2.19.1", "distribution": "opensearch"}}
@@ -41,6 +41,8 @@ def test_plain_http_without_credentials_and_https_with_them_are_allowed() -> Non
 
 
 def test_loopback_means_127_slash_8_ipv6_one_and_localhost() -> None:
+    from sparsedoc.plugin.opensearch_client import is_loopback
+
     assert all(map(is_loopback, ["127.0.0.1", "127.8.9.10", "::1", "localhost", "LOCALHOST"]))
     assert not any(map(is_loopback, ["10.0.0.1", "0.0.0.0", "example.com", "localhost.example.com", "::", ""]))
 
