@@ -42,7 +42,8 @@ PREFIX_CHARS_PER_TOKEN = 8
 
 
 def check_long_documents(mode: str, stride: int | None, max_windows: int = DEFAULT_MAX_WINDOWS) -> str:
-    """Return ``mode`` if valid, else raise ``ConfigError`` listing the choices (and check ``stride``, ``max_windows``)."""
+    """Return ``mode`` if valid, else raise ``ConfigError`` listing the choices (``stride`` and
+    ``max_windows`` are checked too)."""
     if mode not in LONG_DOCUMENT_MODES:
         raise ConfigError(f"long_documents must be one of {LONG_DOCUMENT_MODES}, got {mode!r}")
     if stride is not None and stride < 1:
@@ -173,7 +174,8 @@ def token_prefixes(
 
 
 def _prefix(text: str, budget: int) -> str:
-    """``text`` if it is at most ``budget`` characters, else its longest prefix within it that ends before a whitespace."""
+    """``text`` if it has at most ``budget`` characters, else its longest prefix of at most
+    ``budget`` characters that ends before a whitespace (``text`` itself if there is none)."""
     if len(text) <= budget:
         return text
     cut = max(text.rfind(space, 0, budget + 1) for space in " \n\t\r")
