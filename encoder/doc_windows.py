@@ -35,7 +35,7 @@ stride) and on Cranfield and CISI, so truncation stays the default."""
 
 DEFAULT_MAX_WINDOWS = 64
 """Windows encoded per document at most (64 windows of 510 tokens: about 33k tokens, 150 kB of
-English). Without a cap one 2 MB document (about 450k tokens, 880 windows) took 151 s and 2.2 GB."""
+English). Without a cap one 2 MB document (about 450k tokens, 880 windows) took 151 s."""
 
 PREFIX_CHARS_PER_TOKEN = 8
 """Characters of a long text tokenised per token needed (English BERT tokens average 4.5)."""
