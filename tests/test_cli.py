@@ -215,6 +215,32 @@ def test_ctrl_c_while_indexing_says_what_was_written_and_a_rerun_resumes(tmp_pat
     assert resumed.stdout.strip().endswith(f"{documents} in index")
 
 
+@pytest.mark.model
+def test_ctrl_c_while_encoding_says_what_the_vectors_file_holds(tmp_path: Path, tiny_mlm_dir: Path) -> None:
+    documents = 300
+    corpus, vectors = tmp_path / "corpus.jsonl", tmp_path / "v.jsonl"
+    corpus.write_text("".join(f'{{"_id": "d{i}", "text": "{"lift of a swept wing " * (3 + i % 10)}"}}\n'
+                              for i in range(documents)))
+    command = [sys.executable, "-m", "sparsedoc.cli.main", "encode", str(corpus), "--model", str(tiny_mlm_dir),
+               "--out", str(vectors), "--batch-size", "4"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while b"encoding:" not in seen:  # the progress bar: the model is loaded, the first chunk is being encoded
+        byte = run.stderr.read(1)
+        assert byte, seen.decode(errors="replace")
+        seen += byte
+    run.send_signal(signal.SIGINT)
+    _, rest = run.communicate(timeout=120)
+    assert run.returncode == 130
+    lines = [line for line in (seen + rest).decode().splitlines() if line.startswith("interrupted")]
+    assert len(lines) == 1 and re.fullmatch(
+        rf"interrupted: {re.escape(str(vectors))} holds \d+ encoded documents; rerun the same command to resume "
+        r"\(documents already encoded are skipped\)", lines[0]), (seen + rest).decode()[-2000:]
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(vectors.read_text().splitlines()) == documents
+
+
 def test_reorder_is_refused_on_opensearch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     vectors = tmp_path / "v.jsonl"
     vectors.write_text('{"_id": "a", "text": "x", "vector": {"x": 1.0}}\n')
