@@ -6,19 +6,24 @@ batches and map vocabulary columns back to token strings the same way.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from itertools import islice
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from .doc_windows import DEFAULT_LONG_DOCUMENTS, document_rows
+from .doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, document_rows
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class BatchedDocumentEncoder:
     """``encode_document`` on top of a runtime's ``run_batch`` (torch, onnxruntime).
 
     Subclasses set ``tokenizer``, ``max_length``, ``batch_size``, ``vocabulary``, ``pruning``,
-    ``long_documents`` and ``window_stride`` and implement ``run_batch(input_ids,
+    ``long_documents``, ``window_stride`` and ``max_windows`` and implement ``run_batch(input_ids,
     attention_mask) -> [batch, vocab]``. ``truncated_documents`` and ``windowed_documents``
     count, over the encoder's life, the long documents cut to one window or split into several.
     """
@@ -95,6 +100,7 @@ class BatchedDocumentEncoder:
     pruning: Pruning
     long_documents: str = DEFAULT_LONG_DOCUMENTS
     window_stride: int | None = None
+    max_windows: int = DEFAULT_MAX_WINDOWS
     truncated_documents: int = 0
     windowed_documents: int = 0
 
@@ -108,36 +114,50 @@ class BatchedDocumentEncoder:
         self.truncated_documents += batch.truncated
         return self.run_batch(batch.input_ids, batch.attention_mask)
 
-
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
         """Encode documents; empty or whitespace-only texts give empty vectors.
 
-        All texts are tokenised at once and their rows (windows) sorted by token count
-        before batching, so a batch holds rows of similar length and little padding. A
-        windowed document's vector is the element-wise maximum of its windows'.
+        Documents that fit one window (or are cut to it) are sorted by token count before
+        batching, so a batch holds rows of similar length and little padding. Windows of
+        long documents are built and run ``batch_size`` at a time, each max-pooled into its
+        document's running vector: a document's vector is the element-wise maximum of its
+        (at most ``max_windows``) windows'.
         """
         vectors: list[SparseVector] = [SparseVector() for _ in texts]
         live = [i for i, t in enumerate(texts) if t.strip()]
         if not live:
             return vectors
         split = document_rows(self.tokenizer, [texts[i] for i in live], self.max_length,
-                              long_documents=self.long_documents, window_stride=self.window_stride)
+                              long_documents=self.long_documents, window_stride=self.window_stride,
+                              max_windows=self.max_windows)
         self.truncated_documents += split.truncated
         self.windowed_documents += split.windowed
-        pending = Counter(split.owners)
-        merged: dict[int, np.ndarray] = {}
+        if split.capped:
+            logger.warning("%d documents need more than %d windows of %d tokens: only their first %d are encoded "
+                           "(counted as truncated)", split.capped, self.max_windows, self.max_length, self.max_windows)
         order = sorted(range(len(split.rows)), key=lambda r: len(split.rows[r]))
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for batch in _chunks(iter(order), self.batch_size):
             weights = self.run_batch(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
             for r, row in zip(batch, weights):
-                owner = split.owners[r]
-                if owner in merged:
-                    np.maximum(merged[owner], row, out=merged[owner])
+                vectors[live[split.owners[r]]] = self._sparse(row)
+        running: dict[int, np.ndarray] = {}
+        windows = ((d.owner, k == len(d.starts) - 1, row) for d in split.windows for k, row in enumerate(d.rows()))
+        for batch in _chunks(windows, self.batch_size):
+            weights = self.run_batch(*pad_rows([row for _, _, row in batch], self.tokenizer.pad_token_id))
+            for (owner, last, _), row in zip(batch, weights):
+                if owner in running:
+                    np.maximum(running[owner], row, out=running[owner])
                 else:
-                    merged[owner] = row.copy() if pending[owner] > 1 else row
-                pending[owner] -= 1
-                if pending[owner] == 0:
-                    (vector,) = rows_to_vectors(merged.pop(owner)[None, :], self.vocabulary)
-                    vectors[live[owner]] = self.pruning.apply(vector)
+                    running[owner] = row.copy()
+                if last:
+                    vectors[live[owner]] = self._sparse(running.pop(owner))
         return vectors
+
+    def _sparse(self, weights: np.ndarray) -> SparseVector:
+        (vector,) = rows_to_vectors(weights[None, :], self.vocabulary)
+        return self.pruning.apply(vector)
+
+
+def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    while chunk := list(islice(items, size)):
+        yield chunk

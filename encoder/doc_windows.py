@@ -6,7 +6,10 @@ aligned to the end of the document), each window gets the model's special tokens
 document vector is the element-wise maximum of the window vectors: the same max SPLADE
 pooling takes over positions within one window, taken over all windows (``log1p`` and ReLU
 are monotone, so the order of max and activation does not matter). Documents that fit in
-one window are encoded identically in both modes.
+one window are encoded identically in both modes. A document keeps at most ``max_windows``
+windows (the first ones; it is then counted as truncated), and only the part of its text
+those windows cover is tokenised; encoders run the windows in batches and max-pool them
+into one running vector, so a huge document costs no more than ``max_windows`` windows.
 
 Reference: Nguyen, MacAvaney and Yates, "Adapting Learned Sparse Retrieval for Long
 Documents" (SIGIR 2023) study such segment aggregation (max pooling among others) for SPLADE.
@@ -14,7 +17,7 @@ Documents" (SIGIR 2023) study such segment aggregation (max pooling among others
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,12 +33,23 @@ documents"), windows lowered nDCG@10 on SciFact's train queries (0.6748 -> 0.673
 stride) and on Cranfield and CISI, so truncation stays the default."""
 
 
-def check_long_documents(mode: str, stride: int | None) -> str:
-    """Return ``mode`` if valid, else raise ``ConfigError`` listing the choices (and check ``stride``)."""
+DEFAULT_MAX_WINDOWS = 64
+"""Windows encoded per document at most (64 windows of 510 tokens: about 33k tokens, 150 kB of
+English). Without a cap one 2 MB document (about 450k tokens, 880 windows) took 151 s."""
+
+PREFIX_CHARS_PER_TOKEN = 8
+"""Characters of a long text tokenised per token needed (English BERT tokens average 4.5)."""
+
+
+def check_long_documents(mode: str, stride: int | None, max_windows: int = DEFAULT_MAX_WINDOWS) -> str:
+    """Return ``mode`` if valid, else raise ``ConfigError`` listing the choices (``stride`` and
+    ``max_windows`` are checked too)."""
     if mode not in LONG_DOCUMENT_MODES:
         raise ConfigError(f"long_documents must be one of {LONG_DOCUMENT_MODES}, got {mode!r}")
     if stride is not None and stride < 1:
         raise ConfigError(f"window_stride must be >= 1 token, got {stride}")
+    if max_windows < 1:
+        raise ConfigError(f"max_windows must be >= 1, got {max_windows}")
     return mode
 
 
@@ -54,13 +68,40 @@ def window_starts(length: int, size: int, stride: int) -> list[int]:
 
 
 @dataclass(frozen=True)
+class WindowedDocument:
+    """A long document's content tokens (no more than its windows cover) and where its windows start."""
+
+    owner: int
+    tokens: list[int]
+    starts: list[int]
+    head: list[int]
+    tail: list[int]
+    size: int
+
+    def rows(self) -> Iterator[list[int]]:
+        """The model rows of the windows, special tokens added, built one at a time."""
+        for start in self.starts:
+            yield [*self.head, *self.tokens[start : start + self.size], *self.tail]
+
+
+@dataclass(frozen=True)
 class DocumentRows:
-    """Token id rows to run (one per window) and the document each row belongs to."""
+    """Token id rows of the documents that fit one window (whole or cut), and the windowed ones.
+
+    ``truncated`` counts documents cut to one window, and windowed documents cut to their
+    first ``max_windows`` windows (those are also counted in ``capped``).
+    """
 
     rows: list[list[int]]
     owners: list[int]
+    windows: list[WindowedDocument]
     truncated: int
-    windowed: int
+    capped: int = 0
+
+    @property
+    def windowed(self) -> int:
+        """Documents encoded as several windows."""
+        return len(self.windows)
 
 
 def document_rows(
@@ -70,38 +111,75 @@ def document_rows(
     *,
     long_documents: str = DEFAULT_LONG_DOCUMENTS,
     window_stride: int | None = None,
+    max_windows: int = DEFAULT_MAX_WINDOWS,
 ) -> DocumentRows:
     """Tokenise ``texts`` with special tokens into model rows of at most ``max_length`` ids.
 
     A document longer than ``max_length`` is either cut (keeping the closing special token)
     and counted in ``truncated``, or split into windows (``window_stride`` content tokens
-    apart; default a whole window) and counted in ``windowed``.
+    apart; default a whole window), at most ``max_windows`` of them: a longer document
+    keeps its first ``max_windows`` windows and is counted in ``truncated`` and ``capped``.
+    Only as much of a long text is tokenised as the kept tokens need (see :func:`token_prefixes`).
     """
-    encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-    rows: list[list[int]] = []
-    owners: list[int] = []
+    encoded = token_prefixes(tokenizer, texts, max_length, add_special_tokens=True)
     long = [i for i, ids in enumerate(encoded) if len(ids) > max_length]
-    content: dict[int, list[int]] = {}
+    windowed: dict[int, WindowedDocument] = {}
+    capped = 0
     if long and long_documents == "windows":
-        plain = tokenizer([texts[i] for i in long], add_special_tokens=False, truncation=False, verbose=False)
-        content = dict(zip(long, plain["input_ids"]))
-    if content:
         head, tail = special_affixes(tokenizer)
         size = max_length - len(head) - len(tail)
         if size < 1:
             raise ConfigError(f"max_length {max_length} leaves no room for content tokens in a window")
         stride = min(window_stride or size, size)
+        kept = size + (max_windows - 1) * stride  # content tokens the first max_windows windows cover
+        plain = token_prefixes(tokenizer, [texts[i] for i in long], kept, add_special_tokens=False)
+        for i, tokens in zip(long, plain):
+            capped += len(tokens) > kept
+            tokens = tokens[:kept]
+            windowed[i] = WindowedDocument(i, tokens, window_starts(len(tokens), size, stride), head, tail, size)
+    rows: list[list[int]] = []
+    owners: list[int] = []
     for i, ids in enumerate(encoded):
-        if i in content:
-            tokens = content[i]
-            for start in window_starts(len(tokens), size, stride):
-                rows.append(head + tokens[start : start + size] + tail)
-                owners.append(i)
-        else:
+        if i not in windowed:
             rows.append(ids if len(ids) <= max_length else ids[: max_length - 1] + ids[-1:])
             owners.append(i)
-    windowed = len(content)
-    return DocumentRows(rows, owners, len(long) - windowed, windowed)
+    return DocumentRows(rows, owners, list(windowed.values()), len(long) - len(windowed) + capped, capped)
+
+
+def token_prefixes(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], count: int, *, add_special_tokens: bool
+) -> list[list[int]]:
+    """Token ids of each text: all of them, or, for a text with more than ``count``, at least its first ``count``.
+
+    A long text is tokenised from a prefix of ``PREFIX_CHARS_PER_TOKEN * count`` characters
+    (doubled until it gives more than ``count`` tokens), cut before a whitespace so no word
+    is split: its tokens are the first tokens of the whole text (special tokens still close
+    the row). A 2 MB document is thus never tokenised whole for the window or two kept of it.
+    """
+    result: list[list[int]] = [[] for _ in texts]
+    todo = list(range(len(texts)))
+    budget = PREFIX_CHARS_PER_TOKEN * max(count, 1)
+    while todo:
+        cut = {i: _prefix(texts[i], budget) for i in todo}
+        encoded = tokenizer([cut[i] for i in todo], add_special_tokens=add_special_tokens, truncation=False,
+                            verbose=False)["input_ids"]
+        again = []
+        for i, ids in zip(todo, encoded):
+            if len(ids) > count or len(cut[i]) == len(texts[i]):
+                result[i] = ids
+            else:
+                again.append(i)
+        todo, budget = again, budget * 2
+    return result
+
+
+def _prefix(text: str, budget: int) -> str:
+    """``text`` if it has at most ``budget`` characters, else its longest prefix of at most
+    ``budget`` characters that ends before a whitespace (``text`` itself if there is none)."""
+    if len(text) <= budget:
+        return text
+    cut = max(text.rfind(space, 0, budget + 1) for space in " \n\t\r")
+    return text[:cut] if cut > 0 else text
 
 
 def special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:

@@ -65,6 +65,25 @@ class BackendError(SparsedocError):
     """A search engine is unreachable, misconfigured or failed a request."""
 
 
+class PartialWriteError(BackendError):
+    """A write failed after ``written`` documents were stored; running it again resumes (they are skipped).
+
+    Example:
+        >>> str(PartialWriteError("bulk write to docs: cannot reach OpenSearch", 1500)).split("; ")[:2]
+        ['bulk write to docs: cannot reach OpenSearch', '1500 documents were written before the failure']
+    """
+
+    def __init__(self, reason: str, written: int) -> None:
+        self.reason = reason
+        self.written = written
+        super().__init__(f"{reason}; {written} documents were written before the failure; "
+                         "rerun the same command to resume (ids already indexed are skipped)")
+
+
+class InterruptedRun(KeyboardInterrupt):
+    """Ctrl-C stopped a resumable step; the message says what was written and how to resume."""
+
+
 class LocalNodeError(BackendError):
     """A local OpenSearch node could not be installed, started or stopped."""
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .doc_batches import BatchedDocumentEncoder, vocabulary_list
-from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
+from .doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, check_long_documents
 from .errors import ConfigError, ModelLoadError
 from .extras import import_extra
 from .loading import file_sha256, load_tokenizer
@@ -37,6 +37,8 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         long_documents: ``"truncate"`` or ``"windows"``, as for :class:`TorchDocumentEncoder`.
         window_stride: content tokens between window starts (default: a whole window, so
             windows overlap only where the last one is aligned to the document's end).
+        max_windows: windows encoded per document at most; a longer document keeps its first
+            ``max_windows`` windows and is counted as truncated.
         batch_size: documents per run (batches are formed by length to cut padding).
         num_threads: onnxruntime intra-op threads (``None``: onnxruntime's default).
         allow_spinning: let idle intra-op threads spin-wait for the next operator instead of
@@ -65,6 +67,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         max_length: int | None = None,
         long_documents: str = DEFAULT_LONG_DOCUMENTS,
         window_stride: int | None = None,
+        max_windows: int = DEFAULT_MAX_WINDOWS,
         batch_size: int = 8,
         num_threads: int | None = None,
         allow_spinning: bool = True,
@@ -82,8 +85,9 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             raise ConfigError(f"num_threads must be >= 0, got {num_threads}")
         if optimization not in OPTIMIZATION_LEVELS:
             raise ConfigError(f"optimization must be one of {OPTIMIZATION_LEVELS}, got {optimization!r}")
-        self.long_documents = check_long_documents(long_documents, window_stride)
+        self.long_documents = check_long_documents(long_documents, window_stride, max_windows)
         self.window_stride = window_stride
+        self.max_windows = max_windows
         self.onnx_dir = Path(onnx_dir)
         if not self.onnx_dir.is_dir():
             raise ModelLoadError(f"ONNX model directory not found: {self.onnx_dir}")

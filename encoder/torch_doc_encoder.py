@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .doc_batches import BatchedDocumentEncoder, special_token_ids, vocabulary_list
-from .doc_windows import DEFAULT_LONG_DOCUMENTS, check_long_documents
+from .doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, check_long_documents
 from .errors import ConfigError
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
 from .pooling import check_activation, document_weights
@@ -28,6 +28,8 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
             ``"windows"`` max-pooled into one vector (see :mod:`.doc_windows`); both are counted.
         window_stride: content tokens between window starts (default: a whole window, so
             windows overlap only where the last one is aligned to the document's end).
+        max_windows: windows encoded per document at most; a longer document keeps its first
+            ``max_windows`` windows and is counted as truncated.
         batch_size: documents per forward pass (batches are formed by length).
         activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).
         pruning: optional pruning applied to each vector after encoding.
@@ -46,6 +48,7 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         max_length: int = 512,
         long_documents: str = DEFAULT_LONG_DOCUMENTS,
         window_stride: int | None = None,
+        max_windows: int = DEFAULT_MAX_WINDOWS,
         batch_size: int = 16,
         activation: str = "log1p",
         pruning: Pruning | None = None,
@@ -58,8 +61,9 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
             raise ConfigError(f"max_length must be >= 2, got {max_length}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.long_documents = check_long_documents(long_documents, window_stride)
+        self.long_documents = check_long_documents(long_documents, window_stride, max_windows)
         self.window_stride = window_stride
+        self.max_windows = max_windows
         self.model_dir = check_model_dir(model_dir)
         self.activation = check_activation(activation)
         self.pruning = pruning or Pruning()

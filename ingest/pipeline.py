@@ -13,7 +13,14 @@ from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
-from sparsedoc.encoder.errors import ConfigError, IndexFailure, IndexingError
+from sparsedoc.encoder.errors import (
+    BackendError,
+    ConfigError,
+    IndexFailure,
+    IndexingError,
+    InterruptedRun,
+    PartialWriteError,
+)
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.plugin.base import Backend, EncodedDocument
 
@@ -113,19 +120,28 @@ def index_encoded(
 
     This is where a run decides what refused documents mean (backends only report them):
     with ``raise_on_failure`` (the default) an ``IndexingError`` naming each refused
-    document is raised after every other document has been written.
+    document is raised after every other document has been written. A backend failure
+    raises ``PartialWriteError`` counting the documents written before it, and Ctrl-C
+    ``InterruptedRun`` saying the same: a rerun resumes, skipping ids already indexed.
     """
     from tqdm.auto import tqdm
 
     report = IngestReport()
-    with tqdm(total=total, disable=not show_progress, unit="doc", desc="indexing") as bar:
-        for batch in batched(read_encoded(path), batch_size):
-            present = backend.existing_ids([d.doc_id for d in batch])
-            outcome = backend.index(d for d in batch if d.doc_id not in present)
-            report.skipped += len(present) + outcome.skipped
-            report.indexed += outcome.indexed
-            report.failures.extend(outcome.failures)
-            bar.update(len(batch))
+    try:
+        with tqdm(total=total, disable=not show_progress, unit="doc", desc="indexing") as bar:
+            for batch in batched(read_encoded(path), batch_size):
+                present = backend.existing_ids([d.doc_id for d in batch])
+                outcome = backend.index(d for d in batch if d.doc_id not in present)
+                report.skipped += len(present) + outcome.skipped
+                report.indexed += outcome.indexed
+                report.failures.extend(outcome.failures)
+                bar.update(len(batch))
+    except BackendError as err:  # a partial write of the failed batch counts too
+        partial = err if isinstance(err, PartialWriteError) else PartialWriteError(str(err), 0)
+        raise PartialWriteError(partial.reason, report.indexed + partial.written) from err
+    except KeyboardInterrupt as err:
+        raise InterruptedRun(f"{report.indexed} documents were indexed and {report.skipped} already there; "
+                             "rerun the same command to resume (ids already indexed are skipped)") from err
     if report.failures and raise_on_failure:
         raise IndexingError(f"indexed {report.indexed}, skipped {report.skipped}", report.failures)
     return report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
 import tomllib
@@ -182,6 +184,61 @@ def test_approximate_search_from_the_command_line(method: str, reorder: bool, tm
                  "-k", "3", "--approximate", method]) == 0
     ranked = [line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]]
     assert ranked == ["d30", "d29", "d28"]
+
+
+@pytest.mark.engine
+def test_ctrl_c_while_indexing_says_what_was_written_and_a_rerun_resumes(tmp_path: Path,
+                                                                       lucene_backend_cls: type) -> None:
+    documents = 3000  # six index_encoded batches: several seconds of Lucene writes after the bar appears
+    vectors = tmp_path / "v.jsonl"
+    vectors.write_text("".join(f'{{"_id": "d{i}", "text": "wing {i}", "vector": {{"wing": {1 + i % 7}, '
+                               f'"t{i % 50}": 0.5}}}}\n' for i in range(documents)))
+    command = [sys.executable, "-m", "sparsedoc.cli.main", "index", str(vectors), "--index", str(tmp_path / "idx")]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while b"indexing:" not in seen:  # the progress bar: the JVM is up and the first batch is being written
+        byte = run.stderr.read(1)
+        assert byte, seen.decode(errors="replace")
+        seen += byte
+    run.send_signal(signal.SIGINT)
+    _, rest = run.communicate(timeout=120)
+    assert run.returncode == 130
+    lines = [line for line in (seen + rest).decode().splitlines() if line.startswith("interrupted")]
+    assert len(lines) == 1, (seen + rest).decode()[-2000:]
+    match = re.fullmatch(r"interrupted: (\d+) documents were indexed and 0 already there; rerun the same command "
+                         r"to resume \(ids already indexed are skipped\)", lines[0])
+    assert match, lines[0]
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    indexed, skipped = map(int, re.search(r"indexed (\d+), skipped (\d+)", resumed.stdout).groups())
+    assert indexed + skipped == documents and skipped >= int(match.group(1))
+    assert resumed.stdout.strip().endswith(f"{documents} in index")
+
+
+@pytest.mark.model
+def test_ctrl_c_while_encoding_says_what_the_vectors_file_holds(tmp_path: Path, tiny_mlm_dir: Path) -> None:
+    documents = 300
+    corpus, vectors = tmp_path / "corpus.jsonl", tmp_path / "v.jsonl"
+    corpus.write_text("".join(f'{{"_id": "d{i}", "text": "{"lift of a swept wing " * (3 + i % 10)}"}}\n'
+                              for i in range(documents)))
+    command = [sys.executable, "-m", "sparsedoc.cli.main", "encode", str(corpus), "--model", str(tiny_mlm_dir),
+               "--out", str(vectors), "--batch-size", "4"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while b"encoding:" not in seen:  # the progress bar: the model is loaded, the first chunk is being encoded
+        byte = run.stderr.read(1)
+        assert byte, seen.decode(errors="replace")
+        seen += byte
+    run.send_signal(signal.SIGINT)
+    _, rest = run.communicate(timeout=120)
+    assert run.returncode == 130
+    lines = [line for line in (seen + rest).decode().splitlines() if line.startswith("interrupted")]
+    assert len(lines) == 1 and re.fullmatch(
+        rf"interrupted: {re.escape(str(vectors))} holds \d+ encoded documents; rerun the same command to resume "
+        r"\(documents already encoded are skipped\)", lines[0]), (seen + rest).decode()[-2000:]
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(vectors.read_text().splitlines()) == documents
 
 
 def test_reorder_is_refused_on_opensearch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

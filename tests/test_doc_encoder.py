@@ -12,6 +12,7 @@ import torch
 
 from sparsedoc.encoder.errors import ModelLoadError
 from sparsedoc.encoder.pruning import Pruning
+from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
 pytestmark = pytest.mark.model
@@ -146,3 +147,80 @@ def test_long_document_options_are_checked(tiny_mlm_dir: Path) -> None:
         TorchDocumentEncoder(tiny_mlm_dir, long_documents="split")
     with pytest.raises(ConfigError, match="window_stride"):
         TorchDocumentEncoder(tiny_mlm_dir, long_documents="windows", window_stride=0)
+    with pytest.raises(ConfigError, match="max_windows"):
+        TorchDocumentEncoder(tiny_mlm_dir, long_documents="windows", max_windows=0)
+
+
+class RecordingEncoder(TorchDocumentEncoder):
+    """The real torch encoder, recording how many rows each forward pass ran."""
+
+    passes: list[int]
+
+    def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        self.passes = [*getattr(self, "passes", []), len(input_ids)]
+        return super().run_batch(input_ids, attention_mask)
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _prose(characters: int) -> str:
+    """Real technical prose (this repository's README: words, numbers, code, punctuation), repeated as needed."""
+    text = README.read_text(encoding="utf-8")
+    return (text * (characters // len(text) + 1))[:characters]
+
+
+def _dense(vector: SparseVector, encoder: TorchDocumentEncoder) -> np.ndarray:
+    dense = np.zeros(len(encoder.vocabulary), dtype=np.float32)
+    for token, weight in vector.items():
+        dense[encoder.tokenizer.convert_tokens_to_ids(token)] = weight
+    return dense
+
+
+def _windows_at_once(encoder: TorchDocumentEncoder, text: str, stride: int, count: int | None = None) -> np.ndarray:
+    """The reference: the whole text tokenised, its first ``count`` windows in one forward pass, max-pooled."""
+    from sparsedoc.encoder.doc_batches import pad_rows
+    from sparsedoc.encoder.doc_windows import window_starts
+
+    tokenizer = encoder.tokenizer
+    content = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    size = encoder.max_length - 2
+    rows = [[tokenizer.cls_token_id, *content[s : s + size], tokenizer.sep_token_id]
+            for s in window_starts(len(content), size, stride)[:count]]
+    return encoder.run_batch(*pad_rows(rows, tokenizer.pad_token_id)).max(axis=0)
+
+
+def test_streamed_windows_equal_all_windows_at_once(tiny_mlm_dir: Path) -> None:
+    text = _prose(6000)
+    encoder = RecordingEncoder(tiny_mlm_dir, max_length=12, long_documents="windows", window_stride=7,
+                               max_windows=1000, batch_size=16)
+    (got,) = encoder.encode_document([text])
+    windows = len(encoder.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]) // 7
+    assert 100 < windows < 1000 and sum(encoder.passes) > 100 and max(encoder.passes) == 16
+    np.testing.assert_allclose(_dense(got, encoder), _windows_at_once(encoder, text, 7), atol=1e-5)
+    assert (encoder.windowed_documents, encoder.truncated_documents) == (1, 0)
+
+
+def test_max_windows_keeps_the_first_windows_and_counts_truncation(tiny_mlm_dir: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    text = _prose(500_000)  # tokenised only as far as its 5 windows reach
+    encoder = RecordingEncoder(tiny_mlm_dir, max_length=12, long_documents="windows", window_stride=7,
+                               max_windows=5, batch_size=4)
+    got, short = encoder.encode_document([text, "drag"])
+    assert sorted(encoder.passes) == [1, 1, 4]  # "drag", then the 5 windows 4 at a time
+    np.testing.assert_allclose(_dense(got, encoder), _windows_at_once(encoder, text, 7, count=5), atol=1e-5)
+    assert short == TorchDocumentEncoder(tiny_mlm_dir, max_length=12).encode_document(["drag"])[0]
+    assert (encoder.windowed_documents, encoder.truncated_documents) == (1, 1)
+    assert "1 documents need more than 5 windows" in caplog.text
+
+
+def test_long_texts_are_tokenised_from_a_prefix_that_keeps_their_first_tokens(bert_tokenizer: object) -> None:
+    from sparsedoc.encoder.doc_windows import document_rows, token_prefixes
+
+    texts = [_prose(n) for n in (300, 3000, 40_000)] + ["x" * 5000, "a " * 3000, "wing\n\n\tlift " * 900]
+    whole = bert_tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    for count in (5, 50, 400):
+        for ids, full in zip(token_prefixes(bert_tokenizer, texts, count, add_special_tokens=False), whole):
+            assert ids == full or (len(ids) > count and ids == full[: len(ids)])
+    rows = document_rows(bert_tokenizer, texts, 64).rows
+    assert rows == bert_tokenizer(texts, truncation=True, max_length=64, verbose=False)["input_ids"]

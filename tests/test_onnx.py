@@ -203,15 +203,16 @@ def test_truncation_counting_and_empty_documents(random_onnx: Path) -> None:
 def test_windows_match_torch(random_onnx: Path, random_mlm_dir: Path) -> None:
     from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 
-    options = dict(max_length=16, long_documents="windows", window_stride=5, batch_size=3)
-    torch_enc = TorchDocumentEncoder(random_mlm_dir, **options)
-    onnx_enc = OnnxDocumentEncoder(random_onnx, num_threads=1, **options)
-    expected, got = torch_enc.encode_document(TEXTS), onnx_enc.encode_document(TEXTS)
-    for want, have in zip(expected, got):
-        assert set(want) == set(have)
-        assert all(abs(want[t] - have[t]) <= 1e-4 for t in want)
-    assert onnx_enc.windowed_documents == torch_enc.windowed_documents == 2
-    assert onnx_enc.truncated_documents == torch_enc.truncated_documents == 0
+    for max_windows, truncated in ((64, 0), (3, 1)):  # the long repeated text needs about 30 windows
+        options = dict(max_length=16, long_documents="windows", window_stride=5, batch_size=3, max_windows=max_windows)
+        torch_enc = TorchDocumentEncoder(random_mlm_dir, **options)
+        onnx_enc = OnnxDocumentEncoder(random_onnx, num_threads=1, **options)
+        expected, got = torch_enc.encode_document(TEXTS), onnx_enc.encode_document(TEXTS)
+        for want, have in zip(expected, got):
+            assert set(want) == set(have)
+            assert all(abs(want[t] - have[t]) <= 1e-4 for t in want)
+        assert onnx_enc.windowed_documents == torch_enc.windowed_documents == 2
+        assert onnx_enc.truncated_documents == torch_enc.truncated_documents == truncated
 
 
 def test_window_is_capped_at_the_exports(random_onnx: Path) -> None:

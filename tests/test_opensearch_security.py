@@ -116,7 +116,10 @@ def test_app_user_cannot_touch_other_indices(secured_opensearch: SecuredCluster,
             message = _one_line_error(call)
             assert "HTTP 403" in message or "answered 403" in message, message
         other = _backend(secured_opensearch, _name("other"))
-        assert "403" in _one_line_error(other.create_index)
+        message = _one_line_error(other.create_index)
+        assert message.startswith(f"create index {other.index_name}: user '{secured_opensearch.app.name}' lacks "
+                                  f"permission to do this at {secured_opensearch.url} (HTTP 403)"), message
+        assert "unknown error" not in message
         assert private.count() == 5
     finally:
         private.delete_index()

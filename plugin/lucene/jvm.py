@@ -136,7 +136,7 @@ class JvmSettings:
 
 def jvm_options(runtime: JavaRuntime, max_heap: str | None = None) -> list[str]:
     """The JVM options for Lucene 9.9 (Anserini 1.7.1) on ``runtime``: no warnings at start."""
-    options = ["-Dlog4j2.level=WARN"]
+    options = ["-Dlog4j2.level=WARN", "-Xrs"]  # -Xrs: Ctrl-C stays Python's KeyboardInterrupt
     if runtime.has_vector_module and runtime.version in _VECTOR_API_JAVA:
         options.append(f"--add-modules={_VECTOR_MODULE}")
     if runtime.version > max(_MEMORY_SEGMENT_JAVA):

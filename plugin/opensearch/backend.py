@@ -4,7 +4,7 @@ Documents are written with ``op_type=create`` and ``_id = doc_id``, so writing i
 idempotent: a re-run after an interruption skips what is already there (409 -> skipped)
 and never duplicates. HTTP 429 answers are retried per document with exponential backoff
 (opensearch-py's ``streaming_bulk``); connection failures and 5xx are retried by the
-transport, then surface as one-line ``BackendError``s that say how much was written.
+transport, then surface as one-line ``PartialWriteError``s that say how much was written.
 Credentials never appear in messages: URLs are shown without user info.
 
 Stored weights must be positive normal float32 values: weights below the smallest normal
@@ -18,8 +18,9 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
+from urllib.parse import urlsplit
 
-from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure
+from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, PartialWriteError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
 from ..base import (
@@ -127,10 +128,11 @@ class OpenSearchBackend(BackendBase):
         self._analyzer_checked = False
         self.client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
                                   timeout=timeout)
+        self._user = http_auth[0] if http_auth else urlsplit(url).username
 
     # -- errors ----------------------------------------------------------------------------
     def _errors(self, action: str) -> AbstractContextManager[None]:
-        return translate_errors(action, self.url)
+        return translate_errors(action, self.url, self._user)
 
     # -- index lifecycle ---------------------------------------------------------------------
     def create_index(self, *, overwrite: bool = False) -> None:
@@ -210,8 +212,7 @@ class OpenSearchBackend(BackendBase):
                     else:
                         report.failures.append(IndexFailure(str(result.get("_id")), error_reason(result.get("error"))))
         except BackendError as err:
-            raise BackendError(f"{err} after {report.indexed} documents were written; "
-                               "re-run to resume (written documents are skipped)") from err
+            raise PartialWriteError(str(err), report.indexed) from err
         with self._errors(f"refresh {self.index_name}"):
             self.client.indices.refresh(index=self.index_name)
         return report

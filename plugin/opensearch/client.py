@@ -2,21 +2,28 @@
 
 :func:`open_client` builds the opensearch-py client used by the backend, the ML Commons
 client and the latency benchmark. ``https://`` URLs use TLS with certificate verification
-against ``ca_certs`` (or the system store); ``http://`` URLs never send credentials over the
-wire unless asked to. Connection failures, timeouts and 502/503/504 answers are retried
-``max_retries`` times by the transport. :func:`cluster_version` reads what the cluster runs,
+against ``ca_certs`` (or the system store). Credentials (``http_auth`` or a user in the URL)
+go over plain ``http://`` only to a loopback address, with a warning; elsewhere they are
+refused. Connection failures, timeouts and 502/503/504 answers are retried ``max_retries``
+times by the transport. :func:`cluster_version` reads what the cluster runs,
 so features a version lacks are refused with a clear message (:func:`require_feature`).
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.extras import import_extra
 
 from .errors import redact_url, translate_errors
 from .features import FEATURES_SINCE, features_of
+
+logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = (502, 503, 504)
 NEURAL_SEARCH_PLUGIN = "opensearch-neural-search"
@@ -44,7 +51,8 @@ def open_client(
         pool_maxsize: connections kept per host (raise it for many client threads).
 
     Raises:
-        ConfigError: not an http(s) URL, or a CA bundle with a plain-HTTP URL.
+        ConfigError: not an http(s) URL, a CA bundle with a plain-HTTP URL, or credentials over
+            plain HTTP to a host that is not loopback.
         MissingExtraError: opensearch-py is missing (extra ``opensearch``).
     """
     OpenSearch = import_extra("opensearchpy", "OpenSearch").OpenSearch  # noqa: N806
@@ -53,6 +61,9 @@ def open_client(
     tls = url.startswith("https://")
     if ca_certs and not tls:
         raise ConfigError(f"a CA bundle was given for a plain-HTTP URL {redact_url(url)}; use https://")
+    user = http_auth[0] if http_auth else urlsplit(url).username
+    if user is not None and not tls:
+        check_plain_http_credentials(url, user)
     options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries, "retry_on_timeout": True,
                                "retry_on_status": RETRY_STATUSES, "pool_maxsize": pool_maxsize}
     if http_auth:
@@ -62,6 +73,34 @@ def open_client(
         if ca_certs:
             options["ca_certs"] = ca_certs
     return OpenSearch(hosts=[url], **options)
+
+
+def check_plain_http_credentials(url: str, user: str) -> None:
+    """Refuse to send ``user``'s password over plain HTTP except to loopback, where it is warned once per URL.
+
+    Raises:
+        ConfigError: ``url`` is not a loopback address (127.0.0.0/8, ::1, localhost).
+    """
+    shown = redact_url(url)
+    if not is_loopback(urlsplit(url).hostname or ""):
+        raise ConfigError(f"refusing to send the password of user {user!r} over plain HTTP to {shown}; use https:// "
+                          "(plain HTTP with credentials is allowed to loopback addresses only)")
+    _warn_plain_http(shown)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@functools.cache
+def _warn_plain_http(url: str) -> None:
+    logger.warning("sending an OpenSearch password over plain HTTP to %s (loopback only; use https:// elsewhere)", url)
 
 
 def cluster_version(client: Any, url: str) -> str:

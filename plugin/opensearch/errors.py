@@ -33,10 +33,12 @@ def error_reason(error: Any) -> str:
 
 
 @contextmanager
-def translate_errors(action: str, url: str) -> Iterator[None]:
+def translate_errors(action: str, url: str, user: str | None = None) -> Iterator[None]:
     """Turn opensearch-py exceptions raised inside the block into one-line ``BackendError``s.
 
-    ``url`` must already be redacted (see :func:`redact_url`).
+    ``url`` must already be redacted (see :func:`redact_url`); ``action`` names what was
+    asked and of which index (``create index docs``). ``user`` (the basic-auth user, if
+    any) is named when the cluster refuses it permission (HTTP 403).
     """
     from opensearchpy.exceptions import AuthenticationException, AuthorizationException, ConnectionError, SSLError, TransportError
 
@@ -44,9 +46,11 @@ def translate_errors(action: str, url: str) -> Iterator[None]:
         yield
     except AuthenticationException as err:
         raise BackendError(f"{action}: OpenSearch at {url} refused the credentials (HTTP 401)") from err
-    except AuthorizationException as err:
-        raise BackendError(f"{action}: the user may not do this at {url} (HTTP 403): "
-                           f"{error_reason(err.info) or err.error}") from err
+    except AuthorizationException as err:  # a HEAD request's 403 has no body to give a reason
+        reason = error_reason(err.info) if err.info else one_line(err.error)
+        who = f"user {user!r}" if user else "the user"
+        raise BackendError(f"{action}: {who} lacks permission to do this at {url} (HTTP 403)"
+                           + (f": {reason}" if reason else "")) from err
     except SSLError as err:
         raise BackendError(f"{action}: TLS with OpenSearch at {url} failed; its certificate is not trusted "
                            "(pass the CA bundle that signed it with --ca-certs)") from err

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from sparsedoc.encoder.errors import ConfigError
 from sparsedoc.plugin.approximate import APPROXIMATE_METHODS, approximate_settings
 from sparsedoc.plugin.base import Backend
 from sparsedoc.plugin.opensearch.queries import QUERY_MODES
@@ -37,8 +38,17 @@ class Connection:
 
     @property
     def http_auth(self) -> tuple[str, str] | None:
-        """``(user, password)`` for basic auth, or ``None``."""
-        return (self.user, self.password or "") if self.user else None
+        """``(user, password)`` for basic auth, or ``None``.
+
+        Raises:
+            ConfigError: ``--user`` without a password (before any request is made).
+        """
+        if not self.user:
+            return None
+        if not self.password:
+            raise ConfigError(f"--user {self.user} has no password: pass --password or set "
+                              "SPARSEDOC_OPENSEARCH_PASSWORD")
+        return (self.user, self.password)
 
     def require_url(self) -> str:
         """The URL, or a usage error saying how to give it."""

@@ -8,7 +8,7 @@ import sys
 import click
 
 from sparsedoc import __version__
-from sparsedoc.encoder.errors import SparsedocError
+from sparsedoc.encoder.errors import InterruptedRun, SparsedocError
 from sparsedoc.encoder.extras import missing_extra
 
 from .logs import setup_logging
@@ -50,12 +50,16 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; library errors (a missing pip extra among them) become one line on stderr and exit code 1."""
+    """Run the CLI; library errors (a missing pip extra among them) become one line on stderr and exit code 1.
+
+    Ctrl-C exits 130 with one line; a resumable step says what it had written.
+    """
     _register()
     try:
         result = cli.main(args=argv, prog_name="sparsedoc", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as err:  # click turns Ctrl-C into Abort
+        cause = err.__cause__
+        click.echo(_interrupted(cause) if isinstance(cause, KeyboardInterrupt) else "aborted", err=True)
         return 130
     except click.ClickException as err:
         err.show()
@@ -69,10 +73,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"error: {missing}", err=True)
         return 1
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as err:
+        click.echo(_interrupted(err), err=True)
         return 130
     return result if isinstance(result, int) else 0
+
+
+def _interrupted(err: KeyboardInterrupt) -> str:
+    return f"interrupted: {err}" if isinstance(err, InterruptedRun) else "interrupted"
 
 
 if __name__ == "__main__":

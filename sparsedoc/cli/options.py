@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
+from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, LONG_DOCUMENT_MODES
 from sparsedoc.encoder.pooling import ACTIVATIONS
 from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.encoder.pruning import PRUNE_TYPES, Pruning
@@ -60,6 +60,9 @@ def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
                           "into one vector."),
         click.option("--window-stride", default=None, type=click.IntRange(min=1),
                      help="Tokens between window starts with --long-documents windows [default: the window size]."),
+        click.option("--max-windows", default=DEFAULT_MAX_WINDOWS, show_default=True, type=click.IntRange(min=1),
+                     help="Windows per document at most with --long-documents windows; a longer document keeps "
+                          "its first windows and is counted as truncated."),
         click.option("--batch-size", default=16, show_default=True, help="Documents per forward pass."),
         click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
                      help="log1p (SPLADE, doc-v1/v2; default) or log1p_log1p (doc-v3). ONNX exports carry their own."),
@@ -97,6 +100,7 @@ def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEnco
         max_length=options["max_length"],
         long_documents=options["long_documents"],
         window_stride=options["window_stride"],
+        max_windows=options["max_windows"],
         batch_size=options["batch_size"],
         activation=activation,
         pruning=Pruning(options["prune_type"], options["prune_ratio"]),
@@ -105,7 +109,8 @@ def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEnco
 
 
 DEFAULT_ENCODER_OPTIONS: dict[str, Any] = {
-    "max_length": 512, "long_documents": DEFAULT_LONG_DOCUMENTS, "window_stride": None, "batch_size": 16,
+    "max_length": 512, "long_documents": DEFAULT_LONG_DOCUMENTS, "window_stride": None,
+    "max_windows": DEFAULT_MAX_WINDOWS, "batch_size": 16,
     "activation": None, "prune_type": "none", "prune_ratio": 0.0, "threads": None,
 }
 """The values ``encoder_options`` gives when no option is passed."""
@@ -114,7 +119,8 @@ DEFAULT_ENCODER_OPTIONS: dict[str, Any] = {
 def encoder_settings(options: dict[str, Any]) -> dict[str, Any]:
     """Return the subset of ``options`` that changes what the document encoder outputs."""
     keys = ("max_length", "long_documents", "window_stride", "activation", "prune_type", "prune_ratio")
-    return {key: options[key] for key in keys}
+    windows = ("max_windows",) if options["long_documents"] == "windows" else ()
+    return {key: options[key] for key in (*keys, *windows)}
 
 
 def smoothing_options(command: click.decorators.FC) -> click.decorators.FC:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
+from sparsedoc.encoder.errors import InterruptedRun
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
@@ -44,6 +47,17 @@ from .tables import format_table
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+@contextmanager
+def _resumable_encoding(vectors: Path) -> Iterator[None]:
+    """Ctrl-C while encoding: say how many documents the vectors file holds and how to resume."""
+    try:
+        yield
+    except KeyboardInterrupt as err:
+        held = _count_lines(vectors) if vectors.is_file() else 0
+        raise InterruptedRun(f"{vectors} holds {held} encoded documents; rerun the same command to resume "
+                             "(documents already encoded are skipped)") from err
 
 
 def _documents(corpus: Path, id_field: str, text_field: str, title_field: str):  # noqa: ANN202
@@ -84,8 +98,9 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
     plan = _smoothing_plan(options, out, model)
     raw = out.with_name(out.name + ".unsmoothed.jsonl") if plan else out
     encoder = build_document_encoder(model, options)
-    report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, raw,
-                            total=_count_lines(corpus), show_progress=True)
+    with _resumable_encoding(raw):
+        report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, raw,
+                                total=_count_lines(corpus), show_progress=True)
     click.echo(f"wrote {raw}: {report.indexed} encoded, {report.skipped} already there, "
                f"{report.empty} empty, {report.truncated} truncated, {report.windowed} windowed")
     if plan:
@@ -135,8 +150,9 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     if model:
         vectors = vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl")
         encoder = build_document_encoder(model, options)
-        report = encode_to_file(_documents(source, id_field, text_field, title_field), encoder, vectors,
-                                total=_count_lines(source), show_progress=True)
+        with _resumable_encoding(vectors):
+            report = encode_to_file(_documents(source, id_field, text_field, title_field), encoder, vectors,
+                                    total=_count_lines(source), show_progress=True)
         click.echo(f"encoded {report.indexed} ({report.skipped} cached, {report.empty} empty, "
                    f"{report.truncated} truncated, {report.windowed} windowed) into {vectors}", err=True)
     else:
