@@ -20,6 +20,7 @@
 # root, through sudo when you are not. Progress goes to stderr; on failure stdout is `false`, so
 # the eval fails too. scripts/with-docker.sh (CI) builds the base and fetches compose with it.
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) fails it
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 suite=${SPARSEDOC_BASE_SUITE:-trixie}
@@ -46,7 +47,8 @@ base_image() {
         command -v mmdebstrap >/dev/null && [ -f "$keyring" ] \
             || fail "mmdebstrap and $keyring are needed (apt-get install mmdebstrap debian-archive-keyring)"
         log "building $tag: Debian $suite minbase + $packages (mmdebstrap from $mirror)"
-        "${as_root[@]}" mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" "$temp/base.tar" "$mirror" >&2
+        "${as_root[@]}" mmdebstrap --quiet --variant=minbase --include="$packages" \
+            "$suite" "$temp/base.tar" "$mirror" >&2
         docker import --change "ENV JAVA_HOME=/usr/lib/jvm/java-21-openjdk-$arch" "$temp/base.tar" "$tag" >/dev/null
     fi
     docker tag "$tag" local/sparsedoc-base:latest
@@ -62,7 +64,7 @@ compose_command() {
     local binary=$dir/usr/libexec/docker/cli-plugins/docker-compose
     if [ ! -x "$binary" ]; then  # from Debian's signed archive; only its binary is used
         command -v apt-get >/dev/null && [ -f "$keyring" ] \
-            || fail "no Compose v2: install the docker compose plugin, or apt-get and debian-archive-keyring to fetch Debian's"
+            || fail "no Compose v2: install the docker compose plugin (or apt-get and debian-archive-keyring)"
         log "fetching docker-compose from Debian $compose_suite into $dir"
         mkdir -p "$state" "$temp/lists/partial" "$temp/cache/archives/partial"
         echo "deb [signed-by=$keyring] $mirror $compose_suite main" >"$temp/sources.list"
