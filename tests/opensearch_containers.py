@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import time
 import urllib.error
@@ -40,8 +41,8 @@ def base_image() -> str | None:
 
 
 def compose_command() -> list[str]:
-    """How to run Docker Compose v2: $SPARSEDOC_COMPOSE (scripts/with-docker.sh), else the docker plugin."""
-    return [os.environ["SPARSEDOC_COMPOSE"]] if os.environ.get("SPARSEDOC_COMPOSE") else ["docker", "compose"]
+    """How to run Docker Compose v2: $SPARSEDOC_COMPOSE (scripts/docker-images.sh), else the docker plugin."""
+    return shlex.split(os.environ.get("SPARSEDOC_COMPOSE") or "docker compose")
 
 
 def _docker(*args: str, timeout: float = 1800) -> str:
