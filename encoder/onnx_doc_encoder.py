@@ -84,7 +84,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
             raise ConfigError(f"optimization must be one of {OPTIMIZATION_LEVELS}, got {optimization!r}")
         self.long_documents = check_long_documents(long_documents, window_stride)
         self.window_stride = window_stride
-        self.onnx_dir = Path(onnx_dir)
+        self.onnx_dir = self.model_dir = Path(onnx_dir)
         if not self.onnx_dir.is_dir():
             raise ModelLoadError(f"ONNX model directory not found: {self.onnx_dir}")
         self.metadata = read_metadata(self.onnx_dir)
