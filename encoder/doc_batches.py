@@ -10,11 +10,13 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, document_rows
+from .errors import ModelLoadError
 from .pruning import Pruning
 from .sparse_vector import SparseVector
 
@@ -87,12 +89,17 @@ def vocabulary_list(tokenizer: PreTrainedTokenizerBase) -> list[str]:
 class BatchedDocumentEncoder:
     """``encode_document`` on top of a runtime's ``run_batch`` (torch, onnxruntime).
 
-    Subclasses set ``tokenizer``, ``max_length``, ``batch_size``, ``vocabulary``, ``pruning``,
-    ``long_documents``, ``window_stride`` and ``max_windows`` and implement ``run_batch(input_ids,
+    Subclasses set ``model_dir``, ``tokenizer``, ``max_length``, ``batch_size``, ``vocabulary``,
+    ``pruning``, ``long_documents``, ``window_stride`` and ``max_windows`` and implement ``run_batch(input_ids,
     attention_mask) -> [batch, vocab]``. ``truncated_documents`` and ``windowed_documents``
     count, over the encoder's life, the long documents cut to one window or split into several.
+
+    A broken model is refused here, for every runtime, with a ``ModelLoadError`` naming its
+    folder: weights that are not finite (NaN or inf) on any batch, or no token activated on
+    the first batch of documents encoded (a probe: a working model gives any text some tokens).
     """
 
+    model_dir: Path
     tokenizer: PreTrainedTokenizerBase
     max_length: int
     batch_size: int
@@ -103,6 +110,7 @@ class BatchedDocumentEncoder:
     max_windows: int = DEFAULT_MAX_WINDOWS
     truncated_documents: int = 0
     windowed_documents: int = 0
+    _probed: bool = False
 
     def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Return the dense ``[batch, vocab]`` weights of tokenised rows (``int64 [batch, seq]``)."""
@@ -112,7 +120,22 @@ class BatchedDocumentEncoder:
         """Return the dense ``[batch, vocab]`` weights of one batch, long texts truncated (unpruned)."""
         batch = tokenize_documents(self.tokenizer, texts, self.max_length)
         self.truncated_documents += batch.truncated
-        return self.run_batch(batch.input_ids, batch.attention_mask)
+        return self._run_checked(batch.input_ids, batch.attention_mask)
+
+    def _run_checked(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """``run_batch``, refusing weights that are not finite (the model's own weights are then corrupt)."""
+        weights = self.run_batch(input_ids, attention_mask)
+        if not np.isfinite(weights).all():
+            raise ModelLoadError(f"{self.model_dir}: the model's output is not finite (NaN or inf) on a batch of "
+                                 f"{len(weights)} documents: its weights are corrupt")
+        return weights
+
+    def _probe(self, weights: np.ndarray) -> None:
+        """Refuse a model that activates no token on the first batch of documents it encodes."""
+        if not self._probed and not (weights[:, : len(self.vocabulary)] > 0).any():
+            raise ModelLoadError(f"{self.model_dir}: the model activates no token on its first {len(weights)} "
+                                 "documents (every vector empty): wrong weights or activation")
+        self._probed = True
 
     def encode_document(self, texts: Sequence[str]) -> list[SparseVector]:
         """Encode documents; empty or whitespace-only texts give empty vectors.
@@ -137,13 +160,15 @@ class BatchedDocumentEncoder:
                            "(counted as truncated)", split.capped, self.max_windows, self.max_length, self.max_windows)
         order = sorted(range(len(split.rows)), key=lambda r: len(split.rows[r]))
         for batch in _chunks(iter(order), self.batch_size):
-            weights = self.run_batch(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
+            weights = self._run_checked(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
+            self._probe(weights)
             for r, row in zip(batch, weights):
                 vectors[live[split.owners[r]]] = self._sparse(row)
         running: dict[int, np.ndarray] = {}
         windows = ((d.owner, k == len(d.starts) - 1, row) for d in split.windows for k, row in enumerate(d.rows()))
         for batch in _chunks(windows, self.batch_size):
-            weights = self.run_batch(*pad_rows([row for _, _, row in batch], self.tokenizer.pad_token_id))
+            weights = self._run_checked(*pad_rows([row for _, _, row in batch], self.tokenizer.pad_token_id))
+            self._probe(weights)
             for (owner, last, _), row in zip(batch, weights):
                 if owner in running:
                     np.maximum(running[owner], row, out=running[owner])

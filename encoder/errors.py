@@ -57,6 +57,10 @@ class ModelLoadError(SparsedocError):
     """A model, tokenizer or IDF table could not be loaded (missing or corrupt files)."""
 
 
+class BusyError(SparsedocError):
+    """Another process is writing the same files (a vectors cache, an index, a workspace)."""
+
+
 class ExportValidationError(SparsedocError):
     """An exported model disagrees with its reference beyond the stated tolerance."""
 

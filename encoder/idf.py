@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError, ModelLoadError
+from .errors import ConfigError, InputError, ModelLoadError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -56,8 +56,14 @@ def compute_idf(
 
 
 def save_idf(idf: Mapping[str, float], path: str | Path) -> Path:
-    """Write an ``idf.json`` (sorted keys, UTF-8) and return its path."""
+    """Write an ``idf.json`` (sorted keys, UTF-8) and return its path.
+
+    Raises:
+        ConfigError: ``idf`` has no tokens (every query would be empty); nothing is written.
+    """
     path = Path(path)
+    if not idf:
+        raise ConfigError(f"IDF table for {path} has no tokens (an empty corpus?); not writing it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(dict(sorted(idf.items())), ensure_ascii=False, indent=0), encoding="utf-8")
     return path
@@ -68,7 +74,8 @@ def load_idf(path: str | Path) -> dict[str, float]:
 
     Raises:
         ModelLoadError: the file is missing.
-        InputError: the JSON is malformed or a value is invalid (names line and token).
+        InputError: the JSON is malformed, a value is invalid (names line and token), or
+            there is no token (every query would be empty).
     """
     path = Path(path)
     if not path.is_file():
@@ -81,6 +88,8 @@ def load_idf(path: str | Path) -> dict[str, float]:
         raise InputError(f"malformed JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from err
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object of token -> weight, got {type(data).__name__}", path=path)
+    if not data:
+        raise InputError("no tokens (built from an empty corpus?): every query would be empty", path=path)
     for token, weight in data.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise InputError(f"weight must be a number, got {weight!r}", path=path, field=token)

@@ -31,6 +31,7 @@ class IdfQueryEncoder:
         unknown_weight: weight of tokens absent from ``idf``.
 
     Raises:
+        ConfigError: ``idf`` has no tokens, or ``unknown_weight`` is negative.
         ModelLoadError: the IDF table names tokens the tokenizer does not have
             (it was built for another vocabulary).
 
@@ -44,6 +45,8 @@ class IdfQueryEncoder:
     ) -> None:
         if unknown_weight < 0:
             raise ConfigError(f"unknown_weight must be >= 0, got {unknown_weight}")
+        if not idf:
+            raise ConfigError("the IDF table has no tokens: every query would be empty")
         vocabulary = tokenizer.get_vocab()
         foreign = [token for token in idf if token not in vocabulary]
         if foreign:

@@ -88,7 +88,7 @@ class OnnxDocumentEncoder(BatchedDocumentEncoder):
         self.long_documents = check_long_documents(long_documents, window_stride, max_windows)
         self.window_stride = window_stride
         self.max_windows = max_windows
-        self.onnx_dir = Path(onnx_dir)
+        self.onnx_dir = self.model_dir = Path(onnx_dir)
         if not self.onnx_dir.is_dir():
             raise ModelLoadError(f"ONNX model directory not found: {self.onnx_dir}")
         self.metadata = read_metadata(self.onnx_dir)

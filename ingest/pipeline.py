@@ -18,6 +18,7 @@ from sparsedoc.encoder.errors import (
     ConfigError,
     IndexFailure,
     IndexingError,
+    InputError,
     InterruptedRun,
     PartialWriteError,
 )
@@ -25,7 +26,8 @@ from sparsedoc.encoder.protocols import DocumentEncoder
 from sparsedoc.plugin.base import Backend, EncodedDocument
 
 from .readers import Document
-from .vectors_file import append_encoded, encoded_ids, read_encoded, repair_tail
+from .vectors_file import append_encoded, read_encoded, repair
+from .writer_lock import writer_lock
 
 logger = logging.getLogger(__name__)
 
@@ -78,24 +80,36 @@ def encode_to_file(
     ``batch_size`` documents are re-encoded). Each ``batch_size`` chunk is handed to the
     encoder at once, which sorts it by token count before forming model batches: chunks of
     1,024 instead of 64 cut padding on Cranfield from 31% to 3% of real tokens (model batch 16).
+    The file's writer lock is held throughout, and a cache left inconsistent is repaired
+    first (see ``vectors_file.repair``).
+
+    Raises:
+        BusyError: another process is writing ``path``.
+        InputError: no document, or no vector in the file holds a token (the file is then
+            removed: it would index nothing); a malformed line in the file.
+        ModelLoadError: the model's weights are not finite, or activate no token (nothing written).
     """
     from tqdm.auto import tqdm
 
-    repair_tail(path)
-    done = encoded_ids(path)
-    report = IngestReport()
-    truncated_before, windowed_before = encoder.truncated_documents, encoder.windowed_documents
-    with tqdm(total=total, disable=not show_progress, unit="doc", desc="encoding") as bar:
-        for batch in batched(documents, batch_size):
-            todo = [d for d in batch if d.doc_id not in done]
-            report.skipped += len(batch) - len(todo)
-            contents = [d.content for d in todo]
-            vectors = encoder.encode_document(contents) if todo else []
-            report.empty += sum(1 for c in contents if not c.strip())
-            report.indexed += append_encoded(
-                path, (EncodedDocument(d.doc_id, c, v) for d, c, v in zip(todo, contents, vectors))
-            )
-            bar.update(len(batch))
+    with writer_lock(path):
+        held = repair(path)
+        report = IngestReport()
+        searchable = any(held.values())
+        truncated_before, windowed_before = encoder.truncated_documents, encoder.windowed_documents
+        with tqdm(total=total, disable=not show_progress, unit="doc", desc="encoding") as bar:
+            for batch in batched(documents, batch_size):
+                todo = [d for d in batch if d.doc_id not in held]
+                report.skipped += len(batch) - len(todo)
+                contents = [d.content for d in todo]
+                vectors = encoder.encode_document(contents) if todo else []
+                report.empty += sum(1 for c in contents if not c.strip())
+                searchable = searchable or any(len(v) > 0 for v in vectors)
+                report.indexed += append_encoded(
+                    path, (EncodedDocument(d.doc_id, c, v) for d, c, v in zip(todo, contents, vectors))
+                )
+                bar.update(len(batch))
+        if not searchable:
+            _refuse_empty(path, report)
     report.truncated = encoder.truncated_documents - truncated_before
     report.windowed = encoder.windowed_documents - windowed_before
     if report.truncated:
@@ -105,6 +119,16 @@ def encode_to_file(
         logger.info("%d documents were longer than %d tokens and were encoded as overlapping windows",
                     report.windowed, encoder.max_length)
     return report
+
+
+def _refuse_empty(path: Path, report: IngestReport) -> None:
+    """Raise for a file whose vectors hold no token, removing it (resuming from it would index nothing)."""
+    if not path.is_file():
+        raise InputError("no documents to encode", path=path)
+    documents = sum(1 for _ in read_encoded(path))
+    path.unlink()
+    raise InputError(f"all {documents} vectors are empty ({report.empty} documents without text this run; a model "
+                     "or pruning that keeps no token does this too); removed the file", path=path)
 
 
 def index_encoded(

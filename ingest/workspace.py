@@ -1,14 +1,16 @@
 """A working directory for one dataset + model: IDF table, encoded vectors and a manifest.
 
 The manifest records which model and encoder settings produced the vectors, so a cached
-vectors file is never silently reused with a different model.
+vectors file is never silently reused with a different model. One run at a time uses a
+workspace (``locked``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from sparsedoc.encoder.protocols import DocumentEncoder
 from .pipeline import IngestReport, encode_to_file
 from .readers import Document
 from .smoothing import Smoothing
+from .writer_lock import writer_lock
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,16 @@ class Workspace:
     def encoding_path(self) -> Path:
         """Counts of empty, truncated and windowed documents, summed over (resumed) encoding runs."""
         return self.root / "encoding.json"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the workspace's writer lock (``<root>.lock``, next to the folder ``clear`` removes).
+
+        Raises:
+            BusyError: another process holds it; the message names its pid and command.
+        """
+        with writer_lock(self.root):
+            yield
 
     def clear(self) -> None:
         """Remove everything in the workspace (IDF table, vectors, manifest, index)."""
@@ -100,13 +113,16 @@ class Workspace:
 
         The returned report's ``empty``, ``truncated`` and ``windowed`` cover every run that built the file.
         """
-        from .vectors_file import encoded_ids
+        from .vectors_file import repair
 
         counts = json.loads(self.encoding_path.read_text()) if self.encoding_path.is_file() else {}
-        if total is not None and len(encoded_ids(self.vectors_path)) >= total:
-            return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0),
-                                windowed=counts.get("windowed", 0))
-        report = encode_to_file(documents(), encoder(), self.vectors_path, total=total, show_progress=show_progress)
+        with writer_lock(self.vectors_path):
+            held = repair(self.vectors_path)
+            if total is not None and len(held) >= total and any(held.values()):
+                return IngestReport(skipped=total, empty=counts.get("empty", 0), truncated=counts.get("truncated", 0),
+                                    windowed=counts.get("windowed", 0))
+            report = encode_to_file(documents(), encoder(), self.vectors_path, total=total,
+                                    show_progress=show_progress)
         report.empty += counts.get("empty", 0)
         report.truncated += counts.get("truncated", 0)
         report.windowed += counts.get("windowed", 0)

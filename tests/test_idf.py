@@ -64,7 +64,7 @@ def test_query_encoder_unknown_weight_and_validation(bert_tokenizer) -> None:  #
     assert encoder.encode_query(["wing drag"])[0].to_dict() == {"wing": 2.0, "drag": 0.5}
     assert encoder.encode_query([""])[0].to_dict() == {}
     with pytest.raises(ConfigError):
-        IdfQueryEncoder(bert_tokenizer, {}, unknown_weight=-1)
+        IdfQueryEncoder(bert_tokenizer, {"wing": 2.0}, unknown_weight=-1)
 
 
 def test_idf_table_from_another_vocabulary_is_rejected(bert_tokenizer) -> None:  # noqa: ANN001

@@ -54,3 +54,16 @@ def test_bad_vectors_file_is_located(tmp_path: Path) -> None:
     path.write_text('{"_id": "a", "text": "", "vector": {"x": 1}}\n{"_id": "b", "vector": {"x": "big"}}\n')
     with pytest.raises(InputError, match=r"v.jsonl:2: field 'vector'"):
         list(read_encoded(path))
+
+
+def test_a_cache_two_writers_appended_to_is_repaired(tmp_path: Path) -> None:
+    """Repeated ids (two unlocked runs appended the same documents) keep their first line; a torn tail is cut."""
+    path = tmp_path / "vectors.jsonl"
+    encode_to_file(DOCS[:4], CountingEncoder(), path)
+    lines = path.read_text()
+    path.write_text(lines + lines + '{"_id": "9", "te')
+    encoder = CountingEncoder()
+    report = encode_to_file(DOCS, encoder, path, batch_size=3)
+    assert (report.indexed, report.skipped) == (7, 4)
+    assert len(encoder.encoded) == 7
+    assert [d.doc_id for d in read_encoded(path)] == [d.doc_id for d in DOCS]

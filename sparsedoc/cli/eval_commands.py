@@ -79,7 +79,7 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
         index_dir = workspace.index_name(smoothing)
         index = str(workspace.root / index_dir) if backend == "lucene" else f"sparsedoc-{dataset.name}{index_dir[5:]}"
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
-        with open_backend(backend, index, connection, search) as engine:
+        with workspace.locked(), open_backend(backend, index, connection, search) as engine:
             reports.append(evaluate_beir(
                 dataset, engine, workspace, model_dir=model, document_encoder=lambda: build_document_encoder(model, options),
                 encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, k=top_k, fusion=fusion,

@@ -9,13 +9,15 @@ from typing import Any
 
 import click
 
-from sparsedoc.encoder.errors import InterruptedRun
+from sparsedoc.encoder.errors import InputError, InterruptedRun
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
 from sparsedoc.ingest.index_build import SmoothingPlan, build_record, claim_index, smoothed_vectors
 from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
 from sparsedoc.ingest.readers import read_documents
+from sparsedoc.ingest.vectors_file import check_searchable
+from sparsedoc.ingest.writer_lock import refuse_if_locked, writer_lock
 
 from .backends import (
     ANALYZER,
@@ -60,6 +62,18 @@ def _resumable_encoding(vectors: Path) -> Iterator[None]:
                              "(documents already encoded are skipped)") from err
 
 
+def _corpus_size(path: Path) -> int:
+    """The number of non-blank lines of ``path``; an empty input is refused before anything is written."""
+    if not (count := _count_lines(path)):
+        raise InputError("no documents", path=path)
+    return count
+
+
+def _hold_writer_lock(path: Path) -> None:
+    """Hold ``path``'s writer lock until the command ends: a second run fails at once, naming this one."""
+    click.get_current_context().with_resource(writer_lock(path))
+
+
 def _documents(corpus: Path, id_field: str, text_field: str, title_field: str):  # noqa: ANN202
     return read_documents(corpus, id_field=id_field, text_field=text_field, title_field=title_field or None)
 
@@ -73,10 +87,12 @@ def idf_command(corpus: Path, model: Path, out: Path, id_field: str, text_field:
     """Compute an IDF table (idf.json) over CORPUS with the model's tokenizer."""
     from tqdm.auto import tqdm
 
+    total = _corpus_size(corpus)
     tokenizer = load_tokenizer(model)
-    documents = tqdm(_documents(corpus, id_field, text_field, title_field), unit="doc", desc="idf",
-                     total=_count_lines(corpus))
+    documents = tqdm(_documents(corpus, id_field, text_field, title_field), unit="doc", desc="idf", total=total)
     table = compute_idf((d.content for d in documents), tokenizer)
+    if not table:
+        raise InputError(f"no tokens in {total} documents (check --text-field/--title-field)", path=corpus)
     save_idf(table, out)
     click.echo(f"wrote {out}: {len(table)} tokens")
 
@@ -90,17 +106,19 @@ def idf_command(corpus: Path, model: Path, out: Path, id_field: str, text_field:
 @corpus_field_options
 def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_field: str, title_field: str,
                    **options: Any) -> None:
-    """Encode CORPUS into a vectors JSONL file (resumes if interrupted).
+    """Encode CORPUS into a vectors JSONL file (resumes if interrupted; one run at a time per file).
 
     With --neighbours K, OUT holds the smoothed vectors; the unsmoothed ones are kept in
     <OUT>.unsmoothed.jsonl and the dense embeddings in <OUT>.dense-<model>/ (both resumable).
     """
+    total = _corpus_size(corpus)
+    _hold_writer_lock(out)
     plan = _smoothing_plan(options, out, model)
     raw = out.with_name(out.name + ".unsmoothed.jsonl") if plan else out
     encoder = build_document_encoder(model, options)
     with _resumable_encoding(raw):
         report = encode_to_file(_documents(corpus, id_field, text_field, title_field), encoder, raw,
-                                total=_count_lines(corpus), show_progress=True)
+                                total=total, show_progress=True)
     click.echo(f"wrote {raw}: {report.indexed} encoded, {report.skipped} already there, "
                f"{report.empty} empty, {report.truncated} truncated, {report.windowed} windowed")
     if plan:
@@ -127,7 +145,8 @@ def _smooth(raw: Path, out: Path, plan: SmoothingPlan) -> None:
 @model_option("Encode SOURCE (a corpus) with this model first.", required=False)
 @click.option("--vectors", type=OUTPUT_FILE,
               help="Where encoded vectors are cached (default: next to the index as <index>.vectors.jsonl).")
-@overwrite_option("Delete an existing index of that name first (all its documents); cached vectors are kept.")
+@overwrite_option("Delete an existing index of that name first (all its documents) and, with --model, the "
+                  "vectors cache it encodes into.")
 @encoder_options
 @smoothing_options
 @corpus_field_options
@@ -142,21 +161,28 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     """Index SOURCE into a backend; resumable (ids already indexed are skipped).
 
     With --model, SOURCE is a corpus JSONL that is encoded first (into --vectors, also
-    resumable); without it, SOURCE is a vectors file written by `sparsedoc encode`.
+    resumable); without it, SOURCE is a vectors file written by `sparsedoc encode`. With
+    --model, one run at a time holds the vectors file (and so the index fed from it) until it ends.
     With --neighbours K the vectors are smoothed first (dense embeddings and smoothed vectors are
     cached beside the vectors, and the index records the smoothing).
     """
     plan = _smoothing_plan(options, vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl"), model)
     if model:
+        total = _corpus_size(source)
         vectors = vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl")
+        _hold_writer_lock(vectors)
+        if overwrite:
+            vectors.unlink(missing_ok=True)
         encoder = build_document_encoder(model, options)
         with _resumable_encoding(vectors):
             report = encode_to_file(_documents(source, id_field, text_field, title_field), encoder, vectors,
-                                    total=_count_lines(source), show_progress=True)
+                                    total=total, show_progress=True)
         click.echo(f"encoded {report.indexed} ({report.skipped} cached, {report.empty} empty, "
                    f"{report.truncated} truncated, {report.windowed} windowed) into {vectors}", err=True)
     else:
         vectors = source
+        refuse_if_locked(vectors)
+        check_searchable(vectors)
     if reorder and backend != "lucene":
         raise click.UsageError("--reorder is for the lucene backend")
     if plan:
