@@ -72,7 +72,8 @@ def rows_to_vectors(weights: np.ndarray, vocabulary: Sequence[str]) -> list[Spar
     vectors = []
     for row in weights:
         (nonzero,) = np.nonzero(row[: len(vocabulary)] > 0)
-        vectors.append(SparseVector(dict(zip([vocabulary[j] for j in nonzero.tolist()], row[nonzero].tolist()))))
+        tokens = [vocabulary[j] for j in nonzero.tolist()]
+        vectors.append(SparseVector(dict(zip(tokens, row[nonzero].tolist(), strict=True))))
     return vectors
 
 
@@ -162,14 +163,14 @@ class BatchedDocumentEncoder:
         for batch in _chunks(iter(order), self.batch_size):
             weights = self._run_checked(*pad_rows([split.rows[r] for r in batch], self.tokenizer.pad_token_id))
             self._probe(weights)
-            for r, row in zip(batch, weights):
+            for r, row in zip(batch, weights, strict=True):
                 vectors[live[split.owners[r]]] = self._sparse(row)
         running: dict[int, np.ndarray] = {}
         windows = ((d.owner, k == len(d.starts) - 1, row) for d in split.windows for k, row in enumerate(d.rows()))
         for batch in _chunks(windows, self.batch_size):
             weights = self._run_checked(*pad_rows([row for _, _, row in batch], self.tokenizer.pad_token_id))
             self._probe(weights)
-            for (owner, last, _), row in zip(batch, weights):
+            for (owner, last, _), row in zip(batch, weights, strict=True):
                 if owner in running:
                     np.maximum(running[owner], row, out=running[owner])
                 else:

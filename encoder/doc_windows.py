@@ -133,7 +133,7 @@ def document_rows(
         stride = min(window_stride or size, size)
         kept = size + (max_windows - 1) * stride  # content tokens the first max_windows windows cover
         plain = token_prefixes(tokenizer, [texts[i] for i in long], kept, add_special_tokens=False)
-        for i, tokens in zip(long, plain):
+        for i, tokens in zip(long, plain, strict=True):
             capped += len(tokens) > kept
             tokens = tokens[:kept]
             windowed[i] = WindowedDocument(i, tokens, window_starts(len(tokens), size, stride), head, tail, size)
@@ -164,7 +164,7 @@ def token_prefixes(
         encoded = tokenizer([cut[i] for i in todo], add_special_tokens=add_special_tokens, truncation=False,
                             verbose=False)["input_ids"]
         again = []
-        for i, ids in zip(todo, encoded):
+        for i, ids in zip(todo, encoded, strict=True):
             if len(ids) > count or len(cut[i]) == len(texts[i]):
                 result[i] = ids
             else:

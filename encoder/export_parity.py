@@ -96,7 +96,7 @@ def check_parity(
         if got.shape != want.shape:
             raise ExportValidationError(f"{name}: output shape {got.shape} != PyTorch {want.shape}")
         max_diff = max(max_diff, float(np.max(np.abs(got - want))) if got.size else 0.0)
-        for row_got, row_want in zip(got, want):
+        for row_got, row_want in zip(got, want, strict=True):
             documents += 1
             if _top_k_set(row_got, top_k) != _top_k_set(row_want, top_k):
                 mismatches += 1

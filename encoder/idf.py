@@ -51,7 +51,7 @@ def compute_idf(
     tokens = tokenizer.convert_ids_to_tokens(list(document_frequency))
     return {
         token: idf_weight(num_documents, df)
-        for token, df in zip(tokens, document_frequency.values())
+        for token, df in zip(tokens, document_frequency.values(), strict=True)
     }
 
 

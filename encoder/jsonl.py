@@ -1,4 +1,7 @@
-"""Streaming JSONL reading, field access and id checks, with errors naming file, line and field (shared by every package)."""
+"""Streaming JSONL reading, field access and id checks, with errors naming file, line and field.
+
+Shared by every package.
+"""
 
 from __future__ import annotations
 

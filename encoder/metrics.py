@@ -50,7 +50,7 @@ def evaluate_run(run: Run, qrels: Qrels, measures: Sequence[str] = DEFAULT_MEASU
     for metric in ir_measures.iter_calc(parsed, judged, scored):
         totals[str(metric.measure)] += metric.value
     judged_queries = max(1, sum(1 for docs in qrels.values() if any(r > 0 for r in docs.values())))
-    return {name: totals[str(m)] / judged_queries for name, m in zip(measures, parsed)}
+    return {name: totals[str(m)] / judged_queries for name, m in zip(measures, parsed, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,8 @@ def compare_quantized_quality(
         vectors: list[SparseVector] = []
         for start in range(0, len(texts), batch_size):
             vectors.extend(encoder.encode_document(texts[start : start + batch_size]))
-        run = exact_search(dict(zip(query_ids, query_vectors)), dict(zip(doc_ids, vectors)), k=100)
+        run = exact_search(dict(zip(query_ids, query_vectors, strict=True)), dict(zip(doc_ids, vectors, strict=True)),
+                           k=100)
         scores.append(evaluate_run(run, qrels, ["nDCG@10"])["nDCG@10"])
     return QuantizationQuality(scores[0], scores[1], max_drop, len(doc_ids), len(query_ids))
 
@@ -206,7 +207,7 @@ def top_token_agreement(a: Sequence[SparseVector], b: Sequence[SparseVector], k:
     if len(a) != len(b):
         raise ConfigError(f"need paired vectors, got {len(a)} and {len(b)}")
     overlaps = []
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         tx, ty = set(x.top_k(k)), set(y.top_k(k))
         overlaps.append(len(tx & ty) / max(1, min(k, max(len(tx), len(ty)))))
     return sum(overlaps) / len(overlaps) if overlaps else 1.0

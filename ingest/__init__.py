@@ -1,1 +1,1 @@
-"""Corpora in (BEIR layout, plain JSONL, a seeded synthetic one), batched encoding, and resumable writes to a backend."""
+"""Corpora in (BEIR layout, plain JSONL, a seeded synthetic one), batched encoding, resumable writes to a backend."""

@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparsedoc.encoder.beir import Document, Query
 from sparsedoc.encoder.errors import ConfigError, InputError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.encoder.training.data import Bm25Searcher, TrainingExample, mine_hard_negatives
 from sparsedoc.encoder.training.pseudo_queries import document_body, generate_pseudo_queries
 from sparsedoc.plugin.base import EncodedDocument
-
-from sparsedoc.encoder.beir import Document, Query
 
 from .heldout_dev import DEV_NAME, dev_config, write_heldout_dev
 
@@ -140,7 +139,8 @@ def adapt(
     out.mkdir(parents=True, exist_ok=True)
     idf_path = out / "idf.json"
     if not idf_path.is_file():
-        save_idf(compute_idf((d.content for d in documents), load_tokenizer(base_model)), idf_path.with_suffix(".partial"))
+        idf = compute_idf((d.content for d in documents), load_tokenizer(base_model))
+        save_idf(idf, idf_path.with_suffix(".partial"))
         idf_path.with_suffix(".partial").replace(idf_path)
     held_out = write_heldout_dev(documents, bm25, out / "dev", queries=dev_queries, documents_total=dev_documents,
                                  seed=seed)

@@ -18,7 +18,7 @@ import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,9 +208,10 @@ def evaluate_beir(
     return EvaluationReport(
         dataset=dataset.name, split=split, queries=len(queries), model=str(model_dir),
         backend=backend_label or type(backend).__name__, fusion=fusion.describe(), methods=methods,
-        document_sparsity=dict(stats.__dict__), truncated_documents=encoding.truncated, windowed_documents=encoding.windowed,
-        smoothing=smoothing.smoothing.describe() if smoothing else "none", machine={"platform": platform.platform(), "cpus": _cpu_count(), "python": platform.python_version()},
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        document_sparsity=dict(stats.__dict__), truncated_documents=encoding.truncated,
+        windowed_documents=encoding.windowed, smoothing=smoothing.smoothing.describe() if smoothing else "none",
+        machine={"platform": platform.platform(), "cpus": _cpu_count(), "python": platform.python_version()},
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
@@ -240,7 +241,7 @@ def _interleaved(
     rounds = tqdm(range(len(queries)), disable=not show_progress, unit="query", desc="searching")
     timed = time_interleaved(by_index, rounds, warmup=range(min(len(queries), WARMUP_QUERIES)))
     runs = {
-        name: {q.query_id: result.scores() for q, (_, result) in zip(queries, calls)}
+        name: {q.query_id: result.scores() for q, (_, result) in zip(queries, calls, strict=True)}
         for name, calls in timed.items()
     }
     return runs, {name: [seconds for seconds, _ in calls] for name, calls in timed.items()}

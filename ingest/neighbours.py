@@ -78,7 +78,7 @@ def hnsw_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int, *, exclude:
     sims = np.zeros((queries.shape[0], k), np.float32)
     for i in range(queries.shape[0]):
         skip = exclude[i] if exclude is not None else -1
-        keep = [(r, s) for r, s in zip(found_rows[i], found_sims[i]) if r >= 0 and r != skip][:k]
+        keep = [(r, s) for r, s in zip(found_rows[i], found_sims[i], strict=True) if r >= 0 and r != skip][:k]
         for j, (r, s) in enumerate(keep):
             rows[i, j], sims[i, j] = r, s
     return Neighbours(rows, sims)

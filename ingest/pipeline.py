@@ -105,7 +105,7 @@ def encode_to_file(
                 report.empty += sum(1 for c in contents if not c.strip())
                 searchable = searchable or any(len(v) > 0 for v in vectors)
                 report.indexed += append_encoded(
-                    path, (EncodedDocument(d.doc_id, c, v) for d, c, v in zip(todo, contents, vectors))
+                    path, (EncodedDocument(d.doc_id, c, v) for d, c, v in zip(todo, contents, vectors, strict=True))
                 )
                 bar.update(len(batch))
         if not searchable:

@@ -95,7 +95,7 @@ def smooth_vectors_file(source: Path, out: Path, embeddings: Embeddings, smoothi
         for start in range(0, len(todo), 1024):
             batch = []
             for i, neighbour_rows, sims in zip(todo[start:start + 1024], found.rows[start:start + 1024],
-                                               found.similarities[start:start + 1024]):
+                                               found.similarities[start:start + 1024], strict=True):
                 doc = documents[i]
                 valid = neighbour_rows >= 0
                 vector = smooth_vector(doc.vector, [documents[r].vector for r in neighbour_rows[valid]],

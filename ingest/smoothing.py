@@ -87,7 +87,7 @@ def neighbour_mean(vectors: Sequence[Mapping[str, float]], similarities: Sequenc
     mean: dict[str, float] = {}
     if total <= 0:
         return mean
-    for vector, weight in zip(vectors, weights / total):
+    for vector, weight in zip(vectors, weights / total, strict=True):
         if weight <= 0:
             continue
         for token, value in vector.items():

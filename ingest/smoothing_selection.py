@@ -105,12 +105,13 @@ def choose_smoothing(
     corpus = dict(vectors)
     dense = embeddings.vectors.copy()
     cropped = document_encoder.encode_document([q.positive for q in queries])
-    for query, vector, row in zip(queries, cropped, embed([q.positive for q in queries])):
+    for query, vector, row in zip(queries, cropped, embed([q.positive for q in queries]), strict=True):
         corpus[query.doc_id] = vector
         dense[position[query.doc_id]] = row
     most = max([c.neighbours for c in candidates if c.enabled] or [0])
     found = exact_neighbours(dense, dense, most, exclude=np.arange(len(ids))) if most else None
-    query_vectors = dict(zip((q.query_id for q in queries), query_encoder.encode_query([q.query for q in queries])))
+    encoded_queries = query_encoder.encode_query([q.query for q in queries])
+    query_vectors = dict(zip((q.query_id for q in queries), encoded_queries, strict=True))
     scores = []
     for candidate in candidates:
         smoothed = _smooth_all(ids, corpus, found, candidate)

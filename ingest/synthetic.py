@@ -142,7 +142,7 @@ class SyntheticCorpus:
                     words.extend([vocab[ids[j]]] * (1 + int(w[j])))
             perm = rng.permutation(len(words))
             text = " ".join(words[p] for p in perm)
-            vector = SparseVector({vocab[t]: float(x) for t, x in zip(ids.tolist(), w.tolist())})
+            vector = SparseVector({vocab[t]: float(x) for t, x in zip(ids.tolist(), w.tolist(), strict=True)})
             yield EncodedDocument(f"d{i}", text, vector)
         self._df = df
 

@@ -93,7 +93,8 @@ def check_searchable(path: Path) -> None:
         InputError: the file has no document, or only empty vectors (an index of it finds nothing).
     """
     documents = 0
-    for documents, doc in enumerate(read_encoded(path), start=1):
+    for doc in read_encoded(path):
+        documents += 1
         if len(doc.vector):
             return
     raise InputError(f"all {documents} vectors are empty: an index of them would find nothing" if documents

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from operator import itemgetter
 from dataclasses import dataclass
+from operator import itemgetter
 
 from sparsedoc.encoder.errors import ConfigError
 

@@ -75,7 +75,7 @@ class Bm25Teacher:
         n = len(unique)
         idf = {t: math.log(1.0 + (n - df + 0.5) / (df + 0.5)) for t, df in frequency.items()}
         rows = []
-        for query, group in zip(queries, docs):
+        for query, group in zip(queries, docs, strict=True):
             terms = set(analyze(query))
             row = []
             for doc in group:

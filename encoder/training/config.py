@@ -135,7 +135,8 @@ class TrainConfig(_Strict):
 def _resolve(data: object, base: Path, keys: set[str]) -> object:
     if isinstance(data, dict):
         return {
-            k: (str(base / v) if k in keys and isinstance(v, str) and not Path(v).is_absolute() else _resolve(v, base, keys))
+            k: (str(base / v) if k in keys and isinstance(v, str) and not Path(v).is_absolute()
+                else _resolve(v, base, keys))
             for k, v in data.items()
         }
     if isinstance(data, list):
@@ -188,8 +189,8 @@ def merge_settings(base: dict, overrides: dict) -> dict:
     """Return ``base`` patched by ``overrides``: nested mappings merge key by key, anything else replaces."""
     merged = dict(base)
     for key, value in overrides.items():
-        merged[key] = (merge_settings(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict)
-                       else value)
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_settings(merged[key], value) if nested else value
     return merged
 
 

@@ -137,7 +137,8 @@ def mine_hard_negatives(
         documents: doc_id -> the text to train on for that document as a negative.
     """
     if num_negatives < 1 or depth < num_negatives or skip_top < 0:
-        raise ConfigError(f"need 1 <= num_negatives <= depth and skip_top >= 0, got {num_negatives}, {depth}, {skip_top}")
+        raise ConfigError("need 1 <= num_negatives <= depth and skip_top >= 0, "
+                          f"got {num_negatives}, {depth}, {skip_top}")
     examples = []
     for query in queries:
         hits = backend.search_bm25(query.query, depth + 1).hits

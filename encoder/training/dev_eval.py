@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from .data import DevSet
 
 if TYPE_CHECKING:
-    import torch
     from transformers import PreTrainedTokenizerBase
 
     from .student import SparseStudent
@@ -66,8 +65,8 @@ def evaluate_student(
     weights, in_text = _document_columns(student, tokenizer, dev.doc_texts, torch.tensor(columns, dtype=torch.long),
                                          position, max_length, batch_size)
     names = [str(c) for c in columns]
-    run = exact_search(dict(zip(query_ids, rows_to_vectors((presence * column_idf).numpy(), names))),
-                       dict(zip(dev.doc_ids, rows_to_vectors(weights.numpy(), names))), k=k)
+    run = exact_search(dict(zip(query_ids, rows_to_vectors((presence * column_idf).numpy(), names), strict=True)),
+                       dict(zip(dev.doc_ids, rows_to_vectors(weights.numpy(), names), strict=True)), k=k)
     result = evaluate_run(run, dev.qrels, MEASURES)
     p_query = presence.mean(dim=0)
     p_doc = (weights > 0).float().mean(dim=0)
@@ -92,7 +91,7 @@ def _document_columns(student, tokenizer, texts, columns, position, max_length, 
                 encoded = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
                                     return_tensors="pt", verbose=False)
                 weights[index] = student.document_weights(encoded["input_ids"], encoded["attention_mask"], columns)
-                for row, ids in zip(index, encoded["input_ids"].tolist()):
+                for row, ids in zip(index, encoded["input_ids"].tolist(), strict=True):
                     hits = [position[t] for t in set(ids) if t in position]
                     in_text[row, hits] = True
     finally:

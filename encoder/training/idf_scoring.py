@@ -87,4 +87,5 @@ class TrainableIdf:
     def to_table(self, vocabulary: list[str], special_ids: set[int]) -> dict[str, float]:
         """Return ``token -> weight`` for every positive entry (the ``idf.json`` to save)."""
         values = self.values().detach().cpu().tolist()
-        return {vocabulary[i]: float(w) for i, w in enumerate(values) if w > 0 and i not in special_ids and i < len(vocabulary)}
+        return {vocabulary[i]: float(w) for i, w in enumerate(values)
+                if w > 0 and i not in special_ids and i < len(vocabulary)}

@@ -71,7 +71,7 @@ class _TeacherBase:
         doc_vectors = self._encode(unique_docs, is_query=False)
         return [
             [float(self._dot(query_vectors, query_index[q], doc_vectors, doc_index[d])) for d in group]
-            for q, group in zip(queries, docs)
+            for q, group in zip(queries, docs, strict=True)
         ]
 
     def _encode(self, texts: list[str], *, is_query: bool):  # pragma: no cover - overridden
@@ -118,7 +118,7 @@ class SparseTeacher(_TeacherBase):
         vectors: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(texts)
         for batch in length_sorted_batches(texts, self.batch_size):
             weights = self._encoder.encode_to_array([texts[i] for i in batch])
-            for i, row in zip(batch, weights):
+            for i, row in zip(batch, weights, strict=True):
                 (nonzero,) = np.nonzero(row > 0)
                 vectors[i] = (nonzero, row[nonzero])
         return vectors
@@ -181,8 +181,9 @@ def score_with_teachers(
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 partial = path.with_suffix(".partial")
-                partial.write_text(json.dumps({"teacher": teacher.name, "key": key, "scores": values}), encoding="utf-8")
+                record = {"teacher": teacher.name, "key": key, "scores": values}
+                partial.write_text(json.dumps(record), encoding="utf-8")
                 partial.replace(path)
-        for example, row in zip(scored, values):
+        for example, row in zip(scored, values, strict=True):
             example.scores[teacher.name] = row
     return scored

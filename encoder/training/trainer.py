@@ -29,8 +29,8 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..idf import compute_idf, load_idf, save_idf
 from ..loading import check_model_dir, load_tokenizer
-from .config import DevConfig, TrainConfig, load_config
 from .best_model import BestModel
+from .config import DevConfig, TrainConfig, load_config
 from .data import DevSet, TrainingExample, read_dev_set, read_training_file
 from .ensemble import ensemble_targets
 from .idf_scoring import TrainableIdf, idf_aware_scores, idf_vector, query_presence
@@ -38,7 +38,6 @@ from .sparse_loss import InferenceFreeSparseLoss
 from .student import SparseStudent, load_student, sample_columns
 
 if TYPE_CHECKING:
-    import torch
     from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
@@ -70,7 +69,8 @@ def preflight(config: TrainConfig) -> _Prepared:
     student_config = json.loads((config.student.model_dir / "config.json").read_text(encoding="utf-8"))
     vocab_size = int(student_config.get("vocab_size", 0))
     if vocab_size < len(tokenizer):
-        raise ConfigError(f"student {config.student.model_dir}: vocab_size {vocab_size} < tokenizer size {len(tokenizer)}")
+        raise ConfigError(f"student {config.student.model_dir}: vocab_size {vocab_size} "
+                          f"< tokenizer size {len(tokenizer)}")
     vocabulary = tokenizer.get_vocab()
     for teacher in config.teachers:
         if teacher.model_dir is None:
@@ -121,7 +121,7 @@ def _attach_teacher_scores(config: TrainConfig, examples: list[TrainingExample])
         teacher = make_teacher(spec.kind, spec.name, spec.model_dir, max_length=spec.max_length,
                                batch_size=spec.batch_size)
         scored = score_with_teachers([examples[i] for i in missing], [teacher], cache_dir=cache_dir)
-        for i, example in zip(missing, scored):
+        for i, example in zip(missing, scored, strict=True):
             examples[i].scores[spec.name] = example.scores[spec.name]
     return examples
 
@@ -198,7 +198,8 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
                 result = evaluate_dev_sets(config, student, tokenizer, idf, prepared.dev_sets)
                 log.write(json.dumps({"step": step, "dev": result}) + "\n")
                 log.flush()
-                bar.write(f"step {step}: dev nDCG@10 " + ", ".join(f"{n} {r['nDCG@10']:.4f}" for n, r in result.items()))
+                scores = ", ".join(f"{n} {r['nDCG@10']:.4f}" for n, r in result.items())
+                bar.write(f"step {step}: dev nDCG@10 {scores}")
                 if best is not None:
                     best.offer(step, result, save)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
@@ -302,8 +303,8 @@ def evaluate_dev_sets(config: TrainConfig, student: SparseStudent, tokenizer, id
         if spec.idf == "model":
             model_idf = model_idf or idf.to_table(_vocabulary(tokenizer), set(tokenizer.all_special_ids))
         table = model_idf if spec.idf == "model" else corpus_idf
-        results[_dev_name(spec)] = evaluate_student(student, tokenizer, dev, table, max_length=config.student.max_length,
-                                                    batch_size=spec.batch_size)
+        results[_dev_name(spec)] = evaluate_student(student, tokenizer, dev, table,
+                                                    max_length=config.student.max_length, batch_size=spec.batch_size)
     return results
 
 

@@ -1,1 +1,4 @@
-"""Embedded Lucene through pyjnius: the backend, index writing, search, reordering, SEISMIC, impact quantisation and the JVM."""
+"""Embedded Lucene through pyjnius.
+
+The backend, index writing, search, reordering, SEISMIC, impact quantisation and the JVM.
+"""

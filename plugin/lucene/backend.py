@@ -267,7 +267,8 @@ class LuceneBackend(BackendBase):
         with self._java_errors("opening the index writer"):
             self._open_directory()
             self._writer = DocumentWriter(self._j, self._directory, self._queries.analyzer, self._bm25_similarity,
-                                          scale=self.impact_scale, ram_buffer_mb=self.ram_buffer_mb, label=str(self.path))
+                                          scale=self.impact_scale, ram_buffer_mb=self.ram_buffer_mb,
+                                          label=str(self.path))
 
     # ---- reading --------------------------------------------------------------------
 
@@ -394,7 +395,7 @@ class LuceneBackend(BackendBase):
                 bm25 = score_tree(self._bm25_searcher.explain(bm25_query, numbers[0]))
         boosts = array("f", [query[token] for token in impacts]).tolist()  # the float32 boosts Lucene uses
         matches = (TokenMatch(token, boost, impact / self.impact_scale)
-                   for (token, impact), boost in zip(impacts.items(), boosts))
+                   for (token, impact), boost in zip(impacts.items(), boosts, strict=True))
         return Explanation(doc_id, by_contribution(matches), sparse_score, bm25, sparse_dropped + bm25_dropped)
 
     def _build_sparse(self, query: SparseVector) -> Any:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
@@ -126,7 +126,8 @@ def _jackson(hash_map: Any, string: Any, float_class: Any) -> tuple[Any, Any]:
         __javaclass__ = "com/fasterxml/jackson/databind/ObjectMapper"
         __javaconstructor__ = [("()V", False)]
         getTypeFactory = JavaMethod("()Lcom/fasterxml/jackson/databind/type/TypeFactory;")
-        readerFor = JavaMethod("(Lcom/fasterxml/jackson/databind/JavaType;)Lcom/fasterxml/jackson/databind/ObjectReader;")
+        readerFor = JavaMethod(
+            "(Lcom/fasterxml/jackson/databind/JavaType;)Lcom/fasterxml/jackson/databind/ObjectReader;")
         writeValueAsString = JavaMethod("(Ljava/lang/Object;)Ljava/lang/String;")
         configOverride = JavaMethod("(Ljava/lang/Class;)Lcom/fasterxml/jackson/databind/cfg/MutableConfigOverride;")
         configure = JavaMethod(

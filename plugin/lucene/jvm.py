@@ -59,7 +59,8 @@ logger = logging.getLogger(__name__)
 MIN_JAVA_VERSION = 21
 """Anserini 1.x is compiled for Java 21."""
 
-LUCENE_MISC = MavenArtifact("org.apache.lucene", "lucene-misc", "9.9.1", sha1="db7c30217602dfcda394a4d0f0a9e68140d385a6")
+LUCENE_MISC = MavenArtifact("org.apache.lucene", "lucene-misc", "9.9.1",
+                            sha1="db7c30217602dfcda394a4d0f0a9e68140d385a6")
 """Lucene's misc module at the Lucene version of Anserini 1.7.1's fat jar (BP reordering)."""
 
 _VECTOR_MODULE = "jdk.incubator.vector"

@@ -65,7 +65,8 @@ class QueryBuilder:
         if not may_exceed_budget(text):
             return self._generator.buildQuery(TEXT_FIELD, self.analyzer, text), 0
         j = self._j
-        counts = json.loads(j.json_writer.writeValueAsString(j.AnalyzerUtils.computeDocumentVector(self.analyzer, text)))
+        term_counts = j.AnalyzerUtils.computeDocumentVector(self.analyzer, text)
+        counts = json.loads(j.json_writer.writeValueAsString(term_counts))
         kept, dropped = budget_terms(counts, lambda terms: {t: reader.docFreq(j.Term(TEXT_FIELD, t)) for t in terms})
         return self._generator.buildQuery(TEXT_FIELD, j.weights_reader.readValue(json.dumps(kept))), dropped
 
@@ -111,7 +112,7 @@ class HitReader:
         """
         docs = json.loads(self._j.json_writer.writeValueAsString(top))["scoreDocs"]
         scores = array("f", [doc[1] for doc in docs]).tolist()
-        return [(doc[0], score) for doc, score in zip(docs, scores)]
+        return [(doc[0], score) for doc, score in zip(docs, scores, strict=True)]
 
     def pairs(self, top: Any, searcher: Any) -> list[tuple[str, float]]:
         """``TopDocs`` as ``(doc_id, score)`` pairs, best first.
@@ -124,7 +125,7 @@ class HitReader:
         ids = self.doc_ids
         if any(doc not in ids for doc, _ in docs):
             scored = self._j.ScoredDocs.fromTopDocs(top, searcher)
-            ids.update(zip(scored.lucene_docids, (str(doc_id) for doc_id in scored.docids)))
+            ids.update(zip(scored.lucene_docids, (str(doc_id) for doc_id in scored.docids), strict=True))
         return [(ids[doc], score) for doc, score in docs]
 
 

@@ -1,1 +1,1 @@
-"""OpenSearch ML Commons: model packages (tokenizer + IDF, document encoder) and a client to register, deploy, predict."""
+"""OpenSearch ML Commons: model packages (tokenizer + IDF, document encoder), a client to register, deploy, predict."""

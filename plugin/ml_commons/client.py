@@ -120,7 +120,8 @@ class MlCommonsClient:
             if state in _DONE:
                 return task
             if state in _FAILED:
-                raise BackendError(f"{action}: ML task {task_id} {state}: {one_line(task.get('error')) or 'no error text'}")
+                reason = one_line(task.get('error')) or 'no error text'
+                raise BackendError(f"{action}: ML task {task_id} {state}: {reason}")
             if time.monotonic() > deadline:
                 raise BackendError(f"{action}: ML task {task_id} still {state or 'unknown'} after {self.timeout:g}s")
             time.sleep(self.poll_interval)
@@ -161,8 +162,9 @@ class MlCommonsClient:
             with package.zip_path.open("rb") as handle:
                 for number in range(total):
                     chunk = handle.read(CHUNK_BYTES)
+                    # raw bytes; the REST layer only accepts the JSON content type
                     self._request(f"{action}: upload chunk {number + 1}/{total}", "POST",
-                                  f"{ML}/models/{model_id}/upload_chunk/{number}", chunk)  # raw bytes; the REST layer only accepts the JSON content type
+                                  f"{ML}/models/{model_id}/upload_chunk/{number}", chunk)
         logger.info("registered %s as %s (%s)", body["name"], model_id, via)
         return model_id
 

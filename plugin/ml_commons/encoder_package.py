@@ -124,7 +124,7 @@ def rename_onnx_inputs(source: Path, target: Path) -> Path:
         model = onnx.load(str(source))
     except Exception as err:  # onnx raises DecodeError and friends for corrupt files
         raise ModelLoadError(f"{source}: onnx cannot read it ({type(err).__name__}: {err})") from err
-    renames = dict(zip(INPUT_NAMES, ML_COMMONS_INPUTS))
+    renames = dict(zip(INPUT_NAMES, ML_COMMONS_INPUTS, strict=True))
     names = [i.name for i in model.graph.input]
     if sorted(names) != sorted(INPUT_NAMES):
         raise ModelLoadError(f"{source}: graph inputs {names}, expected {list(INPUT_NAMES)} (not an sparsedoc export)")

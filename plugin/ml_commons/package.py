@@ -100,7 +100,8 @@ class MlCommonsPackage:
         directory = Path(directory).resolve()
         path = directory / REGISTER_FILE
         if not path.is_file():
-            raise ModelLoadError(f"{directory}: no {REGISTER_FILE} (build the package with `sparsedoc ml-commons package`)")
+            raise ModelLoadError(f"{directory}: no {REGISTER_FILE} "
+                                 "(build the package with `sparsedoc ml-commons package`)")
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             zip_path = directory / record["zip"]
@@ -132,8 +133,9 @@ def check_zip(zip_path: str | Path, register_body: Mapping[str, Any]) -> None:
                              "(truncated or replaced zip)")
     digest = file_sha256(zip_path)
     if digest != register_body.get("model_content_hash_value"):
+        registered = str(register_body.get("model_content_hash_value"))
         raise ModelLoadError(f"{zip_path}: sha256 {digest[:12]}... differs from the register body's "
-                             f"{str(register_body.get('model_content_hash_value'))[:12]}... (zip changed after packaging)")
+                             f"{registered[:12]}... (zip changed after packaging)")
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = set(archive.namelist())
@@ -175,7 +177,7 @@ def check_token_names(tokenizer: PreTrainedTokenizerBase, source: str | Path) ->
     ids = [i for token, i in vocabulary.items() if token not in special]
     decoded = backend.decode_batch([[i] for i in ids], skip_special_tokens=True)
     tokens = tokenizer.convert_ids_to_tokens(ids)
-    differ = [(t, d) for t, d in zip(tokens, decoded) if t != d]
+    differ = [(t, d) for t, d in zip(tokens, decoded, strict=True) if t != d]
     if differ:
         raise ModelLoadError(
             f"{source}: {len(differ)} of {len(ids)} tokens decode to another string in ML Commons "

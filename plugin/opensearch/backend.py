@@ -35,6 +35,7 @@ from ..base import (
 )
 from ..explanation import Explanation, ScoreTree, TokenMatch, by_contribution
 from ..fusion import Fusion
+from ..query_budget import MAX_QUERY_TOKENS, budget_terms, budget_vector, may_exceed_budget
 from .client import cluster_version, detect_query_mode, open_client, require_feature
 from .errors import error_reason, redact_url, translate_errors
 from .features import FEATURES_SINCE, features_of
@@ -53,7 +54,6 @@ from .queries import (
     stored_feature_value,
     two_phase_pipeline,
 )
-from ..query_budget import MAX_QUERY_TOKENS, budget_terms, budget_vector, may_exceed_budget
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,8 @@ class OpenSearchBackend(BackendBase):
         self.index_name = index
         self.vector_field = vector_field
         self.text_field = text_field
-        self._settings = {"shards": shards, "replicas": replicas, "refresh_interval": refresh_interval, "k1": k1, "b": b}
+        self._settings = {"shards": shards, "replicas": replicas, "refresh_interval": refresh_interval,
+                          "k1": k1, "b": b}
         self._bulk = {"chunk_size": chunk_size, "max_retries": max_retries,
                       "initial_backoff": initial_backoff, "max_backoff": max_backoff}
         self._two_phase = two_phase
@@ -368,7 +369,8 @@ class OpenSearchBackend(BackendBase):
             raise BackendError(f"read document {doc_id!r} at {self.url}: {error_reason(found)}")
         if not found.get("found"):
             raise BackendError(f"no document {doc_id!r} in index {self.index_name} at {self.url}")
-        return {token: float(weight) for token, weight in (found.get("_source") or {}).get(self.vector_field, {}).items()}
+        stored = (found.get("_source") or {}).get(self.vector_field, {})
+        return {token: float(weight) for token, weight in stored.items()}
 
     def _explain(self, doc_id: str, query: dict[str, Any]) -> ScoreTree:
         with self._errors(f"explain document {doc_id!r} in {self.index_name}"):

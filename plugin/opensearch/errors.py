@@ -40,7 +40,13 @@ def translate_errors(action: str, url: str, user: str | None = None) -> Iterator
     asked and of which index (``create index docs``). ``user`` (the basic-auth user, if
     any) is named when the cluster refuses it permission (HTTP 403).
     """
-    from opensearchpy.exceptions import AuthenticationException, AuthorizationException, ConnectionError, SSLError, TransportError
+    from opensearchpy.exceptions import (
+        AuthenticationException,
+        AuthorizationException,
+        ConnectionError,
+        SSLError,
+        TransportError,
+    )
 
     try:
         yield

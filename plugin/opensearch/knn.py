@@ -62,7 +62,8 @@ class OpenSearchKnn:
         with translate_errors(f"write embeddings into {self.index_name}", self.url):
             for start in range(0, len(ids), self.batch_size):
                 lines = []
-                for doc_id, row in zip(ids[start:start + self.batch_size], vectors[start:start + self.batch_size]):
+                stop = start + self.batch_size
+                for doc_id, row in zip(ids[start:stop], vectors[start:stop], strict=True):
                     lines.append(json.dumps({"index": {"_index": self.index_name, "_id": doc_id}}))
                     lines.append(json.dumps({EMBEDDING_FIELD: [float(x) for x in row]}))
                 answer = self.client.bulk(body="\n".join(lines) + "\n")
@@ -86,9 +87,10 @@ class OpenSearchKnn:
                     lines.append(json.dumps({"size": k + 1, "_source": False, "query": {"knn": {
                         EMBEDDING_FIELD: {"vector": [float(x) for x in row], "k": k + 1}}}}))
                 answer = self.client.msearch(body="\n".join(lines) + "\n")
-                for doc_id, response in zip(ids[start:start + self.batch_size], answer["responses"]):
+                for doc_id, response in zip(ids[start:start + self.batch_size], answer["responses"], strict=True):
                     if "error" in response:
-                        raise BackendError(f"k-NN search in {self.index_name} failed: {error_reason(response['error'])}")
+                        reason = error_reason(response["error"])
+                        raise BackendError(f"k-NN search in {self.index_name} failed: {reason}")
                     hits = [(hit["_id"], _similarity(hit["_score"])) for hit in response["hits"]["hits"]
                             if hit["_id"] != doc_id]
                     found.append(hits[:k])

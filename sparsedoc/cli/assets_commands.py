@@ -18,7 +18,8 @@ def assets() -> None:
 def list_assets() -> None:
     """List known assets and whether they are cached."""
     for name, asset in ASSETS.items():
-        cached = "cached" if (asset_dir(name, environment().cache_dir) / ".sparsedoc-asset").is_file() else "not fetched"
+        marker = asset_dir(name, environment().cache_dir) / ".sparsedoc-asset"
+        cached = "cached" if marker.is_file() else "not fetched"
         click.echo(f"{name:20} {asset.requirement:28} {cached:12} {asset.description}")
 
 

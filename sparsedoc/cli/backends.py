@@ -88,8 +88,8 @@ def connection_options(*, url_required: bool = False) -> Callable[[Callable[...,
             click.option("--user", envvar="SPARSEDOC_OPENSEARCH_USER", help="OpenSearch basic-auth user."),
             click.option("--password", envvar="SPARSEDOC_OPENSEARCH_PASSWORD", help="OpenSearch basic-auth password."),
             click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS."),
-            click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-                         help="Seconds per OpenSearch request."),
+            click.option("--request-timeout", default=60.0, show_default=True,
+                         type=click.FloatRange(min=0, min_open=True), help="Seconds per OpenSearch request."),
         ])
 
     return decorate

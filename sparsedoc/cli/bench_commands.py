@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from sparsedoc.encoder.idf import load_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
 from sparsedoc.encoder.loading import load_tokenizer
-from sparsedoc.encoder.idf import load_idf
 from sparsedoc.ingest.readers import read_queries
 from sparsedoc.plugin.latency_bench import ROW_HEADERS, backend_methods, compare_latency
 from sparsedoc.plugin.opensearch.errors import redact_url

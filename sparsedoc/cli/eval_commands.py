@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sparsedoc.encoder.assets import fetch_asset
+from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 from sparsedoc.ingest.evaluation import METHODS, EvaluationReport, evaluate_beir, mean_over_datasets
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import DEFAULT_SPARSE_WEIGHT, FUSION_METHODS, Fusion
-
-from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_MODES
 
 from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
 from .environment import environment
@@ -28,11 +27,11 @@ from .options import (
     encoder_options,
     encoder_settings,
     model_option,
+    out_file_option,
+    overwrite_option,
     pop_smoothing,
     smoothing_options,
     smoothing_plan,
-    out_file_option,
-    overwrite_option,
     top_k_option,
 )
 from .tables import format_table
@@ -81,7 +80,8 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
         with workspace.locked(), open_backend(backend, index, connection, search) as engine:
             reports.append(evaluate_beir(
-                dataset, engine, workspace, model_dir=model, document_encoder=lambda: build_document_encoder(model, options),
+                dataset, engine, workspace, model_dir=model,
+                document_encoder=lambda: build_document_encoder(model, options),
                 encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, k=top_k, fusion=fusion,
                 smoothing=plan, fresh=overwrite, backend_label=backend, show_progress=True))
     click.echo(render(reports))

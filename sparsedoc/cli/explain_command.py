@@ -1,4 +1,4 @@
-"""`sparsedoc explain QUERY --doc ID`: which query tokens a document matched, with what weights, and its BM25 explanation."""
+"""`sparsedoc explain QUERY --doc ID`: which query tokens a document matched, with what weights, and its BM25 score."""
 
 from __future__ import annotations
 

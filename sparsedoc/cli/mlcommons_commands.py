@@ -67,8 +67,8 @@ def package(model: Path, kind: str, idf_path: Path | None, out_dir: Path, model_
 @click.option("--vector-field", default="sparse", show_default=True, help="rank_features field it writes.")
 @click.option("--prune-type", type=click.Choice(PRUNE_TYPES), default="none", show_default=True)
 @click.option("--prune-ratio", type=float, help="Pruning parameter (required unless --prune-type none).")
-def deploy(package_dir: Path, connection: Connection, timeout: float, via: str, pipeline: str | None, index: str | None, text_field: str,
-           vector_field: str, prune_type: str, prune_ratio: float | None) -> None:
+def deploy(package_dir: Path, connection: Connection, timeout: float, via: str, pipeline: str | None,
+           index: str | None, text_field: str, vector_field: str, prune_type: str, prune_ratio: float | None) -> None:
     """Register and deploy PACKAGE_DIR; print a JSON summary with the model id."""
     from sparsedoc.plugin.ml_commons.package import MlCommonsPackage
 

@@ -68,7 +68,8 @@ def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
                      help="log1p (SPLADE, doc-v1/v2; default) or log1p_log1p (doc-v3). ONNX exports carry their own."),
         click.option("--prune-type", type=click.Choice(PRUNE_TYPES), default="none", show_default=True,
                      help="Ingest-time pruning of document vectors."),
-        click.option("--prune-ratio", default=0.0, show_default=True, help="Pruning parameter (k, ratio or threshold)."),
+        click.option("--prune-ratio", default=0.0, show_default=True,
+                     help="Pruning parameter (k, ratio or threshold)."),
         click.option("--threads", default=None, type=int, help="CPU threads for the model."),
     ]
     for option in reversed(options):

@@ -28,6 +28,7 @@ from .backends import (
     open_backend,
     search_options,
 )
+from .environment import environment
 from .options import (
     INPUT_FILE,
     OUTPUT_FILE,
@@ -42,7 +43,6 @@ from .options import (
     smoothing_plan,
     top_k_option,
 )
-from .environment import environment
 from .tables import format_table
 
 

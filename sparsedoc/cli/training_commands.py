@@ -108,7 +108,8 @@ def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Work folder, reused by the next run (default: runs/adapt-<name>); the model goes to "
                    "WORKDIR/model.")
-@click.option("--model", "base_model", type=MODEL_DIR, help="Fill-mask checkpoint to start from (default: SPLADE-tiny).")
+@click.option("--model", "base_model", type=MODEL_DIR,
+              help="Fill-mask checkpoint to start from (default: SPLADE-tiny).")
 @click.option("--teacher", "specs", multiple=True,
               help="KIND:NAME:MODEL_DIR (dense, sparse) or bm25:NAME; repeatable. Default: MiniLM dense + "
                    "SPLADE-tiny sparse + BM25.")

@@ -1,1 +1,4 @@
-"""A native OpenSearch node or cluster for tests and benchmarks: release install, security, process helpers, DJL natives."""
+"""A native OpenSearch node or cluster for tests and benchmarks.
+
+Release install, security, process helpers, DJL natives.
+"""

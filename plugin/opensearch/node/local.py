@@ -314,7 +314,8 @@ class LocalOpenSearchNode:
         if self.is_running():
             if self.health() in ("yellow", "green"):
                 return self.url
-            raise LocalNodeError(f"node process {self.read_pid()} is alive but {self.url} is not healthy; stop it first")
+            raise LocalNodeError(f"node process {self.read_pid()} is alive but {self.url} is not healthy; "
+                                 "stop it first")
         self.launch(port_wait)
         url = self.wait_healthy(timeout)
         if self.configure_ml and self.plugins:

@@ -101,7 +101,8 @@ _REINDEX_POLICY = """grant {
 
 
 def _modules_2x(version: str) -> tuple[Module, ...]:
-    asm = tuple(_jar("org.ow2.asm", name, "9.7") for name in ("asm", "asm-util", "asm-tree", "asm-commons", "asm-analysis"))
+    asm_jars = ("asm", "asm-util", "asm-tree", "asm-commons", "asm-analysis")
+    asm = tuple(_jar("org.ow2.asm", name, "9.7") for name in asm_jars)
     return (
         Module("lang-painless", "org.opensearch.painless.PainlessPlugin",
                (_jar("org.opensearch.plugin", "lang-painless", version),
@@ -148,7 +149,8 @@ RELEASES: dict[str, Release] = {
                     "opensearch-job-scheduler"),
             _plugin("opensearch-ml-plugin", "2.19.1.0", "264bb901831f3ffc22af9f95161fe40fd50fab57", "opensearch-ml"),
             _plugin("opensearch-knn", "2.19.1.0", "7ded4cf706be052f7bfcccea7102770a9298b96e", "opensearch-knn"),
-            _plugin("neural-search", "2.19.1.0", "af25af4caf1d2a7563e187df1b97dc4559c6176e", "opensearch-neural-search"),
+            _plugin("neural-search", "2.19.1.0", "af25af4caf1d2a7563e187df1b97dc4559c6176e",
+                    "opensearch-neural-search"),
         ),
         security=_plugin("opensearch-security", "2.19.1.0", "bbea3f51ff7e94da093589f2c30ad9868e92959b",
                          "opensearch-security"),
@@ -237,7 +239,8 @@ def install_release(rel: Release, dist_dir: Path, artifacts: Path, java: JavaRun
             raise BackendError(f"{dist_zip} has no opensearch-{rel.version}/bin/opensearch")
         assemble_modules(rel, inner, artifacts, repo)
         if zips:
-            command = [str(inner / "bin" / "opensearch-plugin"), "install", "--batch", *[z.resolve().as_uri() for z in zips]]
+            command = [str(inner / "bin" / "opensearch-plugin"), "install", "--batch",
+                       *[z.resolve().as_uri() for z in zips]]
             done = subprocess.run(command, env=node_env(java, inner / "config"), capture_output=True, text=True,
                                   timeout=900)
             if done.returncode != 0:

@@ -63,7 +63,7 @@ def _certificate_pair(common_name: str, issuer: Any | None, issuer_key: Any | No
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, o),
                          x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
                          x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(subject)
                .issuer_name(issuer.subject if issuer is not None else subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
