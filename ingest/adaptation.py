@@ -74,7 +74,7 @@ def labelled_examples(
         positives = [d for d, r in judged.items() if r > 0 and d in documents]
         if not positives:
             continue
-        hits = bm25.search_bm25(query.text, depth + len(judged))
+        hits = bm25.search_bm25(query.text, depth + len(judged)).hits
         negative_ids = [str(h.doc_id) for h in hits if judged.get(str(h.doc_id), 0) <= 0
                         and str(h.doc_id) in documents][:negatives]
         if not negative_ids:

@@ -98,3 +98,27 @@ def test_adapt_refuses_training_on_the_evaluation_split(small_beir: Path, tiny_m
     command = [*_command(small_beir, tmp_path / "a", tiny_mlm_dir, 2), "--train-split", "test"]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 2 and "--train-split" in done.stderr
+
+
+def test_labelled_examples_take_negatives_from_a_real_bm25_search(small_beir: Path, lucene_backend_cls: type,
+                                                                  tmp_path: Path) -> None:
+    """Judged queries -> (query, positive, BM25 negatives) through embedded Lucene (`adapt --train-split`)."""
+    from sparsedoc.ingest.adaptation import body_documents, labelled_examples
+    from sparsedoc.ingest.readers import BeirDataset, read_qrels, read_queries
+
+    documents = {d.doc_id: d for d in BeirDataset.open(small_beir).documents()}
+    qrels = read_qrels(small_beir / "qrels" / "test.tsv")
+    queries = [q for q in read_queries(small_beir / "queries.jsonl") if q.query_id in qrels]
+    with lucene_backend_cls(tmp_path / "bm25") as bm25:
+        bm25.create_index()
+        bm25.index(body_documents(documents.values()))
+        examples = labelled_examples(queries, qrels, documents, bm25, negatives=2, depth=10)
+        hits = {q.text: bm25.search_bm25(q.text, 10 + len(qrels[q.query_id])).doc_ids for q in queries}
+    judged = {q.text: qrels[q.query_id] for q in queries}
+    assert examples
+    content = {d.content: doc_id for doc_id, d in documents.items()}
+    for example in examples:
+        positive, *negatives = (content[text] for text in example.docs)
+        assert judged[example.query][positive] > 0
+        assert 1 <= len(negatives) <= 2
+        assert all(judged[example.query].get(n, 0) <= 0 and n in hits[example.query] for n in negatives)
