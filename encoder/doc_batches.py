@@ -167,10 +167,10 @@ class BatchedDocumentEncoder:
                 vectors[live[split.owners[r]]] = self._sparse(row)
         running: dict[int, np.ndarray] = {}
         windows = ((d.owner, k == len(d.starts) - 1, row) for d in split.windows for k, row in enumerate(d.rows()))
-        for batch in _chunks(windows, self.batch_size):
-            weights = self._run_checked(*pad_rows([row for _, _, row in batch], self.tokenizer.pad_token_id))
+        for window_batch in _chunks(windows, self.batch_size):
+            weights = self._run_checked(*pad_rows([row for _, _, row in window_batch], self.tokenizer.pad_token_id))
             self._probe(weights)
-            for (owner, last, _), row in zip(batch, weights, strict=True):
+            for (owner, last, _), row in zip(window_batch, weights, strict=True):
                 if owner in running:
                     np.maximum(running[owner], row, out=running[owner])
                 else:

@@ -47,8 +47,8 @@ def exact_search(query_vectors: Vectors, document_vectors: Vectors, *, k: int = 
         scores = np.zeros(len(doc_ids))
         for token, query_weight in query.items():
             if token in arrays:
-                rows, weights = arrays[token]
-                scores[rows] += query_weight * weights
+                doc_rows, doc_weights = arrays[token]
+                scores[doc_rows] += query_weight * doc_weights
         (hits,) = np.nonzero(scores > 0)
         if len(hits) > k:
             threshold = np.partition(scores[hits], len(hits) - k)[len(hits) - k]

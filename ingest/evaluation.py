@@ -34,6 +34,7 @@ from sparsedoc.encoder.metrics import (
     time_interleaved,
 )
 from sparsedoc.encoder.protocols import DocumentEncoder, QueryEncoder
+from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.plugin.base import Backend, SearchResult
 from sparsedoc.plugin.fusion import Fusion
 
@@ -111,7 +112,7 @@ def compare_methods(
     """Run BM25, inference-free sparse and hybrid search for every query, interleaved, and score them."""
     fusion = fusion or Fusion()
 
-    def encode(query: Query):  # noqa: ANN202 - a SparseVector
+    def encode(query: Query) -> SparseVector:
         return query_encoder.encode_query([query.text])[0]
 
     searches: dict[str, Search] = {

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from sparsedoc.encoder.errors import ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
@@ -181,7 +181,7 @@ class Backend(Protocol):
         """Release connections, readers and writers."""
         ...
 
-    def __enter__(self) -> Backend: ...
+    def __enter__(self) -> Self: ...
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -208,7 +208,7 @@ class BackendBase:
         """Run ``search_bm25`` for each ``query_id -> text``."""
         return {query_id: self.search_bm25(text, k) for query_id, text in queries.items()}
 
-    def __enter__(self) -> BackendBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

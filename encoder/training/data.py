@@ -42,11 +42,13 @@ class TrainingExample:
 
 
 class _HitLike(Protocol):
-    doc_id: str
+    @property
+    def doc_id(self) -> str: ...
 
 
 class _ResultLike(Protocol):
-    hits: Sequence[_HitLike]
+    @property
+    def hits(self) -> Sequence[_HitLike]: ...
 
 
 class Bm25Searcher(Protocol):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .data import DevSet
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedTokenizerBase
 
     from .student import SparseStudent
@@ -75,7 +76,9 @@ def evaluate_student(
     return result
 
 
-def _document_columns(student, tokenizer, texts, columns, position, max_length, batch_size):
+def _document_columns(student: SparseStudent, tokenizer: PreTrainedTokenizerBase, texts: list[str],
+                      columns: torch.Tensor, position: Mapping[int, int], max_length: int,
+                      batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights ``[docs, columns]`` and a 0/1 matrix: the column's token occurs in the encoded document."""
     import torch
 
@@ -99,7 +102,8 @@ def _document_columns(student, tokenizer, texts, columns, position, max_length, 
     return weights, in_text
 
 
-def _dropped_own_terms(query_ids, presence, column_idf, weights, in_text, dev: DevSet) -> dict[str, float]:
+def _dropped_own_terms(query_ids: list[str], presence: torch.Tensor, column_idf: torch.Tensor, weights: torch.Tensor,
+                       in_text: torch.Tensor, dev: DevSet) -> dict[str, float]:
     doc_row = {d: i for i, d in enumerate(dev.doc_ids)}
     matched = dropped = matched_idf = dropped_idf = 0.0
     for qi, query_id in enumerate(query_ids):
@@ -117,8 +121,8 @@ def _dropped_own_terms(query_ids, presence, column_idf, weights, in_text, dev: D
     return {"dropped_own_terms": dropped / max(matched, 1.0), "dropped_own_idf": dropped_idf / max(matched_idf, 1e-9)}
 
 
-def mean_nonzeros(student: SparseStudent, tokenizer, texts: list[str], *, max_length: int = 256,
-                  batch_size: int = 16) -> float:
+def mean_nonzeros(student: SparseStudent, tokenizer: PreTrainedTokenizerBase, texts: list[str], *,
+                  max_length: int = 256, batch_size: int = 16) -> float:
     """Mean nonzero weights per document over the full vocabulary (special tokens excluded)."""
     import torch
 

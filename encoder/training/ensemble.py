@@ -67,8 +67,9 @@ def ensemble_targets(
     total = sum(weights.get(name, 0.0) for name in teacher_scores)
     if total <= 0:
         raise ConfigError(f"teacher weights must sum to > 0, got {weights}")
-    combined = None
-    for name, scores in teacher_scores.items():
-        part = minmax_normalize(scores.float(), mask) * (weights.get(name, 0.0) / total)
-        combined = part if combined is None else combined + part
+    parts = [minmax_normalize(scores.float(), mask) * (weights.get(name, 0.0) / total)
+             for name, scores in teacher_scores.items()]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined + part
     return combined * scale

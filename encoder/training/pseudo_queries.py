@@ -42,9 +42,14 @@ STOP_WORDS = frozenset(
 class DocumentLike(Protocol):
     """Anything with ``doc_id``, ``text`` and ``title`` (e.g. ``sparsedoc.encoder.beir.Document``)."""
 
-    doc_id: str
-    text: str
-    title: str
+    @property
+    def doc_id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
 
 
 @dataclass(frozen=True)

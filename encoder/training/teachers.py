@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from ..loading import check_model_dir, model_fingerprint
 from .data import TrainingExample
 
 logger = logging.getLogger(__name__)
+
+Encoded = TypeVar("Encoded")
+"""What a teacher's ``_encode`` returns for a list of texts (indexed by text position)."""
 
 
 class Teacher(Protocol):
@@ -42,7 +45,7 @@ class Teacher(Protocol):
     def score(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> list[list[float]]: ...
 
 
-class _TeacherBase:
+class _TeacherBase(Generic[Encoded]):
     kind = ""
 
     def __init__(self, name: str, model_dir: str | Path, *, max_length: int = 256, batch_size: int = 32) -> None:
@@ -74,15 +77,15 @@ class _TeacherBase:
             for q, group in zip(queries, docs, strict=True)
         ]
 
-    def _encode(self, texts: list[str], *, is_query: bool):  # pragma: no cover - overridden
+    def _encode(self, texts: list[str], *, is_query: bool) -> Encoded:  # pragma: no cover - overridden
         raise NotImplementedError
 
     @staticmethod
-    def _dot(query_vectors, qi: int, doc_vectors, di: int) -> float:
-        return float(np.dot(query_vectors[qi], doc_vectors[di]))
+    def _dot(query_vectors: Encoded, qi: int, doc_vectors: Encoded, di: int) -> float:  # pragma: no cover
+        raise NotImplementedError
 
 
-class DenseTeacher(_TeacherBase):
+class DenseTeacher(_TeacherBase[np.ndarray]):
     """A sentence-transformers bi-encoder from a local directory (e.g. all-MiniLM-L6-v2).
 
     Example:
@@ -103,8 +106,12 @@ class DenseTeacher(_TeacherBase):
         return self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=False)
 
+    @staticmethod
+    def _dot(query_vectors: np.ndarray, qi: int, doc_vectors: np.ndarray, di: int) -> float:
+        return float(np.dot(query_vectors[qi], doc_vectors[di]))
 
-class SparseTeacher(_TeacherBase):
+
+class SparseTeacher(_TeacherBase[list[tuple[np.ndarray, np.ndarray]]]):
     """A SPLADE-style fill-mask model encoding queries and documents (e.g. SPLADE-tiny)."""
 
     kind = "sparse"
@@ -124,7 +131,8 @@ class SparseTeacher(_TeacherBase):
         return vectors
 
     @staticmethod
-    def _dot(query_vectors, qi: int, doc_vectors, di: int) -> float:
+    def _dot(query_vectors: list[tuple[np.ndarray, np.ndarray]], qi: int,
+             doc_vectors: list[tuple[np.ndarray, np.ndarray]], di: int) -> float:
         q_ids, q_weights = query_vectors[qi]
         d_ids, d_weights = doc_vectors[di]
         _, q_at, d_at = np.intersect1d(q_ids, d_ids, assume_unique=True, return_indices=True)
@@ -141,7 +149,7 @@ def make_teacher(kind: str, name: str, model_dir: str | Path | None, *, max_leng
         from .bm25_teacher import Bm25Teacher
 
         return Bm25Teacher(name)
-    classes = {"dense": DenseTeacher, "sparse": SparseTeacher}
+    classes: dict[str, type[DenseTeacher] | type[SparseTeacher]] = {"dense": DenseTeacher, "sparse": SparseTeacher}
     if kind not in classes:
         raise ConfigError(f"teacher kind must be one of {TEACHER_KINDS}, got {kind!r}")
     if model_dir is None:

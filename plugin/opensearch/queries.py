@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from sparsedoc.encoder.errors import ConfigError
 
@@ -158,6 +158,14 @@ def hybrid_pipeline(fusion: Fusion) -> dict[str, Any]:
             "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(fusion.weights)}},
         }}
     return {"description": f"sparsedoc hybrid fusion: {fusion.describe()}", "phase_results_processors": [processor]}
+
+
+class TwoPhaseParameters(TypedDict):
+    """The parameters of neural-search's two-phase processor (see ``sparsedoc.plugin.approximate.TwoPhase``)."""
+
+    prune_ratio: float
+    expansion_rate: float
+    max_window_size: int
 
 
 def two_phase_pipeline(*, prune_ratio: float, expansion_rate: float, max_window_size: int) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Any
 import click
 
 from sparsedoc.encoder.errors import ConfigError
-from sparsedoc.plugin.approximate import APPROXIMATE_METHODS, approximate_settings
+from sparsedoc.plugin.approximate import APPROXIMATE_METHODS, TwoPhase, approximate_settings
 from sparsedoc.plugin.base import Backend
-from sparsedoc.plugin.opensearch.queries import QUERY_MODES
+from sparsedoc.plugin.opensearch.queries import QUERY_MODES, TwoPhaseParameters
 
 BACKENDS = ("lucene", "opensearch")
 ANALYZER = "analyzer"
@@ -117,7 +117,7 @@ def search_options(*, analyzer: bool = False,
 
         mode_help = ("Sparse query on OpenSearch: auto (neural_sparse if the neural-search plugin is there), "
                      "neural_sparse, or rank_feature (core)")
-        options = [
+        options: list[Callable[[Any], Any]] = [
             click.option("--text-field", default=DEFAULT_TEXT_FIELD, show_default=True,
                          help="Index field searched by BM25 (opensearch; lucene's is fixed)."),
             click.option("--vector-field", default=DEFAULT_VECTOR_FIELD, show_default=True,
@@ -181,9 +181,9 @@ def open_backend(
                                "sparse_vector index (see benchmarks/README.md)")
     from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 
-    two_phase = None if settings is None else {"prune_ratio": settings.prune_ratio,
-                                               "expansion_rate": settings.expansion_rate,
-                                               "max_window_size": settings.max_window_size}
+    two_phase = None if not isinstance(settings, TwoPhase) else TwoPhaseParameters(
+        prune_ratio=settings.prune_ratio, expansion_rate=settings.expansion_rate,
+        max_window_size=settings.max_window_size)
     mode = "auto" if search.query_mode == ANALYZER else search.query_mode
     return OpenSearchBackend(url, str(index), http_auth=connection.http_auth, ca_certs=connection.ca_certs,
                              query_mode=mode, text_field=search.text_field, vector_field=search.vector_field,

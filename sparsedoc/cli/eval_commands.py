@@ -104,9 +104,9 @@ def render(reports: Sequence[EvaluationReport]) -> str:
                          latency["p50_ms"], latency["p99_ms"], _ratio(ratio["p50_ms"]), _ratio(ratio["p99_ms"])])
     if len(reports) > 1:
         for name, mean in mean_over_datasets(reports).items():
-            metrics, ratio = mean["metrics"], mean["latency_ratio_to_bm25"]
-            rows.append(["mean", name, metrics["nDCG@10"], metrics["R@100"], metrics["RR@10"], "-", "-",
-                         _ratio(ratio["p50_ms"]), _ratio(ratio["p99_ms"])])
+            means, mean_ratio = mean["metrics"], mean["latency_ratio_to_bm25"]
+            rows.append(["mean", name, means["nDCG@10"], means["R@100"], means["RR@10"], "-", "-",
+                         _ratio(mean_ratio["p50_ms"]), _ratio(mean_ratio["p99_ms"])])
     lines = [f"backend {reports[0].backend}, hybrid = {reports[0].fusion}, split {reports[0].split}, "
              f"smoothing {reports[0].smoothing}",
              format_table(HEADERS, rows)]

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .backends import Connection, connection_options
 from .options import INPUT_FILE, model_option, out_dir_option
 
+if TYPE_CHECKING:
+    from sparsedoc.plugin.ml_commons.client import MlCommonsClient
+
 PRUNE_TYPES = ("none", "max_ratio", "alpha_mass", "top_k", "abs_value")
 
 
-def _client(connection: Connection, timeout: float = 300.0) -> Any:
+def _client(connection: Connection, timeout: float = 300.0) -> MlCommonsClient:
     from sparsedoc.plugin.ml_commons.client import MlCommonsClient
 
     return MlCommonsClient(connection.require_url(), http_auth=connection.http_auth, ca_certs=connection.ca_certs,
@@ -86,9 +89,9 @@ def deploy(package_dir: Path, connection: Connection, timeout: float, via: str, 
             ml.create_sparse_ingest_pipeline(pipeline, model_id, {text_field: vector_field},
                                              prune_type=prune_type, prune_ratio=prune_ratio)
             summary["pipeline"] = pipeline
-        if index:
-            ml.create_pipeline_index(index, pipeline, text_field=text_field, vector_field=vector_field)  # type: ignore[arg-type]
-            summary["index"] = index
+            if index:
+                ml.create_pipeline_index(index, pipeline, text_field=text_field, vector_field=vector_field)
+                summary["index"] = index
     click.echo(json.dumps(summary))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sparsedoc.encoder.beir import Document
 from sparsedoc.encoder.errors import InputError, InterruptedRun
 from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
@@ -74,7 +75,7 @@ def _hold_writer_lock(path: Path) -> None:
     click.get_current_context().with_resource(writer_lock(path))
 
 
-def _documents(corpus: Path, id_field: str, text_field: str, title_field: str):  # noqa: ANN202
+def _documents(corpus: Path, id_field: str, text_field: str, title_field: str) -> Iterator[Document]:
     return read_documents(corpus, id_field=id_field, text_field=text_field, title_field=title_field or None)
 
 
@@ -196,8 +197,10 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
         report = index_encoded(vectors, engine, total=_count_lines(vectors), show_progress=True)
         click.echo(f"indexed {report.indexed}, skipped {report.skipped} already present; {engine.count()} in index")
         if reorder:
+            from sparsedoc.plugin.lucene.backend import LuceneBackend
             from sparsedoc.plugin.lucene.reorder import Reordering
 
+            assert isinstance(engine, LuceneBackend)  # --reorder with another backend was refused above
             seconds = engine.force_merge(reorder=Reordering())
             click.echo(f"merged into one segment and reordered in {seconds:.1f} s", err=True)
 
@@ -229,8 +232,12 @@ def search_command(query: str, index_name: str, model: Path | None, idf_path: Pa
         if bm25:
             hits = engine.search_bm25(query, top_k).hits
         elif analyzer:
-            hits = engine.search_analyzer(query, top_k).hits  # type: ignore[attr-defined]  # OpenSearch only
+            from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+
+            assert isinstance(engine, OpenSearchBackend)  # open_backend refuses analyzer mode on lucene
+            hits = engine.search_analyzer(query, top_k).hits
         else:
+            assert model is not None and idf_path is not None  # checked above
             vector = IdfQueryEncoder.from_files(model, idf_path).encode_query([query])[0]
             click.echo(f"query tokens: {dict(sorted(vector.items(), key=lambda kv: -kv[1]))}", err=True)
             hits = (engine.search_hybrid(query, vector, top_k) if hybrid else engine.search_sparse(vector, top_k)).hits

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +13,10 @@ from sparsedoc.ingest.readers import read_documents
 from .backends import open_backend
 from .environment import jvm_settings
 from .options import INPUT_FILE, MODEL_DIR
+
+if TYPE_CHECKING:
+    from sparsedoc.ingest.adaptation import TeacherSpec
+    from sparsedoc.ingest.smoothing import Smoothing
 
 
 @click.command("train")
@@ -87,14 +93,14 @@ def score(train_file: Path, specs: tuple[str, ...], out: Path, cache_dir: Path |
     click.echo(f"wrote {out}: {len(examples)} examples scored by {', '.join(t.name for t in built)}")
 
 
-def _teacher_specs(specs: tuple[str, ...]):  # noqa: ANN202
+def _teacher_specs(specs: tuple[str, ...]) -> list[TeacherSpec]:
     from sparsedoc.encoder.assets import fetch_asset
     from sparsedoc.ingest.adaptation import TeacherSpec
 
     if not specs:
         return [TeacherSpec("dense", "dense", fetch_asset("all-MiniLM-L6-v2")),
                 TeacherSpec("sparse", "sparse", fetch_asset("splade-tiny")), TeacherSpec("bm25", "bm25")]
-    built = []
+    built: list[TeacherSpec] = []
     for spec in specs:
         parts = spec.split(":", 2)
         if len(parts) < 2 or (parts[0] != "bm25" and len(parts) != 3):
@@ -213,17 +219,18 @@ def _before_after(root: Path, base_model: Path, model_dir: Path, out: Path, spli
 
     dataset = BeirDataset.open(root)
     smoothing = model_smoothing(model_dir)
-    runs = [("before", base_model, out / "idf.json", None), ("after", model_dir, model_dir / "idf.json", None)]
+    runs: list[tuple[str, Path, Path, Smoothing | None]] = [
+        ("before", base_model, out / "idf.json", None), ("after", model_dir, model_dir / "idf.json", None)]
     if smoothing is not None and smoothing.enabled:
         runs.append((f"after, smoothed ({smoothing.describe()})", model_dir, model_dir / "idf.json", smoothing))
-    rows = []
+    rows: list[list[object]] = []
     for label, model, idf, smooth in runs:
         click.echo(f"--- {label}: {model}", err=True)
         workspace = Workspace(out / ("eval-before" if label == "before" else "eval-after"))
         plan = SmoothingPlan(smooth, dense, workspace.embeddings_dir(dense)) if smooth else None
         with open_backend("lucene", workspace.root / workspace.index_name(smooth)) as engine:
             report = evaluate_beir(dataset, engine, workspace, model_dir=model,
-                                   document_encoder=lambda model=model: build_document_encoder(model, options),
+                                   document_encoder=partial(build_document_encoder, model, options),
                                    encoder_settings=encoder_settings(options), idf_path=idf, split=split,
                                    smoothing=plan, backend_label="lucene", show_progress=True)
         if not rows:
