@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +29,7 @@ from ..errors import ConfigError, InputError
 from ..idf import compute_idf, load_idf, save_idf
 from ..loading import check_model_dir, load_tokenizer
 from .best_model import BestModel
+from .checkpoints import StopRequest, resume_checkpoint, save_checkpoint
 from .config import DevConfig, TrainConfig, load_config
 from .data import DevSet, TrainingExample, read_dev_set, read_training_file
 from .ensemble import ensemble_targets
@@ -38,8 +38,6 @@ from .sparse_loss import InferenceFreeSparseLoss
 from .student import SparseStudent, load_student, sample_columns
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -156,7 +154,7 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
                                       config.loss.temperature, config.loss.l0_threshold)
     optimizer, scheduler = _optimizer(config, model, idf)
     checkpoints = output / "checkpoints"
-    step = _resume(checkpoints, model, optimizer, scheduler, idf) if config.resume else 0
+    step = resume_checkpoint(checkpoints, model, optimizer, scheduler, idf) if config.resume else 0
     if step:
         logger.info("resumed from step %d", step)
 
@@ -170,11 +168,11 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
         best.offer(0, evaluate_dev_sets(config, student, tokenizer, idf, prepared.dev_sets), save)
     log = (output / "train_log.jsonl").open("a", encoding="utf-8")
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", dynamic_ncols=True)
-    stop = _StopRequest()
+    stop = StopRequest()
     try:
         while step < config.steps:
             if stop.requested:
-                _save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
+                save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
                 bar.write(f"interrupted: checkpoint at step {step} saved; run again to resume")
                 raise KeyboardInterrupt
             epoch, position = divmod(step, batches_per_epoch)
@@ -206,7 +204,7 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
                 if best is not None:
                     best.offer(step, result, save)
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
-                _save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
+                save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
     finally:
         stop.restore()
         bar.close()
@@ -218,26 +216,6 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
     return final
 
 
-class _StopRequest:
-    """Turns Ctrl-C (SIGINT) into a flag the loop checks between steps, so a checkpoint is never half a step."""
-
-    def __init__(self) -> None:
-        import signal
-        import threading
-
-        self.requested = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._request)
-
-    def _request(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
-
-    def restore(self) -> None:
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _train_step(config: TrainConfig, batch: list[TrainingExample], step: int, tokenizer: PreTrainedTokenizerBase,
@@ -362,45 +340,3 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-
-
-def _save_checkpoint(directory: Path, step: int, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LRScheduler, idf: TrainableIdf, keep: int = 2) -> Path:
-    import torch
-
-    target = directory / f"step-{step:07d}"
-    partial = directory / f".step-{step:07d}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    torch.save({
-        "step": step,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "idf": idf.parameter.detach().clone(),
-        "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
-    }, partial / "state.pt")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    for old in sorted(directory.glob("step-*"))[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def _resume(directory: Path, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
-            scheduler: torch.optim.lr_scheduler.LRScheduler, idf: TrainableIdf) -> int:
-    import torch
-
-    found = sorted(directory.glob("step-*/state.pt"))
-    if not found:
-        return 0
-    state = torch.load(found[-1], map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    with torch.no_grad():
-        idf.parameter.copy_(state["idf"])
-    random.setstate(state["rng"]["python"])
-    np.random.set_state(state["rng"]["numpy"])
-    torch.set_rng_state(state["rng"]["torch"])
-    return int(state["step"])

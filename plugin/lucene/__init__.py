@@ -1,4 +1,5 @@
 """Embedded Lucene through pyjnius.
 
-The backend, index writing, search, reordering, SEISMIC, impact quantisation and the JVM.
+The backend (writing in ``backend``, searching in ``reading``), index writing, query building, reordering,
+SEISMIC, impact quantisation and the JVM.
 """

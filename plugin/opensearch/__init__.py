@@ -1,1 +1,1 @@
-"""OpenSearch: the backend, the client, request bodies, error translation and the version/feature table."""
+"""OpenSearch: the backend (``backend`` writes, ``reading`` searches), the client, request bodies, errors, versions."""
