@@ -1,7 +1,8 @@
 """The lint and type gate: ruff, mypy and import-linter on the library packages, with zero findings.
 
-Usage: ``python scripts/lint.py [ruff|mypy|imports ...]`` (all three by default). Prints each tool's findings
-and exits 1 if any tool found something. Settings live in pyproject.toml (``[tool.ruff]``, ``[tool.mypy]``,
+Usage: ``python scripts/lint.py [ruff|mypy|imports|size ...]`` (all by default). Prints each tool's findings
+and exits 1 if any tool found something. ``size`` lists Python modules over ``MAX_LINES`` lines (the style
+guide's upper bound) in the packages, tests, benchmarks and scripts. Settings live in pyproject.toml (``[tool.ruff]``, ``[tool.mypy]``,
 ``[tool.importlinter]``); ``tests/test_lint_gate.py`` runs this with the test suite.
 
 pyproject maps the folders ``encoder/``, ``ingest/`` and ``plugin/`` to ``sparsedoc.encoder`` and so on
@@ -18,7 +19,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ("ruff", "mypy", "imports")
+TOOLS = ("ruff", "mypy", "imports", "size")
+MAX_LINES = 400
 
 
 def _package_dir() -> dict[str, str]:
@@ -61,10 +63,23 @@ def _run(command: list[str], cwd: Path) -> tuple[int, str]:
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
+def _oversized(folders: list[str]) -> tuple[int, str]:
+    """Modules over ``MAX_LINES`` lines under ``folders``, as findings."""
+    found = []
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > MAX_LINES:
+                found.append(f"{path.relative_to(ROOT)}: {lines} lines (at most {MAX_LINES}; split it along a seam)")
+    return (1 if found else 0), "\n".join(found) or f"no module over {MAX_LINES} lines"
+
+
 def run_tool(tool: str) -> tuple[int, str]:
     """Run one tool of the gate; return its exit status and its output (paths as in the repository)."""
     package_dir = _package_dir()
     config = str(ROOT / "pyproject.toml")
+    if tool == "size":
+        return _oversized([*sorted(set(package_dir.values())), "tests", "benchmarks", "scripts"])
     if tool == "ruff":
         folders = sorted(set(package_dir.values()))
         return _run([sys.executable, "-m", "ruff", "check", "--config", config, *folders], ROOT)

@@ -1,7 +1,7 @@
-"""The lint and type gate runs with the suite: ruff, mypy and import-linter find nothing (``scripts/lint.py``).
+"""The lint and type gate runs with the suite: ruff, mypy, import-linter and the 400-line cap find nothing.
 
-Unit tier (no marker), so `make test` always runs it; the three tools take a few seconds together
-(mypy about 10 s on a cold cache, 1-2 s warm; its cache is ``.mypy_cache``).
+``scripts/lint.py`` runs them. Unit tier (no marker), so `make test` always runs it; together they take a
+few seconds (mypy about 10 s on a cold cache, 1-2 s warm; its cache is ``.mypy_cache``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "lint.py"
 
 
-@pytest.mark.parametrize("tool", ["ruff", "mypy", "imports"])
+@pytest.mark.parametrize("tool", ["ruff", "mypy", "imports", "size"])
 def test_no_findings(tool: str) -> None:
     result = subprocess.run([sys.executable, str(SCRIPT), tool], capture_output=True, text=True, timeout=300,
                             check=False)
