@@ -128,6 +128,8 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
 def _smoothing_plan(options: dict[str, Any], vectors: Path, model: Path | None) -> SmoothingPlan | None:
     """The smoothing of ``options`` (popped from it), caching embeddings beside ``vectors``."""
     smoothing = pop_smoothing(options, model)
+    if isinstance(smoothing, str):
+        raise click.UsageError("--neighbours auto is for eval, quickstart and adapt; give a number here")
     dense = options.pop("neighbour_model")
     embeddings = vectors.with_name(f"{vectors.name}.dense-{dense.name if dense else 'all-MiniLM-L6-v2'}")
     return smoothing_plan(smoothing, dense, embeddings, environment().cache_dir)
