@@ -89,8 +89,8 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-NOT_ENCODING_FILES = frozenset({"smoothing.json", "README.md"})
-"""Files of a model folder that do not change its vectors (the recorded smoothing, the model card)."""
+NOT_ENCODING_FILES = frozenset({"smoothing.json"})
+"""Files of a model folder that do not change its vectors (the smoothing recorded by `adapt`)."""
 
 
 def model_fingerprint(path: str | Path) -> str:
