@@ -201,11 +201,17 @@ def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, 
 @smoothing_options(auto=True)
 def quickstart_command(dataset: Path, model: Path | None, workdir: Path, overwrite: bool, long_documents: str,
                        window_stride: int | None, **smoothing_values: Any) -> None:
-    """The main job: IDF, encode, index (embedded Lucene), then BM25, inference-free sparse and hybrid search."""
+    """The main job: IDF, encode, smooth, index (embedded Lucene), then BM25, inference-free sparse and hybrid search.
+
+    Dense-neighbour smoothing is chosen on held-out pseudo-queries unless --neighbours is given
+    (--neighbours 0: the unsmoothed model).
+    """
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
+    if smoothing_values.get("neighbours") is None:
+        smoothing_values["neighbours"] = AUTO
     smoothing = pop_smoothing(smoothing_values, model)
     run_evaluations([dataset], model, workdir, "lucene", Connection(), options, split="test", overwrite=overwrite,
                     out=workdir / dataset.name / "results.json", fusion=Fusion(), smoothing=smoothing,
