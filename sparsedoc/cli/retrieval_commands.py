@@ -26,6 +26,7 @@ from .backends import (
     approximate_option,
     backend_options,
     open_backend,
+    require_engine,
     search_options,
 )
 from .options import (
@@ -168,6 +169,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     With --neighbours K the vectors are smoothed first (dense embeddings and smoothed vectors are
     cached beside the vectors, and the index records the smoothing).
     """
+    require_engine(backend)
     plan = _smoothing_plan(options, vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl"), model)
     if model:
         total = _corpus_size(source)
