@@ -25,7 +25,9 @@ from sparsedoc.cli.tables import format_table
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.metrics import evaluate_run
 from sparsedoc.ingest.evaluation import prepare_dataset
+from sparsedoc.ingest.index_build import SmoothingPlan
 from sparsedoc.ingest.readers import BeirDataset
+from sparsedoc.ingest.smoothing import Smoothing
 from sparsedoc.ingest.workspace import Workspace
 from sparsedoc.plugin.fusion import Fusion
 from sparsedoc.plugin.lucene.backend import LuceneBackend
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("runs/eval-splade-tiny/scifact"))
     parser.add_argument("--split", default="train", help="qrels split to choose on (never the test split)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/hybrid_weights.json"))
+    parser.add_argument("--neighbours", type=int, default=0, help="dense-neighbour smoothing: K (0: off)")
+    parser.add_argument("--neighbour-weight", type=float, default=1.0)
+    parser.add_argument("--neighbour-variant", default="additive")
     args = parser.parse_args(argv)
     if args.split == "test":
         parser.error("choosing a default on test queries would leak them into the reported numbers")
@@ -51,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace(args.workdir)
     queries, qrels = dataset.judged_queries(args.split)
     rows: list[dict[str, object]] = []
-    with LuceneBackend(workspace.root / "index", jvm=jvm_settings()) as backend:
+    smoothing = Smoothing(args.neighbours, args.neighbour_weight, args.neighbour_variant)
+    dense = fetch_asset("all-MiniLM-L6-v2")
+    plan = SmoothingPlan(smoothing, dense, workspace.embeddings_dir(dense)) if smoothing.enabled else None
+    with LuceneBackend(workspace.root / workspace.index_name(smoothing), jvm=jvm_settings()) as backend:
         encoder, _, _ = prepare_dataset(dataset, backend, workspace, model_dir=model,
-                                     document_encoder=lambda: build_document_encoder(model, ENCODER),
-                                     encoder_settings=encoder_settings(ENCODER), show_progress=True)
+                                        document_encoder=lambda: build_document_encoder(model, ENCODER),
+                                        encoder_settings=encoder_settings(ENCODER), smoothing=plan,
+                                        show_progress=True)
         vectors = dict(zip((q.query_id for q in queries), encoder.encode_query([q.text for q in queries])))
 
         def score(name: str, search) -> None:  # noqa: ANN001
@@ -70,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         score(f"hybrid {rrf.describe()}", lambda q: backend.search_hybrid(q.text, vectors[q.query_id], 100, rrf))
     grid_rows = rows[2:2 + len(GRID)]
     best = max(range(len(GRID)), key=lambda i: (grid_rows[i]["nDCG@10"], -i))
-    print(f"{dataset.name} {args.split} split: {len(queries)} judged queries, {len(GRID)} weights")
+    print(f"{dataset.name} {args.split} split: {len(queries)} judged queries, {len(GRID)} weights, "
+          f"smoothing {smoothing.describe()}")
     print(format_table(["method", *MEASURES], [[r["method"], *(r[m] for m in MEASURES)] for r in rows]))
     print(f"chosen sparse weight: {GRID[best]} (best nDCG@10 on {args.split} queries)")
     result = {"dataset": dataset.name, "split": args.split, "queries": len(queries), "model": str(model),
+              "smoothing": smoothing.to_dict(),
               "grid": list(GRID), "chosen_sparse_weight": GRID[best], "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

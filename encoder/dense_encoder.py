@@ -77,7 +77,7 @@ class DenseEncoder:
 
     def _load(self) -> Any:
         if self._model is None:
-            module = import_extra("sentence_transformers", "dense embeddings")
+            module = import_extra("sentence_transformers", "dense embeddings", extra="smoothing")
             try:
                 self._model = module.SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
             except Exception as err:  # sentence-transformers raises many types for broken folders

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ModelLoadError
+from .extras import import_extra
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -65,7 +66,12 @@ def load_masked_lm(path: str | Path) -> PreTrainedModel:
 
     An encoder-only checkpoint (no MLM head) loads with a freshly initialised head; that
     is logged as a warning since such a model needs training before it encodes well.
+
+    Raises:
+        MissingExtraError: torch is not installed (extra ``torch``).
+        ModelLoadError: the directory is not a loadable fill-mask checkpoint.
     """
+    import_extra("torch", "loading a PyTorch model")
     from transformers import AutoModelForMaskedLM
 
     directory = check_model_dir(path)
@@ -91,8 +97,8 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-NOT_ENCODING_FILES = frozenset({"smoothing.json", "README.md"})
-"""Files of a model folder that do not change its vectors (the recorded smoothing, the model card)."""
+NOT_ENCODING_FILES = frozenset({"smoothing.json"})
+"""Files of a model folder that do not change its vectors (the smoothing recorded by `adapt`)."""
 
 
 def model_fingerprint(path: str | Path) -> str:

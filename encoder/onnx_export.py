@@ -30,6 +30,7 @@ from .doc_batches import special_token_ids, tokenize_documents
 from .errors import ConfigError, ExportValidationError
 from .export_graph import PROJECTION_BLOCK, build_export_module
 from .export_parity import DEFAULT_ATOL, DEFAULT_TOP_K, VALIDATION_TEXTS, ParityReport, check_parity
+from .extras import import_extra
 from .loading import check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_fingerprint
 from .onnx_doc_encoder import OnnxDocumentEncoder
 from .onnx_format import INPUT_NAMES, METADATA_FILE, METADATA_FORMAT, MODEL_FILE, OUTPUT_NAME, write_metadata
@@ -72,6 +73,7 @@ def export_onnx(
     Raises:
         ConfigError: invalid arguments, or ``output_dir`` holds files and not ``overwrite``.
         ModelLoadError: the checkpoint cannot be loaded.
+        MissingExtraError: torch or onnxruntime is not installed (extras ``torch`` and ``onnx``).
         ExportValidationError: the exported model disagrees with PyTorch; the message gives
             the numbers and the file is renamed to ``model.onnx.invalid``.
 
@@ -79,8 +81,8 @@ def export_onnx(
         >>> export_onnx("models/splade-tiny", "models/splade-tiny-onnx")  # doctest: +SKIP
         PosixPath('models/splade-tiny-onnx/model.onnx')
     """
-    import torch
-
+    torch = import_extra("torch", "export_onnx")
+    import_extra("onnxruntime", "export_onnx")  # validates the export
     check_activation(activation)
     if opset < 14:
         raise ConfigError(f"opset must be >= 14, got {opset}")

@@ -10,6 +10,7 @@ import numpy as np
 from .doc_batches import BatchedDocumentEncoder, special_token_ids, vocabulary_list
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, check_long_documents
 from .errors import ConfigError
+from .extras import import_extra
 from .loading import check_model_dir, load_masked_lm, load_tokenizer
 from .pooling import check_activation, document_weights
 from .pruning import Pruning
@@ -36,6 +37,9 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         device: torch device string.
         num_threads: torch intra-op threads (``None`` keeps torch's default).
 
+    Raises:
+        MissingExtraError: torch is not installed (extra ``torch``; ONNX exports need only ``onnx``).
+
     Example:
         >>> enc = TorchDocumentEncoder("models/splade-tiny")  # doctest: +SKIP
         >>> enc.encode_document(["wing lift in a slipstream"])[0].top_k(3)  # doctest: +SKIP
@@ -55,8 +59,7 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         device: str = "cpu",
         num_threads: int | None = None,
     ) -> None:
-        import torch
-
+        torch = import_extra("torch", "TorchDocumentEncoder")
         if max_length < 2:
             raise ConfigError(f"max_length must be >= 2, got {max_length}")
         if batch_size < 1:

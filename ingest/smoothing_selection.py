@@ -150,7 +150,7 @@ MODEL_SMOOTHING_FILE = "smoothing.json"
 """Where a model folder records the smoothing chosen for it (read by ``model_smoothing``)."""
 
 
-def choose_model_smoothing(
+def choose_corpus_smoothing(
     documents: Sequence[Document],
     workspace: Workspace,
     model_dir: Path,
@@ -158,21 +158,31 @@ def choose_model_smoothing(
     encoder_settings: Mapping[str, Any],
     dense_model: Path,
     *,
+    idf_path: Path,
+    record: Path,
     sample: int = 300,
     seed: int = 0,
     show_progress: bool = False,
 ) -> SmoothingChoice:
-    """Choose ``model_dir``'s smoothing on ``documents`` and record it in ``model_dir/smoothing.json``.
+    """Choose the smoothing of ``model_dir``'s vectors of ``documents`` and write the choice to ``record``.
 
     The corpus' vectors and dense embeddings are cached in ``workspace`` (where ``evaluate_beir``
-    finds them again); queries are weighted by the model's ``idf.json``.
+    finds them again); queries are weighted by ``idf_path``. A ``record`` written for the same model,
+    dense model and settings is read back instead of choosing again.
     """
     from sparsedoc.encoder.dense_encoder import DenseEncoder
     from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
+    from sparsedoc.encoder.loading import model_fingerprint
 
     from .embeddings_store import EmbeddingsStore
     from .vectors_file import read_encoded
 
+    key = {"model": model_fingerprint(model_dir), "dense_model": dense_model.name, "sample": sample, "seed": seed,
+           "settings": dict(encoder_settings)}
+    if record.is_file() and (stored := json.loads(record.read_text())).get("key") == key:
+        return SmoothingChoice(Smoothing(**stored["chosen"]), stored["queries"],
+                               [CandidateScore(Smoothing(**c["smoothing"]), c["mrr@10"], c["mean_tokens"])
+                                for c in stored["candidates"]])
     workspace.claim(model_dir, dict(encoder_settings))
     workspace.ensure_vectors(lambda: documents, document_encoder, total=len(documents), show_progress=show_progress)
     dense = DenseEncoder(dense_model)
@@ -180,12 +190,11 @@ def choose_model_smoothing(
         [d.doc_id for d in documents], [d.content for d in documents], dense.encode, show_progress=show_progress)
     vectors = {d.doc_id: d.vector for d in read_encoded(workspace.vectors_path)}
     choice = choose_smoothing(documents, vectors, embeddings, document_encoder=document_encoder(), embed=dense.encode,
-                              query_encoder=IdfQueryEncoder.from_files(model_dir, model_dir / "idf.json"),
-                              sample=sample, seed=seed)
-    record = {"chosen": choice.chosen.to_dict(), "dense_model": dense_model.name, "queries": choice.queries,
-              "candidates": [{"smoothing": s.smoothing.to_dict(), "mrr@10": s.mrr_at_10, "mean_tokens": s.mean_tokens}
-                             for s in choice.scores]}
-    (model_dir / MODEL_SMOOTHING_FILE).write_text(json.dumps(record, indent=2))
+                              query_encoder=IdfQueryEncoder.from_files(model_dir, idf_path), sample=sample, seed=seed)
+    record.write_text(json.dumps({
+        "chosen": choice.chosen.to_dict(), "dense_model": dense_model.name, "queries": choice.queries, "key": key,
+        "candidates": [{"smoothing": s.smoothing.to_dict(), "mrr@10": s.mrr_at_10, "mean_tokens": s.mean_tokens}
+                       for s in choice.scores]}, indent=2))
     return choice
 
 

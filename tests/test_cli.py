@@ -117,12 +117,16 @@ BLOCKED_RUN = ("import sys\nfor name in sys.argv[1].split(','): sys.modules[name
 @pytest.mark.parametrize(("blocked", "extra", "purpose", "arguments"), [
     ("opensearchpy", "opensearch", "OpenSearch",
      ["search", "zeppelin", "--bm25", "--index", "docs", "--backend", "opensearch", "--url", "http://127.0.0.1:9"]),
-    ("onnxruntime", "export", "quantize_int8", ["quantize", "--model", "{tmp}", "--out-dir", "{tmp}/int8"]),
+    ("onnxruntime", "onnx", "quantize_int8", ["quantize", "--model", "{tmp}", "--out-dir", "{tmp}/int8"]),
     ("pydantic", "training", "this command", ["train", "{tmp}/config.yaml"]),  # imported at a module's top
+    ("torch", "torch", "TorchDocumentEncoder", ["encode", "{tmp}/corpus.jsonl", "--model", "{tmp}", "--out", "{tmp}/v"]),
+    ("jnius_config", "lucene", "the embedded Lucene engine",  # checked before encoding
+     ["index", "{tmp}/corpus.jsonl", "--model", "{tmp}", "--index", "{tmp}/index"]),
 ])
 def test_missing_extra_is_one_line_naming_it(tmp_path: Path, blocked: str, extra: str, purpose: str,
                                              arguments: list[str]) -> None:
     (tmp_path / "config.yaml").write_text("steps: 1\n")
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "1", "text": "wing lift"}\n')
     done = subprocess.run([sys.executable, "-c", BLOCKED_RUN, blocked, *(a.format(tmp=tmp_path) for a in arguments)],
                           capture_output=True, text=True)
     assert done.returncode == 1, done.stderr

@@ -23,8 +23,7 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from ..errors import ConfigError, ModelLoadError
-from ..extras import import_extra
+from ..errors import ConfigError
 from ..loading import check_model_dir, model_fingerprint
 from .data import TrainingExample
 
@@ -96,15 +95,11 @@ class DenseTeacher(_TeacherBase[np.ndarray]):
     kind = "dense"
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        SentenceTransformer = import_extra("sentence_transformers", "the dense teacher").SentenceTransformer  # noqa: N806
-        if not hasattr(self, "_model"):
-            try:
-                self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
-            except Exception as err:
-                raise ModelLoadError(f"{self.model_dir}: cannot load sentence-transformers model ({err})") from err
-            self._model.max_seq_length = self.max_length
-        return self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False)
+        from ..dense_encoder import DenseEncoder
+
+        if not hasattr(self, "_dense"):
+            self._dense = DenseEncoder(self.model_dir, max_length=self.max_length, batch_size=self.batch_size)
+        return self._dense.encode(texts)
 
     @staticmethod
     def _dot(query_vectors: np.ndarray, qi: int, doc_vectors: np.ndarray, di: int) -> float:

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.assets import cache_home
-from sparsedoc.encoder.errors import BackendError
+from sparsedoc.encoder.errors import BackendError, MissingExtraError
+from sparsedoc.encoder.extras import import_extra
 
 from ..java.maven import MavenArtifact, download
 from ..java.runtime import JavaRuntime, find_java_runtime
@@ -76,6 +77,7 @@ def find_anserini_jar(jar: str | Path | None = None) -> Path:
 
     Raises:
         BackendError: the jar was not found; the message says where it was looked for.
+        MissingExtraError: none given and pyserini is not installed (extra ``lucene``).
     """
     if jar:
         if not Path(jar).is_file():
@@ -83,7 +85,7 @@ def find_anserini_jar(jar: str | Path | None = None) -> Path:
         return Path(jar)
     spec = importlib.util.find_spec("pyserini")
     if spec is None or not spec.submodule_search_locations:
-        raise BackendError("Anserini jar not found: none given and pyserini is not installed")
+        raise MissingExtraError("the embedded Lucene engine (its Anserini jar)", "pyserini", "lucene")
     pattern = ""
     for location in spec.submodule_search_locations:
         pattern = str(Path(location) / "resources" / "jars" / "anserini-*-fatjar.jar")
@@ -155,14 +157,14 @@ def start_jvm(settings: JvmSettings | None = None) -> None:
     Raises:
         BackendError: no Java 21+ runtime or no Anserini jar was found, or the JVM was
             already started by someone else without Anserini on its classpath.
+        MissingExtraError: pyjnius or pyserini is not installed (extra ``lucene``).
     """
     global _started
     settings = settings or JvmSettings()
     with _lock:
         if _started:
             return
-        import jnius_config
-
+        jnius_config = import_extra("jnius_config", "the embedded Lucene engine")
         if jnius_config.vm_running:
             _check_anserini_loaded()
             _started = True

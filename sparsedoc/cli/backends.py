@@ -16,11 +16,14 @@ from typing import Any
 import click
 
 from sparsedoc.encoder.errors import ConfigError
+from sparsedoc.encoder.extras import import_extra
 from sparsedoc.plugin.approximate import APPROXIMATE_METHODS, TwoPhase, approximate_settings
 from sparsedoc.plugin.base import Backend
 from sparsedoc.plugin.opensearch.queries import QUERY_MODES, TwoPhaseParameters
 
 BACKENDS = ("lucene", "opensearch")
+_ENGINE_MODULES = {"lucene": ("jnius_config", "the embedded Lucene engine"),
+                   "opensearch": ("opensearchpy", "OpenSearch")}
 ANALYZER = "analyzer"
 DEFAULT_TEXT_FIELD = "text"
 DEFAULT_VECTOR_FIELD = "sparse"
@@ -145,6 +148,15 @@ def approximate_option(command: Callable[..., Any]) -> Callable[..., Any]:
 def _approximate(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--approximate", type=click.Choice(("exact", *APPROXIMATE_METHODS)), default="exact",
                         show_default=True, help=help_text)
+
+
+def require_engine(backend: str) -> None:
+    """Check that ``backend``'s client is installed, before a command spends time encoding for it.
+
+    Raises:
+        MissingExtraError: it is not; the message names the pip extra.
+    """
+    import_extra(*_ENGINE_MODULES[backend])
 
 
 def open_backend(

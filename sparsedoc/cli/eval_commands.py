@@ -19,6 +19,7 @@ from sparsedoc.plugin.fusion import DEFAULT_SPARSE_WEIGHT, FUSION_METHODS, Fusio
 from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
 from .environment import environment
 from .options import (
+    AUTO,
     DEFAULT_ENCODER_OPTIONS,
     INPUT_FILE,
     MODEL_DIR,
@@ -59,12 +60,13 @@ def _fusion_options(command: click.decorators.FC) -> click.decorators.FC:
 def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backend: str, connection: Connection,
                     options: dict[str, Any], *, split: str, overwrite: bool, out: Path, fusion: Fusion,
                     idf_path: Path | None = None, search: SearchSettings | None = None,
-                    top_k: int = 100, smoothing: Smoothing | None = None,
+                    top_k: int = 100, smoothing: Smoothing | str | None = None,
                     dense_model: Path | None = None) -> list[EvaluationReport]:
     """Evaluate each dataset in ``workdir/<name>``, print one table, write ``out``.
 
     With ``smoothing`` (enabled), each dataset is indexed with dense-neighbour-smoothed vectors
-    (``dense_model``, default all-MiniLM-L6-v2) into its own index beside the unsmoothed one.
+    (``dense_model``, default all-MiniLM-L6-v2) into its own index beside the unsmoothed one;
+    ``"auto"`` chooses the smoothing per dataset on held-out pseudo-queries (``choose_corpus_smoothing``).
     """
     opened = [BeirDataset.open(path) for path in datasets]
     names = [d.name for d in opened]
@@ -73,17 +75,25 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
     reports = []
     for dataset in opened:
         workspace = Workspace(workdir / dataset.name)
-        plan = smoothing_plan(smoothing, dense_model, workspace.embeddings_dir(dense_model or Path("all-MiniLM-L6-v2")),
-                              environment().cache_dir) if smoothing else None
-        index_dir = workspace.index_name(smoothing)
+        if overwrite:
+            workspace.clear()
+        chosen = (_auto_smoothing(dataset, workspace, model, options, idf_path, dense_model)
+                  if smoothing == AUTO else smoothing)
+        if isinstance(chosen, str):
+            raise click.UsageError(f"--neighbours: unknown value {chosen!r}")
+        plan = smoothing_plan(chosen, dense_model, workspace.embeddings_dir(dense_model or Path("all-MiniLM-L6-v2")),
+                              environment().cache_dir) if chosen else None
+        index_dir = workspace.index_name(chosen)
         index = str(workspace.root / index_dir) if backend == "lucene" else f"sparsedoc-{dataset.name}{index_dir[5:]}"
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
         with workspace.locked(), open_backend(backend, index, connection, search) as engine:
+            if overwrite:
+                engine.create_index(overwrite=True)  # the workspace was cleared above; this empties an OpenSearch index
             reports.append(evaluate_beir(
                 dataset, engine, workspace, model_dir=model,
                 document_encoder=lambda: build_document_encoder(model, options),
                 encoder_settings=encoder_settings(options), idf_path=idf_path, split=split, k=top_k, fusion=fusion,
-                smoothing=plan, fresh=overwrite, backend_label=backend, show_progress=True))
+                smoothing=plan, backend_label=backend, show_progress=True))
     click.echo(render(reports))
     summary = {"collections": [r.to_dict() for r in reports], "fusion": fusion.__dict__}
     if len(reports) > 1:
@@ -92,6 +102,25 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
     out.write_text(json.dumps(summary, indent=2))
     click.echo(f"\nwrote {out}")
     return reports
+
+
+def _auto_smoothing(dataset: BeirDataset, workspace: Workspace, model: Path, options: dict[str, Any],
+                    idf_path: Path | None, dense_model: Path | None) -> Smoothing:
+    """Choose ``dataset``'s smoothing on held-out pseudo-queries (cached in the workspace) and print the scores."""
+    from sparsedoc.ingest.smoothing_selection import choose_corpus_smoothing
+
+    dense = dense_model or fetch_asset("all-MiniLM-L6-v2", environment().cache_dir)
+    workspace.claim(model, encoder_settings(options))
+    idf = idf_path or (model / "idf.json" if (model / "idf.json").is_file() else None)
+    if idf is None:
+        workspace.ensure_idf(dataset.documents, model)
+        idf = workspace.idf_path
+    choice = choose_corpus_smoothing(list(dataset.documents()), workspace, model,
+                                     lambda: build_document_encoder(model, options), encoder_settings(options), dense,
+                                     idf_path=idf, record=workspace.root / "smoothing-choice.json", show_progress=True)
+    click.echo(f"{dataset.name}: smoothing chosen on {choice.queries} held-out pseudo-queries (no labels)", err=True)
+    click.echo(format_table(["smoothing", "MRR@10", "tokens/doc", "chosen"], choice.table()), err=True)
+    return choice.chosen
 
 
 def render(reports: Sequence[EvaluationReport]) -> str:
@@ -138,7 +167,7 @@ def _ratio(value: float | None) -> str:
               help="Query IDF table (default: the model's idf.json if it has one, else computed per corpus).")
 @_fusion_options
 @encoder_options
-@smoothing_options
+@smoothing_options(auto=True)
 @backend_options
 @search_options()
 def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, split: str, overwrite: bool,
@@ -169,14 +198,20 @@ def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, 
               show_default=True, help="Documents longer than the window: truncate, or encode max-pooled windows.")
 @click.option("--window-stride", default=None, type=click.IntRange(min=1),
               help="Tokens between window starts with --long-documents windows [default: half a window].")
-@smoothing_options
+@smoothing_options(auto=True)
 def quickstart_command(dataset: Path, model: Path | None, workdir: Path, overwrite: bool, long_documents: str,
                        window_stride: int | None, **smoothing_values: Any) -> None:
-    """The main job: IDF, encode, index (embedded Lucene), then BM25, inference-free sparse and hybrid search."""
+    """The main job: IDF, encode, smooth, index (embedded Lucene), then BM25, inference-free sparse and hybrid search.
+
+    Dense-neighbour smoothing is chosen on held-out pseudo-queries unless --neighbours is given
+    (--neighbours 0: the unsmoothed model).
+    """
     if not dataset.is_dir():
         raise click.UsageError(f"dataset folder {dataset} not found; pass --dataset DIR (BEIR layout)")
     model = model or fetch_asset("splade-tiny", environment().cache_dir)
     options = {**DEFAULT_ENCODER_OPTIONS, "long_documents": long_documents, "window_stride": window_stride}
+    if smoothing_values.get("neighbours") is None:
+        smoothing_values["neighbours"] = AUTO
     smoothing = pop_smoothing(smoothing_values, model)
     run_evaluations([dataset], model, workdir, "lucene", Connection(), options, split="test", overwrite=overwrite,
                     out=workdir / dataset.name / "results.json", fusion=Fusion(), smoothing=smoothing,

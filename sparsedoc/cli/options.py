@@ -124,15 +124,45 @@ def encoder_settings(options: dict[str, Any]) -> dict[str, Any]:
     return {key: options[key] for key in (*keys, *windows)}
 
 
-def smoothing_options(command: click.decorators.FC) -> click.decorators.FC:
-    """Add dense-neighbour smoothing's options (``sparsedoc.ingest.smoothing``); off unless ``--neighbours K``."""
+AUTO = "auto"
+"""``--neighbours auto``: choose the smoothing per corpus on held-out pseudo-queries (``eval``, ``quickstart``)."""
+
+
+class _Neighbours(click.ParamType):
+    """``--neighbours``: an integer >= 0, or ``auto`` where ``auto=True``."""
+
+    name = "K"
+
+    def __init__(self, auto: bool) -> None:
+        self.auto = auto
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if self.auto and value == AUTO:
+            return AUTO
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = -1
+        if number < 0:
+            self.fail(f"{value!r} is not an integer >= 0" + (" or 'auto'" if self.auto else ""), param, ctx)
+        return number
+
+
+def smoothing_options(command: click.decorators.FC | None = None, *, auto: bool = False) -> Any:
+    """Add dense-neighbour smoothing's options (``sparsedoc.ingest.smoothing``).
+
+    ``auto`` allows ``--neighbours auto``.
+    """
+    if command is None:
+        return lambda function: smoothing_options(function, auto=auto)
     from sparsedoc.ingest.smoothing import VARIANTS
 
+    auto_help = " auto: chosen per corpus on held-out pseudo-queries (no labels)." if auto else ""
     options = [
-        click.option("--neighbours", default=None, type=click.IntRange(min=0),
+        click.option("--neighbours", default=None, type=_Neighbours(auto),
                      help="Smooth each document vector with its K nearest neighbours by a dense model (index time "
-                          "only; queries are unchanged). 0: off. [default: the smoothing recorded with the model "
-                          "(MODEL/smoothing.json, written by `adapt`), else off]"),
+                          f"only; queries are unchanged). 0: off.{auto_help} [default: the smoothing recorded with "
+                          "the model (MODEL/smoothing.json, written by `adapt`), else off]"),
         click.option("--neighbour-weight", default=1.0, show_default=True, type=click.FloatRange(min=0),
                      help="How much of the neighbours' mean vector is added."),
         click.option("--neighbour-variant", type=click.Choice(VARIANTS), default="additive", show_default=True,
@@ -155,7 +185,7 @@ SMOOTHING_KEYS = ("neighbours", "neighbour_weight", "neighbour_variant", "neighb
 """The keyword arguments ``smoothing_options`` adds."""
 
 
-def pop_smoothing(options: dict[str, Any], model: Path | None = None) -> Smoothing:
+def pop_smoothing(options: dict[str, Any], model: Path | None = None) -> Smoothing | str:
     """Remove ``smoothing_options``' values from ``options`` and return the settings (the dense model stays in
     ``options``). Without ``--neighbours``, ``model``'s recorded smoothing (``smoothing.json``) applies."""
     from sparsedoc.ingest.smoothing import Smoothing
@@ -163,6 +193,8 @@ def pop_smoothing(options: dict[str, Any], model: Path | None = None) -> Smoothi
 
     values = {key: options.pop(key) for key in SMOOTHING_KEYS if key in options}
     options["neighbour_model"] = values.get("neighbour_model")
+    if values.get("neighbours") == AUTO:
+        return AUTO
     if values.get("neighbours") is None:
         recorded = model_smoothing(model) if model is not None and model.is_dir() else None
         if recorded is not None:

@@ -27,6 +27,7 @@ from .backends import (
     approximate_option,
     backend_options,
     open_backend,
+    require_engine,
     search_options,
 )
 from .environment import environment
@@ -129,6 +130,8 @@ def encode_command(corpus: Path, model: Path, out: Path, id_field: str, text_fie
 def _smoothing_plan(options: dict[str, Any], vectors: Path, model: Path | None) -> SmoothingPlan | None:
     """The smoothing of ``options`` (popped from it), caching embeddings beside ``vectors``."""
     smoothing = pop_smoothing(options, model)
+    if isinstance(smoothing, str):
+        raise click.UsageError("--neighbours auto is for eval, quickstart and adapt; give a number here")
     dense = options.pop("neighbour_model")
     embeddings = vectors.with_name(f"{vectors.name}.dense-{dense.name if dense else 'all-MiniLM-L6-v2'}")
     return smoothing_plan(smoothing, dense, embeddings, environment().cache_dir)
@@ -167,6 +170,7 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
     With --neighbours K the vectors are smoothed first (dense embeddings and smoothed vectors are
     cached beside the vectors, and the index records the smoothing).
     """
+    require_engine(backend)
     plan = _smoothing_plan(options, vectors or Path(f"{index_name.rstrip('/')}.vectors.jsonl"), model)
     if model:
         total = _corpus_size(source)

@@ -158,7 +158,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     from sparsedoc.ingest.adaptation import adapt, body_documents, labelled_examples
     from sparsedoc.ingest.heldout_dev import DEV_NAME
     from sparsedoc.ingest.readers import BeirDataset, read_qrels, read_queries
-    from sparsedoc.ingest.smoothing_selection import MODEL_SMOOTHING_FILE, choose_model_smoothing
+    from sparsedoc.ingest.smoothing_selection import MODEL_SMOOTHING_FILE, choose_corpus_smoothing
     from sparsedoc.ingest.workspace import Workspace
     from sparsedoc.plugin.lucene.backend import LuceneBackend
 
@@ -193,9 +193,11 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     options = {**DEFAULT_ENCODER_OPTIONS, "max_length": max_length}
     dense = neighbour_model or fetch_asset("all-MiniLM-L6-v2")
     if smoothing_choice == "auto":
-        choice = choose_model_smoothing(documents, Workspace(out / "eval-after"), model_dir,
-                                        lambda: build_document_encoder(model_dir, options), encoder_settings(options),
-                                        dense, seed=seed, show_progress=not no_progress)
+        choice = choose_corpus_smoothing(documents, Workspace(out / "eval-after"), model_dir,
+                                         lambda: build_document_encoder(model_dir, options), encoder_settings(options),
+                                         dense, idf_path=model_dir / "idf.json",
+                                         record=model_dir / MODEL_SMOOTHING_FILE, seed=seed,
+                                         show_progress=not no_progress)
         click.echo(format_table(["smoothing", "held-out MRR@10", "tokens/doc", "chosen"], choice.table()), err=True)
     elif (model_dir / MODEL_SMOOTHING_FILE).is_file():
         (model_dir / MODEL_SMOOTHING_FILE).unlink()
