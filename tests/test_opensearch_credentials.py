@@ -13,8 +13,8 @@ import pytest
 from http_peer import http_peer
 
 from sparsedoc.encoder.errors import BackendError, ConfigError
-from sparsedoc.plugin.opensearch_backend import OpenSearchBackend
-from sparsedoc.plugin.opensearch_client import cluster_version, open_client
+from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+from sparsedoc.plugin.opensearch.client import cluster_version, open_client
 
 SECRET = "Sd-S3cret-Passw0rd!"
 CLUSTER_INFO = {"version": {"number": "2.19.1", "distribution": "opensearch"}}
@@ -41,7 +41,7 @@ def test_plain_http_without_credentials_and_https_with_them_are_allowed() -> Non
 
 
 def test_loopback_means_127_slash_8_ipv6_one_and_localhost() -> None:
-    from sparsedoc.plugin.opensearch_client import is_loopback
+    from sparsedoc.plugin.opensearch.client import is_loopback
 
     assert all(map(is_loopback, ["127.0.0.1", "127.8.9.10", "::1", "localhost", "LOCALHOST"]))
     assert not any(map(is_loopback, ["10.0.0.1", "0.0.0.0", "example.com", "localhost.example.com", "::", ""]))
@@ -49,7 +49,7 @@ def test_loopback_means_127_slash_8_ipv6_one_and_localhost() -> None:
 
 def test_password_over_plain_http_to_loopback_is_sent_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     with http_peer({("GET", "/"): (200, CLUSTER_INFO)}) as peer:
-        with caplog.at_level(logging.WARNING, logger="sparsedoc.plugin.opensearch_client"):
+        with caplog.at_level(logging.WARNING, logger="sparsedoc.plugin.opensearch.client"):
             for _ in range(2):
                 assert cluster_version(open_client(peer.url, http_auth=("app", SECRET)), peer.url) == "2.19.1"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
