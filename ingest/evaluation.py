@@ -163,8 +163,7 @@ def prepare_dataset(
     workspace.claim(model_dir, dict(encoder_settings))
     with (dataset.root / "corpus.jsonl").open("rb") as handle:
         total = sum(1 for line in handle if line.strip())
-    idf_path = idf_path or (model_dir / "idf.json" if (model_dir / "idf.json").is_file() else None)
-    idf = load_idf(idf_path) if idf_path else workspace.ensure_idf(dataset.documents, model_dir)
+    idf = load_idf(workspace.query_idf_path(dataset.documents, model_dir, idf_path))
     encoding = workspace.ensure_vectors(dataset.documents, document_encoder, total=total, show_progress=show_progress)
     source = workspace.vectors_path
     if smoothing is not None and smoothing.smoothing.enabled:

@@ -19,7 +19,7 @@ from sparsedoc.encoder.errors import ConfigError, InputError
 from sparsedoc.encoder.training.data import Bm25Searcher
 from sparsedoc.encoder.training.pseudo_queries import generate_pseudo_queries
 
-from .readers import Document
+from .readers import Document, read_qrels
 
 DEV_NAME = "heldout"
 
@@ -50,7 +50,7 @@ def write_heldout_dev(
                           f"{distractors}")
     qrels_path = folder / "qrels" / "dev.tsv"
     if qrels_path.is_file():
-        return {line.split("\t")[1] for line in qrels_path.read_text().splitlines()[1:] if line}
+        return {doc_id for judged in read_qrels(qrels_path).values() for doc_id in judged}
     made = generate_pseudo_queries(documents, seed=seed, strategies={"sentence": 1.0})
     if not made:
         raise InputError("no document has a sentence to make a held-out query from")

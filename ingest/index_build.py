@@ -9,18 +9,22 @@ documents built another way is refused, and ``sparsedoc search`` can say how the
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparsedoc.encoder.errors import ConfigError
 from sparsedoc.plugin.base import Backend
 
-from .embeddings_store import EmbeddingsStore
+from .embeddings_store import Embeddings, EmbeddingsStore
 from .neighbours import corpus_neighbours
 from .smoothed_vectors import SmoothingReport, smooth_vectors_file
 from .smoothing import Smoothing
 from .vectors_file import read_encoded
+
+if TYPE_CHECKING:
+    from sparsedoc.encoder.dense_encoder import DenseEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +42,22 @@ class SmoothingPlan:
         return {"smoothing": self.smoothing.to_dict(), "dense_model": self.dense_model.name}
 
 
-def smoothed_vectors(raw: Path, out: Path, plan: SmoothingPlan, *, show_progress: bool = False) -> SmoothingReport:
-    """Embed the documents of ``raw`` (cached, resumable) and write their smoothed vectors into ``out``."""
+def corpus_embeddings(ids: Sequence[str], texts: Sequence[str], dense_model: Path, folder: Path, *,
+                      show_progress: bool = False) -> tuple[Embeddings, DenseEncoder]:
+    """The dense embeddings of a corpus by ``dense_model``, cached (resumably) in ``folder``, and the encoder."""
     from sparsedoc.encoder.dense_encoder import DenseEncoder
 
-    encoder = DenseEncoder(plan.dense_model)
-    store = EmbeddingsStore(plan.embeddings_dir, encoder.fingerprint)
+    encoder = DenseEncoder(dense_model)
+    store = EmbeddingsStore(folder, encoder.fingerprint)
+    return store.ensure(ids, texts, encoder.encode, show_progress=show_progress), encoder
+
+
+def smoothed_vectors(raw: Path, out: Path, plan: SmoothingPlan, *, show_progress: bool = False) -> SmoothingReport:
+    """Embed the documents of ``raw`` (cached, resumable) and write their smoothed vectors into ``out``."""
     documents = list(read_encoded(raw))
-    embeddings = store.ensure([d.doc_id for d in documents], [d.text for d in documents], encoder.encode,
-                              show_progress=show_progress)
-    return smooth_vectors_file(raw, out, embeddings, plan.smoothing, dense_model=encoder.fingerprint,
+    embeddings, encoder = corpus_embeddings([d.doc_id for d in documents], [d.text for d in documents],
+                                            plan.dense_model, plan.embeddings_dir, show_progress=show_progress)
+    return smooth_vectors_file(documents, out, embeddings, plan.smoothing, dense_model=encoder.fingerprint,
                                find=corpus_neighbours, show_progress=show_progress)
 
 
@@ -67,9 +77,9 @@ def claim_index(backend: Backend, record: dict[str, Any], *, overwrite: bool = F
     backend.create_index(overwrite=overwrite)
     stored = backend.build_record()
     if stored and _comparable(stored) != _comparable(record) and backend.count() > 0:
-        raise ConfigError(
-            f"index {name or ''} was built with smoothing {_describe(stored)}, this run uses {_describe(record)}; "
-            "use another index or --overwrite".replace("index  ", "index "))
+        index = f"index {name}" if name else "the index"
+        raise ConfigError(f"{index} was built with smoothing {_describe(stored)}, this run uses "
+                          f"{_describe(record)}; use another index or --overwrite")
     if stored != record:
         backend.record_build(record)
 

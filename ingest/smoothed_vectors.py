@@ -1,6 +1,6 @@
 """The smoothing step of indexing: an encoded vectors file -> a smoothed vectors file (same format).
 
-``smooth_vectors_file`` reads the unsmoothed vectors (``encode_to_file``'s output), finds each
+``smooth_vectors_file`` takes the unsmoothed vectors (``encode_to_file``'s output), finds each
 document's dense neighbours among all of them and writes the smoothed vectors, which
 ``index_encoded`` then feeds to any backend. It is resumable and incremental: documents already
 in the output keep their smoothed vector, new ones are smoothed against every document in the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,15 +51,16 @@ def settings_path(out: Path) -> Path:
     return out.with_name(out.name + ".smoothing.json")
 
 
-def smooth_vectors_file(source: Path, out: Path, embeddings: Embeddings, smoothing: Smoothing, *,
-                        dense_model: str = "", find: FindNeighbours = corpus_neighbours,
+def smooth_vectors_file(documents: Sequence[EncodedDocument], out: Path, embeddings: Embeddings,
+                        smoothing: Smoothing, *, dense_model: str = "", find: FindNeighbours = corpus_neighbours,
                         show_progress: bool = False) -> SmoothingReport:
-    """Write the smoothed vectors of ``source`` into ``out``, skipping ids ``out`` already holds.
+    """Write the smoothed vectors of ``documents`` into ``out``, skipping ids ``out`` already holds.
 
     Args:
-        source: unsmoothed vectors (JSONL, ``sparsedoc encode`` format).
-        out: smoothed vectors (same format); a sidecar ``<out>.smoothing.json`` records the settings.
-        embeddings: a dense embedding for every id of ``source``.
+        documents: the unsmoothed vectors (as read from an encoded vectors file by ``read_encoded``).
+        out: smoothed vectors (JSONL, ``sparsedoc encode`` format); a sidecar ``<out>.smoothing.json``
+            records the settings.
+        embeddings: a dense embedding for every id of ``documents``.
         smoothing: the settings (must be enabled).
         dense_model: the dense model's fingerprint, recorded in the sidecar.
         find: neighbour search (``exact_neighbours``, ``hnsw_neighbours`` or ``corpus_neighbours``).
@@ -75,7 +76,6 @@ def smooth_vectors_file(source: Path, out: Path, embeddings: Embeddings, smoothi
     sidecar = settings_path(out)
     if sidecar.is_file() and json.loads(sidecar.read_text()) != record:
         raise ConfigError(f"{out} was smoothed with other settings ({sidecar}); delete both or use --overwrite")
-    documents = list(read_encoded(source))
     repair_tail(out)
     done = {d.doc_id for d in read_encoded(out)} if out.is_file() else set()
     todo = [i for i, d in enumerate(documents) if d.doc_id not in done]

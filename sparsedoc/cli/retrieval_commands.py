@@ -30,7 +30,6 @@ from .backends import (
     require_engine,
     search_options,
 )
-from .environment import environment
 from .options import (
     INPUT_FILE,
     OUTPUT_FILE,
@@ -132,9 +131,8 @@ def _smoothing_plan(options: dict[str, Any], vectors: Path, model: Path | None) 
     smoothing = pop_smoothing(options, model)
     if isinstance(smoothing, str):
         raise click.UsageError("--neighbours auto is for eval, quickstart and adapt; give a number here")
-    dense = options.pop("neighbour_model")
-    embeddings = vectors.with_name(f"{vectors.name}.dense-{dense.name if dense else 'all-MiniLM-L6-v2'}")
-    return smoothing_plan(smoothing, dense, embeddings, environment().cache_dir)
+    return smoothing_plan(smoothing, options.pop("neighbour_model"),
+                          lambda dense: vectors.with_name(f"{vectors.name}.dense-{dense.name}"))
 
 
 def _smooth(raw: Path, out: Path, plan: SmoothingPlan) -> None:

@@ -162,7 +162,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
     from sparsedoc.ingest.workspace import Workspace
     from sparsedoc.plugin.lucene.backend import LuceneBackend
 
-    from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, encoder_settings
+    from .options import DEFAULT_ENCODER_OPTIONS, build_document_encoder, dense_model_dir, encoder_settings
     from .tables import format_table
 
     dataset = BeirDataset.open(source) if source.is_dir() else None
@@ -191,7 +191,7 @@ def adapt_command(source: Path, workdir: Path | None, base_model: Path | None, s
         bm25.close()
     click.echo(BestModel(out, DEV_NAME).summary(), err=True)
     options = {**DEFAULT_ENCODER_OPTIONS, "max_length": max_length}
-    dense = neighbour_model or fetch_asset("all-MiniLM-L6-v2")
+    dense = dense_model_dir(neighbour_model)
     if smoothing_choice == "auto":
         choice = choose_corpus_smoothing(documents, Workspace(out / "eval-after"), model_dir,
                                          lambda: build_document_encoder(model_dir, options), encoder_settings(options),
