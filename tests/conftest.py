@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from opensearch_nodes import FAST_START, NODES_STARTED, OPENSEARCH_VERSIONS, VERSION_GAPS, NodePool, SecuredCluster
 
-__all__ = ["FAST_START", "engine_unavailable", "free_port"]
+__all__ = ["FAST_START", "engine_unavailable", "free_port", "write_cranfield_subset"]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -78,6 +78,24 @@ def cranfield_dir() -> Path:
     if not (path / "corpus.jsonl").is_file():
         pytest.fail(f"shared data missing: {path}")
     return path
+
+
+def write_cranfield_subset(cranfield_dir: Path, root: Path, documents: int) -> Path:
+    """Write Cranfield's first ``documents`` documents and the test queries judged on them as a BEIR folder ``root``."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    lines = (cranfield_dir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:documents]
+    (root / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ids = {json.loads(line)["_id"] for line in lines}
+    judged = [row for row in (cranfield_dir / "qrels" / "test.tsv").read_text().splitlines()[1:]
+              if row.split("\t")[1] in ids]
+    (root / "qrels").mkdir()
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(row + "\n" for row in judged))
+    wanted = {row.split("\t")[0] for row in judged}
+    queries = [q for q in (cranfield_dir / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in wanted]
+    (root / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    return root
 
 
 def engine_unavailable(message: str) -> None:

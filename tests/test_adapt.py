@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import write_cranfield_subset
 
 pytestmark = [pytest.mark.engine, pytest.mark.model]
 
@@ -18,18 +19,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.model]
 @pytest.fixture(scope="module")
 def small_beir(tmp_path_factory: pytest.TempPathFactory, cranfield_dir: Path) -> Path:
     """The first 60 Cranfield documents, with the test queries that have a judged document among them."""
-    root = tmp_path_factory.mktemp("small-beir")
-    lines = (cranfield_dir / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:60]
-    (root / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    doc_ids = {json.loads(line)["_id"] for line in lines}
-    rows = [r.split("\t") for r in (cranfield_dir / "qrels" / "test.tsv").read_text().splitlines()[1:]]
-    kept = [r for r in rows if r[1] in doc_ids]
-    (root / "qrels").mkdir()
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
-    query_ids = {r[0] for r in kept}
-    queries = [q for q in (cranfield_dir / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in query_ids]
-    (root / "queries.jsonl").write_text("\n".join(queries) + "\n")
-    return root
+    return write_cranfield_subset(cranfield_dir, tmp_path_factory.mktemp("small-beir"), 60)
 
 
 @pytest.fixture(scope="module")

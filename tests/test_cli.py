@@ -190,6 +190,24 @@ def test_approximate_search_from_the_command_line(method: str, reorder: bool, tm
     assert ranked == ["d30", "d29", "d28"]
 
 
+def _interrupt_once_started(command: list[str], marker: bytes) -> tuple[list[str], str]:
+    """Run ``command``, send SIGINT once ``marker`` (a progress bar) is on stderr; expect exit 130.
+
+    Returns the lines that start with "interrupted" and the whole output (for failure messages).
+    """
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while marker not in seen:
+        byte = run.stderr.read(1)
+        assert byte, seen.decode(errors="replace")
+        seen += byte
+    run.send_signal(signal.SIGINT)
+    _, rest = run.communicate(timeout=120)
+    output = (seen + rest).decode()
+    assert run.returncode == 130, output[-2000:]
+    return [line for line in output.splitlines() if line.startswith("interrupted")], output
+
+
 @pytest.mark.engine
 def test_ctrl_c_while_indexing_says_what_was_written_and_a_rerun_resumes(tmp_path: Path,
                                                                        lucene_backend_cls: type) -> None:
@@ -198,17 +216,9 @@ def test_ctrl_c_while_indexing_says_what_was_written_and_a_rerun_resumes(tmp_pat
     vectors.write_text("".join(f'{{"_id": "d{i}", "text": "wing {i}", "vector": {{"wing": {1 + i % 7}, '
                                f'"t{i % 50}": 0.5}}}}\n' for i in range(documents)))
     command = [sys.executable, "-m", "sparsedoc.cli.main", "index", str(vectors), "--index", str(tmp_path / "idx")]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
-    while b"indexing:" not in seen:  # the progress bar: the JVM is up and the first batch is being written
-        byte = run.stderr.read(1)
-        assert byte, seen.decode(errors="replace")
-        seen += byte
-    run.send_signal(signal.SIGINT)
-    _, rest = run.communicate(timeout=120)
-    assert run.returncode == 130
-    lines = [line for line in (seen + rest).decode().splitlines() if line.startswith("interrupted")]
-    assert len(lines) == 1, (seen + rest).decode()[-2000:]
+    # the progress bar: the JVM is up and the first batch is being written
+    lines, output = _interrupt_once_started(command, b"indexing:")
+    assert len(lines) == 1, output[-2000:]
     match = re.fullmatch(r"interrupted: (\d+) documents were indexed and 0 already there; rerun the same command "
                          r"to resume \(ids already indexed are skipped\)", lines[0])
     assert match, lines[0]
@@ -227,19 +237,11 @@ def test_ctrl_c_while_encoding_says_what_the_vectors_file_holds(tmp_path: Path, 
                               for i in range(documents)))
     command = [sys.executable, "-m", "sparsedoc.cli.main", "encode", str(corpus), "--model", str(tiny_mlm_dir),
                "--out", str(vectors), "--batch-size", "4"]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
-    while b"encoding:" not in seen:  # the progress bar: the model is loaded, the first chunk is being encoded
-        byte = run.stderr.read(1)
-        assert byte, seen.decode(errors="replace")
-        seen += byte
-    run.send_signal(signal.SIGINT)
-    _, rest = run.communicate(timeout=120)
-    assert run.returncode == 130
-    lines = [line for line in (seen + rest).decode().splitlines() if line.startswith("interrupted")]
+    # the progress bar: the model is loaded, the first chunk is being encoded
+    lines, output = _interrupt_once_started(command, b"encoding:")
     assert len(lines) == 1 and re.fullmatch(
         rf"interrupted: {re.escape(str(vectors))} holds \d+ encoded documents; rerun the same command to resume "
-        r"\(documents already encoded are skipped\)", lines[0]), (seen + rest).decode()[-2000:]
+        r"\(documents already encoded are skipped\)", lines[0]), output[-2000:]
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert len(vectors.read_text().splitlines()) == documents

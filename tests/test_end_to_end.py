@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from itertools import islice
 from pathlib import Path
 
 import pytest
+from conftest import write_cranfield_subset
 
 from sparsedoc.cli.main import main
 
@@ -19,19 +19,7 @@ N_DOCS = 120
 @pytest.fixture(scope="module")
 def small_cranfield(cranfield_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 120 Cranfield documents with the queries judged on them (BEIR layout)."""
-    root = tmp_path_factory.mktemp("cranfield-small")
-    lines = list(islice((cranfield_dir / "corpus.jsonl").open(encoding="utf-8"), N_DOCS))
-    (root / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")
-    ids = {json.loads(line)["_id"] for line in lines}
-    judged = [row for row in (cranfield_dir / "qrels" / "test.tsv").read_text().splitlines()[1:]
-              if row.split("\t")[1] in ids]
-    (root / "qrels").mkdir()
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(judged) + "\n")
-    query_ids = {row.split("\t")[0] for row in judged}
-    queries = [q for q in (cranfield_dir / "queries.jsonl").read_text().splitlines()
-               if json.loads(q)["_id"] in query_ids]
-    (root / "queries.jsonl").write_text("\n".join(queries) + "\n")
-    return root
+    return write_cranfield_subset(cranfield_dir, tmp_path_factory.mktemp("cranfield-small"), N_DOCS)
 
 
 @pytest.fixture(scope="module")

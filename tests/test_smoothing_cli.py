@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from itertools import islice
 from pathlib import Path
 
 import pytest
+from conftest import write_cranfield_subset
 
 from sparsedoc.cli.main import main
 from sparsedoc.ingest.vectors_file import read_encoded
@@ -17,18 +17,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.model]
 @pytest.fixture(scope="module")
 def small_collection(cranfield_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 80 Cranfield documents and the test queries judged on them (BEIR layout)."""
-    root = tmp_path_factory.mktemp("smooth") / "cranfield-80"
-    root.mkdir()
-    lines = list(islice((cranfield_dir / "corpus.jsonl").open(encoding="utf-8"), 80))
-    (root / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")
-    ids = {json.loads(line)["_id"] for line in lines}
-    judged = [r for r in (cranfield_dir / "qrels" / "test.tsv").read_text().splitlines()[1:] if r.split("\t")[1] in ids]
-    (root / "qrels").mkdir()
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(judged) + "\n")
-    wanted = {r.split("\t")[0] for r in judged}
-    queries = [q for q in (cranfield_dir / "queries.jsonl").read_text().splitlines() if json.loads(q)["_id"] in wanted]
-    (root / "queries.jsonl").write_text("\n".join(queries) + "\n")
-    return root
+    return write_cranfield_subset(cranfield_dir, tmp_path_factory.mktemp("smooth") / "cranfield-80", 80)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[str, str]:
@@ -39,7 +28,7 @@ def _run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[str, str]
 
 
 def test_index_with_neighbours_smooths_records_and_refuses_mixing(
-        small_collection: Path, splade_tiny_dir: Path, minilm_dir: Path, tmp_path: Path,
+        small_collection: Path, splade_tiny_dir: Path, minilm_dir: Path, tmp_path: Path, lucene_backend_cls: type,
         capsys: pytest.CaptureFixture[str]) -> None:
     index = tmp_path / "idx"
     corpus = str(small_collection / "corpus.jsonl")
@@ -61,7 +50,7 @@ def test_index_with_neighbours_smooths_records_and_refuses_mixing(
 
 
 def test_eval_auto_chooses_on_pseudo_queries_and_reports_the_choice(
-        small_collection: Path, splade_tiny_dir: Path, minilm_dir: Path, tmp_path: Path,
+        small_collection: Path, splade_tiny_dir: Path, minilm_dir: Path, tmp_path: Path, lucene_backend_cls: type,
         capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
     _, err = _run(capsys, "eval", str(small_collection), "--model", str(splade_tiny_dir), "--workdir",
