@@ -14,6 +14,9 @@ Prints one table and writes JSON::
 
     python -m benchmarks.relevance ../shared/data/cranfield ../shared/data/scifact ../shared/data/cisi
 
+``--model DIR --no-adapt`` scores a trained model the same way (steps 1 and 2), e.g. a training-ablation
+student; ``--embeddings-from`` reuses the dense embeddings an earlier run cached per collection.
+
 Everything is cached under ``--workdir`` (re-running resumes); the dense embeddings of a corpus are
 computed once and copied into the later work folders.
 """
@@ -62,14 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--max-queries", type=int, default=1000)
     parser.add_argument("--no-adapt", action="store_true", help="leave out steps 3 and 4")
+    parser.add_argument("--model", type=Path, help="the document model to score (default: SPLADE-tiny)")
+    parser.add_argument("--embeddings-from", type=Path,
+                        help="a workdir's 'untrained' folder whose cached dense embeddings to reuse")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    splade = fetch_asset("splade-tiny")
+    splade = args.model or fetch_asset("splade-tiny")
     rows, summary = [], []
     for dataset in args.datasets:
         name, started = dataset.name, time.perf_counter()
         base = args.workdir / "untrained"
+        if args.embeddings_from:
+            _share_embeddings(args.embeddings_from / name, base / name)
         _sparsedoc("eval", str(dataset), "--model", str(splade), "--workdir", str(base), "--neighbours", "0",
                    "--out", str(base / f"{name}.json"))
         _sparsedoc("eval", str(dataset), "--model", str(splade), "--workdir", str(base), "--neighbours", "auto",
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(["collection", "BM25", "inference-free", "smoothed (auto)", "adapted (kept best)",
                             "hybrid", "hybrid smoothed", "hybrid adapted", "best hybrid vs BM25"], rows), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"steps": args.steps, "max_queries": args.max_queries,
+    args.out.write_text(json.dumps({"model": str(splade), "steps": args.steps, "max_queries": args.max_queries,
                                     "teachers": "MiniLM dense + SPLADE-tiny sparse + BM25 (adapt's default)",
                                     "collections": summary}, indent=2))
     print(f"wrote {args.out}")
