@@ -29,7 +29,7 @@ import numpy as np
 from sparsedoc.cli.environment import jvm_settings
 from sparsedoc.encoder.assets import fetch_asset
 from sparsedoc.encoder.idf import compute_idf, save_idf
-from sparsedoc.encoder.loading import load_tokenizer
+from sparsedoc.encoder.loading import load_tokenizer, model_activation
 from sparsedoc.encoder.metrics import evaluate_run
 from sparsedoc.encoder.training import read_training_file, score_with_teachers, write_training_file
 from sparsedoc.encoder.training.config import load_config, recipe_path
@@ -49,13 +49,20 @@ RESULTS = Path(__file__).resolve().parent / "results" / "ablation.json"
 MAX_LENGTH = 256
 
 # variant -> (training sources, teachers, config overrides); sources: "pseudo" (all corpora), "scifact-train"
+ENSEMBLE = ("dense", "sparse", "bm25")
+L0_MASK = {"loss": {"l0_threshold": 200}}
 VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
     "base": (("pseudo",), ("dense", "sparse"), {}),
-    "bm25_teacher": (("pseudo",), ("dense", "sparse", "bm25"), {}),
-    "bm25_teacher+scifact_train": (("pseudo", "scifact-train"), ("dense", "sparse", "bm25"), {}),
-    "bm25_teacher/lambda0": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
-    "bm25_teacher/lr2e-5": (("pseudo",), ("dense", "sparse", "bm25"), {"optimizer": {"lr": 2.0e-5}}),
-    "bm25_teacher/lambda1e-3": (("pseudo",), ("dense", "sparse", "bm25"), {"loss": {"flops_weight": 1.0e-3}}),
+    "bm25_teacher": (("pseudo",), ENSEMBLE, {}),
+    "bm25_teacher+scifact_train": (("pseudo", "scifact-train"), ENSEMBLE, {}),
+    "bm25_teacher+scifact_train/l0_mask": (("pseudo", "scifact-train"), ENSEMBLE, L0_MASK),
+    "bm25_teacher+scifact_train/l0_activation": (("pseudo", "scifact-train"), ENSEMBLE,
+                                                 L0_MASK | {"student": {"activation": "log1p_log1p"}}),
+    "mpnet_teacher+scifact_train": (("pseudo", "scifact-train"), ("mpnet", "sparse", "bm25"), {}),
+    "minilm_student+scifact_train": (("pseudo", "scifact-train"), ENSEMBLE, {"student": {"asset": "all-MiniLM-L6-v2"}}),
+    "bm25_teacher/lambda0": (("pseudo",), ENSEMBLE, {"loss": {"flops_weight": 0.0}}),
+    "bm25_teacher/lr2e-5": (("pseudo",), ENSEMBLE, {"optimizer": {"lr": 2.0e-5}}),
+    "bm25_teacher/lambda1e-3": (("pseudo",), ENSEMBLE, {"loss": {"flops_weight": 1.0e-3}}),
     "sparse+bm25": (("pseudo",), ("sparse", "bm25"), {}),
     "sparse+bm25+scifact_train": (("pseudo", "scifact-train"), ("sparse", "bm25"), {}),
     "sparse+bm25/lambda0": (("pseudo",), ("sparse", "bm25"), {"loss": {"flops_weight": 0.0}}),
@@ -172,7 +179,7 @@ def with_lexical_floor(student: SparseStudent, special_ids: list[int], scale: fl
 def model_row(model_dir: Path, collections: list[dict], floor: float | None = None) -> dict[str, dict]:
     """Scores of a model directory, optionally with a lexical floor of scale ``floor`` on its document vectors."""
     tokenizer = load_tokenizer(model_dir)
-    student = SparseStudent(load_student(model_dir))
+    student = SparseStudent(load_student(model_dir), model_activation(model_dir))
     if floor:
         student = with_lexical_floor(student, tokenizer.all_special_ids, floor)
     row = {}
@@ -209,18 +216,22 @@ def scored_file(source: Path, teachers: tuple[str, ...], models: dict[str, Path]
     """``source`` scored by ``teachers`` (scores cached per teacher and source)."""
     out = source.with_name(f"{source.stem}.{'+'.join(teachers)}.jsonl")
     if not out.is_file():
-        built = [make_teacher(t, t, None if t == "bm25" else models[TEACHER_MODELS[t]]) for t in teachers]
+        built = [make_teacher(TEACHERS[t][0], t, models[TEACHERS[t][1]] if TEACHERS[t][1] else None)
+                 for t in teachers]
         write_training_file(score_with_teachers(read_training_file(source), built, cache_dir=work / "teacher-cache"),
                             out)
     return out
 
 
-TEACHER_MODELS = {"dense": "all-MiniLM-L6-v2", "sparse": "splade-tiny"}
+TEACHERS: dict[str, tuple[str, str | None]] = {  # teacher name -> (kind, asset)
+    "dense": ("dense", "all-MiniLM-L6-v2"), "mpnet": ("dense", "all-mpnet-base-v2"),
+    "sparse": ("sparse", "splade-tiny"), "bm25": ("bm25", None)}
 
 
 def run_variant(name: str, collections: list[dict], sources: dict[str, Path], models: dict[str, Path], work: Path,
                 args) -> tuple[Path, float]:
     source_names, teachers, overrides = VARIANTS[name]
+    student = dict(overrides.get("student", {}))
     examples = []
     for source in source_names:
         examples += read_training_file(scored_file(sources[source], teachers, models, work))
@@ -231,9 +242,9 @@ def run_variant(name: str, collections: list[dict], sources: dict[str, Path], mo
     config = load_config(recipe_path("adapt"), overrides | {
         "output_dir": str(folder), "train_file": str(train_file), "steps": args.steps,
         "seed": args.seed, "idf": {"path": str(idf_path)}, "cache_dir": str(work / "teacher-cache"),
-        "student": {"model_dir": str(models["splade-tiny"])} | overrides.get("student", {}), "eval_every": 0,
-        "teachers": [{"name": t, "kind": t} | ({"model_dir": str(models[TEACHER_MODELS[t]])} if t != "bm25" else {})
-                     for t in teachers],
+        "student": {"model_dir": str(models[student.pop("asset", "splade-tiny")])} | student, "eval_every": 0,
+        "teachers": [{"name": t, "kind": TEACHERS[t][0]} | ({"model_dir": str(models[asset])} if asset else {})
+                     for t in teachers for asset in [TEACHERS[t][1]]],
         "loss": {"warmup_steps": max(1, args.steps // 2)} | overrides.get("loss", {}),
     })
     started = time.time()
@@ -272,7 +283,9 @@ def main() -> None:
 
     torch.set_num_threads(2)
     work = args.work.resolve()
-    models = {name: fetch_asset(name) for name in ("splade-tiny", "all-MiniLM-L6-v2")}
+    needed = {"splade-tiny", "all-MiniLM-L6-v2"} | {
+        TEACHERS[t][1] for v in filter(None, args.variants.split(",")) for t in VARIANTS[v][1] if TEACHERS[t][1]}
+    models = {name: fetch_asset(name) for name in sorted(needed)}
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": {}}
     collections = [collection(name) for name in COLLECTIONS]
 

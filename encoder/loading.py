@@ -88,6 +88,24 @@ def load_masked_lm(path: str | Path) -> PreTrainedModel:
     return model.eval()
 
 
+ACTIVATION_KEY = "sparsedoc_activation"
+"""The ``config.json`` key where a model trained by sparsedoc records its pooling activation."""
+
+
+def model_activation(path: str | Path) -> str:
+    """The activation a model directory records (``ACTIVATION_KEY`` in ``config.json``), else ``"log1p"``.
+
+    A model trained with ``log1p_log1p`` must be encoded with it; checkpoints from elsewhere
+    record nothing and get the SPLADE default.
+
+    Raises:
+        ModelLoadError: ``config.json`` is unreadable.
+    """
+    config = check_model_dir(path, need_weights=False) / "config.json"
+    value = json.loads(config.read_text(encoding="utf-8")).get(ACTIVATION_KEY, "log1p")
+    return str(value)
+
+
 def file_sha256(path: str | Path) -> str:
     """Return the hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()

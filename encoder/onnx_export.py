@@ -31,7 +31,9 @@ from .errors import ConfigError, ExportValidationError
 from .export_graph import PROJECTION_BLOCK, build_export_module
 from .export_parity import DEFAULT_ATOL, DEFAULT_TOP_K, VALIDATION_TEXTS, ParityReport, check_parity
 from .extras import import_extra
-from .loading import check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_fingerprint
+from .loading import (
+    check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_activation, model_fingerprint,
+)
 from .onnx_doc_encoder import OnnxDocumentEncoder
 from .onnx_format import INPUT_NAMES, METADATA_FILE, METADATA_FORMAT, MODEL_FILE, OUTPUT_NAME, write_metadata
 from .pooling import check_activation
@@ -47,7 +49,7 @@ def export_onnx(
     *,
     opset: int = DEFAULT_OPSET,
     max_length: int = 512,
-    activation: str = "log1p",
+    activation: str | None = None,
     atol: float = DEFAULT_ATOL,
     top_k: int = DEFAULT_TOP_K,
     projection_block: int = PROJECTION_BLOCK,
@@ -60,7 +62,8 @@ def export_onnx(
         output_dir: directory to create (must be empty or absent unless ``overwrite``).
         opset: ONNX opset (14 or later).
         max_length: token window recorded for encoders (capped at the model's positions).
-        activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).
+        activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models); ``None``: what the model
+            records (``loading.model_activation``), else ``"log1p"``.
         atol: largest allowed absolute weight difference from PyTorch (fp32).
         top_k: each validation document's top-k token set must match PyTorch's.
         projection_block: vocabulary columns per block of the fused projection (see
@@ -83,7 +86,6 @@ def export_onnx(
     """
     torch = import_extra("torch", "export_onnx")
     import_extra("onnxruntime", "export_onnx")  # validates the export
-    check_activation(activation)
     if opset < 14:
         raise ConfigError(f"opset must be >= 14, got {opset}")
     if max_length < 2:
@@ -91,6 +93,7 @@ def export_onnx(
     if projection_block < 1:
         raise ConfigError(f"projection_block must be >= 1, got {projection_block}")
     source = check_model_dir(model_dir)
+    activation = check_activation(activation or model_activation(source))
     output = Path(output_dir)
     if output.exists() and any(output.iterdir()) and not overwrite:
         raise ConfigError(f"{output} is not empty (pass overwrite=True to replace the export)")

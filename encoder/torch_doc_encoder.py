@@ -11,7 +11,7 @@ from .doc_batches import BatchedDocumentEncoder, special_token_ids, vocabulary_l
 from .doc_windows import DEFAULT_LONG_DOCUMENTS, DEFAULT_MAX_WINDOWS, check_long_documents
 from .errors import ConfigError
 from .extras import import_extra
-from .loading import check_model_dir, load_masked_lm, load_tokenizer
+from .loading import check_model_dir, load_masked_lm, load_tokenizer, model_activation
 from .pooling import check_activation, document_weights
 from .pruning import Pruning
 
@@ -32,7 +32,8 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         max_windows: windows encoded per document at most; a longer document keeps its first
             ``max_windows`` windows and is counted as truncated.
         batch_size: documents per forward pass (batches are formed by length).
-        activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models).
+        activation: ``"log1p"`` or ``"log1p_log1p"`` (doc-v3 models); ``None``: the one the
+            model records (``loading.model_activation``), else ``"log1p"``.
         pruning: optional pruning applied to each vector after encoding.
         device: torch device string.
         num_threads: torch intra-op threads (``None`` keeps torch's default).
@@ -54,7 +55,7 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         window_stride: int | None = None,
         max_windows: int = DEFAULT_MAX_WINDOWS,
         batch_size: int = 16,
-        activation: str = "log1p",
+        activation: str | None = None,
         pruning: Pruning | None = None,
         device: str = "cpu",
         num_threads: int | None = None,
@@ -68,7 +69,7 @@ class TorchDocumentEncoder(BatchedDocumentEncoder):
         self.window_stride = window_stride
         self.max_windows = max_windows
         self.model_dir = check_model_dir(model_dir)
-        self.activation = check_activation(activation)
+        self.activation = check_activation(activation or model_activation(self.model_dir))
         self.pruning = pruning or Pruning()
         self.batch_size = batch_size
         self.device = torch.device(device)

@@ -18,7 +18,7 @@ import numpy as np
 from .doc_batches import special_token_ids, tokenize_documents
 from .export_graph import build_export_module
 from .export_parity import ParityReport, check_parity
-from .loading import check_model_dir, load_masked_lm, load_tokenizer
+from .loading import check_model_dir, load_masked_lm, load_tokenizer, model_activation
 from .pooling import check_activation
 
 TORCHSCRIPT_OUTPUT = "output"
@@ -43,7 +43,7 @@ def build_torchscript_module(model: Any, special_ids: list[int], activation: str
 
 
 def export_torchscript(
-    model_dir: str | Path, output_path: str | Path, *, max_length: int = 512, activation: str = "log1p"
+    model_dir: str | Path, output_path: str | Path, *, max_length: int = 512, activation: str | None = None
 ) -> ParityReport:
     """Trace ``model_dir`` into ``output_path`` (``model.pt``) after checking it against PyTorch.
 
@@ -51,7 +51,7 @@ def export_torchscript(
         model_dir: local Hugging Face fill-mask checkpoint.
         output_path: the ``.pt`` file to write.
         max_length: token window of the parity check (capped at the model's positions).
-        activation: ``"log1p"`` or ``"log1p_log1p"``.
+        activation: ``"log1p"`` or ``"log1p_log1p"`` (``None``: what the model records, else log1p).
 
     Returns:
         The parity report (traced on batch 2, checked on other shapes, batch 1 included).
@@ -66,8 +66,8 @@ def export_torchscript(
     """
     import torch
 
-    check_activation(activation)
     source = check_model_dir(model_dir)
+    activation = check_activation(activation or model_activation(source))
     tokenizer = load_tokenizer(source)
     model = load_masked_lm(source)
     window = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))

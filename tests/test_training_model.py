@@ -80,6 +80,21 @@ def test_loss_falls_and_output_loads(tmp_path, tiny_dir):
     assert set(dict(query.items())) == {"wing", "lift"}
 
 
+def test_trained_activation_is_recorded_and_used(tmp_path, tiny_dir):
+    """A model trained with log1p_log1p is encoded with it by default, and its start with log1p."""
+    from sparsedoc.encoder.loading import model_activation
+    from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
+
+    model_dir = train(_write_run(tmp_path, tiny_dir, steps=2, student={"activation": "log1p_log1p"}), progress=False)
+    assert (model_activation(model_dir), model_activation(tiny_dir)) == ("log1p_log1p", "log1p")
+    texts = [f"a study of {t}" for t in TOPICS]
+    default = TorchDocumentEncoder(model_dir, max_length=32).encode_document(texts)
+    explicit = TorchDocumentEncoder(model_dir, max_length=32, activation="log1p_log1p").encode_document(texts)
+    plain = TorchDocumentEncoder(model_dir, max_length=32, activation="log1p").encode_document(texts)
+    assert [dict(v.items()) for v in default] == [dict(v.items()) for v in explicit]
+    assert [dict(v.items()) for v in default] != [dict(v.items()) for v in plain]
+
+
 def _mean_nonzeros(model_dir: Path) -> float:
     from sparsedoc.encoder.torch_doc_encoder import TorchDocumentEncoder
 

@@ -23,7 +23,8 @@ class StudentConfig(_Strict):
 
     model_dir: Path
     max_length: int = Field(256, ge=8, le=8192)
-    activation: Literal["log1p", "log1p_log1p"] = "log1p"
+    activation: Literal["log1p", "log1p_log1p"] | None = None
+    """``None``: the one the checkpoint records (``encoder.loading.model_activation``), else ``log1p``."""
 
 
 class TeacherConfig(_Strict):

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..idf import compute_idf, load_idf, save_idf
-from ..loading import check_model_dir, load_tokenizer
+from ..loading import ACTIVATION_KEY, check_model_dir, load_tokenizer, model_activation
 from .best_model import BestModel
 from .checkpoints import StopRequest, resume_checkpoint, save_checkpoint
 from .config import DevConfig, TrainConfig, load_config
@@ -146,7 +146,8 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
     tokenizer = prepared.tokenizer
     model = load_student(config.student.model_dir)
     model.train()
-    student = SparseStudent(model, config.student.activation)
+    activation = config.student.activation or model_activation(config.student.model_dir)
+    student = SparseStudent(model, activation)
     vocab_size = student.vocab_size
     special = {i for i in tokenizer.all_special_ids if i is not None and i >= 0}
     idf = TrainableIdf(idf_vector(prepared.idf, tokenizer.get_vocab(), vocab_size), trainable=config.idf.trainable)
@@ -162,7 +163,8 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
     best = BestModel(output, config.keep_best) if config.keep_best else None
 
     def save(directory: Path) -> Path:
-        return save_model(directory, model, tokenizer, idf.to_table(_vocabulary(tokenizer), special))
+        return save_model(directory, model, tokenizer, idf.to_table(_vocabulary(tokenizer), special),
+                          activation)
 
     if best is not None and step == 0 and not best.has_start:
         best.offer(0, evaluate_dev_sets(config, student, tokenizer, idf, prepared.dev_sets), save)
@@ -294,10 +296,11 @@ def evaluate_dev_sets(config: TrainConfig, student: SparseStudent, tokenizer: Pr
 
 
 def save_model(directory: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-               idf: dict[str, float]) -> Path:
-    """Write the HF fill-mask checkpoint, its tokenizer and ``idf.json``; return the directory."""
+               idf: dict[str, float], activation: str = "log1p") -> Path:
+    """Write the HF fill-mask checkpoint (recording ``activation``), its tokenizer and ``idf.json``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    setattr(model.config, ACTIVATION_KEY, activation)
     model.save_pretrained(str(directory))
     tokenizer.save_pretrained(str(directory))
     save_idf(idf, directory / "idf.json")

@@ -24,7 +24,7 @@ from typing import Any
 
 from sparsedoc.encoder.errors import ConfigError, ModelLoadError
 from sparsedoc.encoder.extras import import_extra
-from sparsedoc.encoder.loading import check_model_dir, load_tokenizer
+from sparsedoc.encoder.loading import check_model_dir, load_tokenizer, model_activation
 from sparsedoc.encoder.onnx_format import INPUT_NAMES, is_onnx_dir
 
 from .package import (
@@ -51,7 +51,7 @@ def package_sparse_encoder(
     version: str = "1.0.0",
     description: str | None = None,
     max_length: int | None = None,
-    activation: str = "log1p",
+    activation: str | None = None,
 ) -> MlCommonsPackage:
     """Build a SPARSE_ENCODING package from an ONNX export or a fill-mask checkpoint.
 
@@ -62,7 +62,8 @@ def package_sparse_encoder(
         model_format: ``"ONNX"`` or ``"TORCH_SCRIPT"``; an ONNX export can only be packaged as ONNX.
         name / version / description: register fields (name defaults to the directory's name).
         max_length: token window (default: the export's, else the model's, at most 512).
-        activation: SPLADE activation when exporting or tracing a checkpoint.
+        activation: SPLADE activation when exporting or tracing a checkpoint (default: what the
+            model records, else log1p).
 
     Raises:
         ConfigError: unknown format, or an ONNX export asked for as TORCH_SCRIPT.
@@ -139,7 +140,7 @@ def rename_onnx_inputs(source: Path, target: Path) -> Path:
 
 
 def _package_torchscript(source: Path, output_dir: str | Path, name: str, version: str, description: str,
-                         max_length: int | None, activation: str) -> MlCommonsPackage:
+                         max_length: int | None, activation: str | None) -> MlCommonsPackage:
     from sparsedoc.encoder.torchscript_export import export_torchscript
 
     tokenizer = load_tokenizer(check_model_dir(source))
@@ -148,6 +149,7 @@ def _package_torchscript(source: Path, output_dir: str | Path, name: str, versio
     window = min(max_length or 512, int(config.get("max_position_embeddings", 512)))
     with tempfile.TemporaryDirectory(prefix="sparsedoc-ts-") as scratch:
         model_path = Path(scratch) / FORMAT_FILES["TORCH_SCRIPT"]
+        activation = activation or model_activation(source)
         report = export_torchscript(source, model_path, max_length=window, activation=activation)
         files: dict[str, str | Path] = {TOKENIZER_FILE: tokenizer_json(tokenizer, source, window),
                                         FORMAT_FILES["TORCH_SCRIPT"]: model_path}

@@ -14,10 +14,11 @@ from .options import MODEL_DIR, model_option, out_dir_option, overwrite_option
 @click.command("export-onnx")
 @model_option("Fill-mask model directory to export.")
 @out_dir_option("Directory for model.onnx, tokenizer and metadata.")
-@click.option("--activation", type=click.Choice(ACTIVATIONS), default="log1p", show_default=True)
+@click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
+              help="[default: what the model records, else log1p]")
 @click.option("--max-length", default=512, show_default=True, help="Token window recorded for encoders.")
 @overwrite_option("Replace an existing export in --out-dir.")
-def export_onnx_command(model: Path, out_dir: Path, activation: str, max_length: int, overwrite: bool) -> None:
+def export_onnx_command(model: Path, out_dir: Path, activation: str | None, max_length: int, overwrite: bool) -> None:
     """Export a fill-mask --model to ONNX (pooling inside the graph), validated against PyTorch.
 
     The export fails unless every weight is within 1e-4 of PyTorch and the top tokens match.

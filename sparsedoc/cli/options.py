@@ -65,7 +65,8 @@ def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
                           "its first windows and is counted as truncated."),
         click.option("--batch-size", default=16, show_default=True, help="Documents per forward pass."),
         click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
-                     help="log1p (SPLADE, doc-v1/v2; default) or log1p_log1p (doc-v3). ONNX exports carry their own."),
+                     help="log1p (SPLADE, doc-v1/v2) or log1p_log1p (doc-v3) [default: what the model records, "
+                          "else log1p]. ONNX exports carry their own."),
         click.option("--prune-type", type=click.Choice(PRUNE_TYPES), default="none", show_default=True,
                      help="Ingest-time pruning of document vectors."),
         click.option("--prune-ratio", default=0.0, show_default=True,
@@ -93,9 +94,7 @@ def corpus_field_options(command: click.decorators.FC) -> click.decorators.FC:
 def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEncoder:
     """Load the document encoder for ``model`` (onnxruntime for an ONNX export, else PyTorch)."""
     from sparsedoc.encoder.onnx_doc_encoder import load_document_encoder
-    from sparsedoc.encoder.onnx_format import is_onnx_dir
 
-    activation = options["activation"] or (None if is_onnx_dir(model) else "log1p")
     return load_document_encoder(
         model,
         max_length=options["max_length"],
@@ -103,7 +102,7 @@ def build_document_encoder(model: Path, options: dict[str, Any]) -> DocumentEnco
         window_stride=options["window_stride"],
         max_windows=options["max_windows"],
         batch_size=options["batch_size"],
-        activation=activation,
+        activation=options["activation"],
         pruning=Pruning(options["prune_type"], options["prune_ratio"]),
         num_threads=options["threads"],
     )
