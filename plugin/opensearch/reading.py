@@ -157,7 +157,9 @@ class OpenSearchReading(BackendBase):
         The pipeline (``normalization-processor`` for ``min_max``, ``score-ranker-processor``
         for ``rrf``) is created on first use, named after the fusion settings. Each
         sub-query keeps its top ``fusion.window_for(k)`` hits, and at most ``MAX_QUERY_TOKENS``
-        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts.
+        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts. ``fusion``
+        goes through ``hybrid_fusion``: without a sparse weight, the index's default (0.5 if it was
+        built with smoothing, else 0.4).
 
         Raises:
             ConfigError: ``k`` is out of range.
@@ -165,7 +167,7 @@ class OpenSearchReading(BackendBase):
                 the fusion method (``min_max`` needs 2.10+, ``rrf`` 2.19+).
         """
         check_k(k)
-        fusion = fusion or Fusion()
+        fusion = self.hybrid_fusion(fusion)
         pipeline = self._hybrid_pipeline(fusion)
         window = fusion.window_for(k)
         query, sparse_dropped = budget_vector(query)
@@ -216,7 +218,7 @@ class OpenSearchReading(BackendBase):
     def _hybrid_pipeline(self, fusion: Fusion) -> str:
         """Create (once per backend) the search pipeline for ``fusion``; return its name."""
         name = f"sparsedoc-hybrid-{fusion.method}-" + (
-            f"{fusion.rank_constant}" if fusion.method == "rrf" else f"{round(fusion.sparse_weight * 1000):04d}")
+            f"{fusion.rank_constant}" if fusion.method == "rrf" else f"{round(fusion.weights[1] * 1000):04d}")
         if name in self._pipelines:
             return name
         if self.query_mode != "neural_sparse":
