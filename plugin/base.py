@@ -21,9 +21,9 @@ The contract (identical on every engine; ``tests/test_backend_contract.py`` chec
   engine fails as a whole.
 * **Missing index.** ``existing_ids`` returns an empty set; ``count`` and searches raise
   ``BackendError``.
-* **Long queries.** Sparse, BM25 and hybrid searches keep at most ``MAX_QUERY_TOKENS``
-  distinct terms of a query, those with the highest IDF (``sparsedoc.plugin.query_budget``),
-  and say how many they dropped in ``SearchResult.dropped_tokens``.
+* **Long queries.** Sparse (OpenSearch's ``search_analyzer`` too), BM25 and hybrid searches keep
+  at most ``MAX_QUERY_TOKENS`` distinct terms of a query, those with the highest IDF
+  (``sparsedoc.plugin.query_budget``), and say how many they dropped in ``SearchResult.dropped_tokens``.
 """
 
 from __future__ import annotations
