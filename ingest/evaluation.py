@@ -109,8 +109,11 @@ def compare_methods(
     measures: Sequence[str] = DEFAULT_MEASURES,
     show_progress: bool = False,
 ) -> tuple[MethodResult, ...]:
-    """Run BM25, inference-free sparse and hybrid search for every query, interleaved, and score them."""
-    fusion = fusion or Fusion()
+    """Run BM25, inference-free sparse and hybrid search for every query, interleaved, and score them.
+
+    ``fusion`` without a sparse weight gets the index's default (``Backend.hybrid_fusion``).
+    """
+    fusion = backend.hybrid_fusion(fusion)
 
     def encode(query: Query) -> SparseVector:
         return query_encoder.encode_query([query.text])[0]
@@ -194,13 +197,14 @@ def evaluate_beir(
     """Evaluate ``model_dir``'s documents on ``dataset``'s judged ``split`` queries: BM25, sparse and hybrid.
 
     The dataset is prepared (encoded, indexed, cached) by ``prepare_dataset``, whose errors
-    this raises too.
+    this raises too. ``fusion`` without a sparse weight (``Fusion()``, the default) gets the
+    default for the index as built: 0.5 with ``smoothing``, 0.4 without (``Backend.hybrid_fusion``).
     """
-    fusion = fusion or Fusion()
     query_encoder, encoding, indexed = prepare_dataset(
         dataset, backend, workspace, model_dir=model_dir, document_encoder=document_encoder,
         encoder_settings=encoder_settings, idf_path=idf_path, smoothing=smoothing, fresh=fresh,
         show_progress=show_progress)
+    fusion = backend.hybrid_fusion(fusion)
     queries, qrels = dataset.judged_queries(split)
     methods = compare_methods(backend, query_encoder, queries, qrels, k=k, fusion=fusion, show_progress=show_progress)
     stats = sparsity_stats((d.vector for d in read_encoded(indexed)),

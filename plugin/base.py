@@ -21,9 +21,9 @@ The contract (identical on every engine; ``tests/test_backend_contract.py`` chec
   engine fails as a whole.
 * **Missing index.** ``existing_ids`` returns an empty set; ``count`` and searches raise
   ``BackendError``.
-* **Long queries.** Sparse, BM25 and hybrid searches keep at most ``MAX_QUERY_TOKENS``
-  distinct terms of a query, those with the highest IDF (``sparsedoc.plugin.query_budget``),
-  and say how many they dropped in ``SearchResult.dropped_tokens``.
+* **Long queries.** Sparse (OpenSearch's ``search_analyzer`` too), BM25 and hybrid searches keep
+  at most ``MAX_QUERY_TOKENS`` distinct terms of a query, those with the highest IDF
+  (``sparsedoc.plugin.query_budget``), and say how many they dropped in ``SearchResult.dropped_tokens``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from sparsedoc.encoder.errors import ConfigError, IndexFailure
 from sparsedoc.encoder.sparse_vector import SparseVector
 
 from .explanation import Explanation
-from .fusion import Fusion
+from .fusion import Fusion, default_fusion
 
 MAX_K = 10_000
 """The largest ``k`` a search accepts (OpenSearch's default ``index.max_result_window``)."""
@@ -146,7 +146,11 @@ class Backend(Protocol):
     def search_hybrid(
         self, text: str, query: SparseVector, k: int = 10, fusion: Fusion | None = None
     ) -> SearchResult:
-        """Fuse BM25 over ``text`` with sparse search for ``query`` (``fusion``: how; default ``Fusion()``)."""
+        """Fuse BM25 over ``text`` with sparse search for ``query`` (``fusion``: how, through ``hybrid_fusion``)."""
+        ...
+
+    def hybrid_fusion(self, fusion: Fusion | None = None) -> Fusion:
+        """The fusion ``search_hybrid`` uses: ``fusion``, an unset weight set by how the index was built."""
         ...
 
     def batch_search_sparse(self, queries: Mapping[str, SparseVector], k: int = 10) -> dict[str, SearchResult]:
@@ -196,6 +200,21 @@ class BackendBase:
 
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         raise NotImplementedError
+
+    def build_record(self) -> dict[str, object]:
+        raise NotImplementedError
+
+    def hybrid_fusion(self, fusion: Fusion | None = None) -> Fusion:
+        """The fusion ``search_hybrid`` uses: ``fusion`` (default ``Fusion()``) as given, except that an unset
+        sparse weight becomes the default for this index's build record, smoothed or not
+        (``sparsedoc.plugin.fusion.default_fusion``: 0.5 or 0.4).
+
+        The record is read only for ``min_max`` with an unset weight (RRF has none), on every such call
+        (a file on Lucene, the mapping on OpenSearch): searching many queries, resolve once and pass the result.
+        """
+        if fusion is not None and (fusion.sparse_weight is not None or fusion.method == "rrf"):
+            return fusion
+        return default_fusion(bool(self.build_record().get("smoothing")), fusion)
 
     def close(self) -> None:
         """Release resources (nothing by default)."""

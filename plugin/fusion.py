@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from sparsedoc.encoder.errors import ConfigError
 
 FUSION_METHODS = ("min_max", "rrf")
-DEFAULT_SPARSE_WEIGHT = 0.5
-"""The sparse list's weight in ``min_max`` fusion (BM25 gets 0.5): the best nDCG@10 of a 0.1-0.9 grid on
-SciFact's 809 labelled training queries with the dense-neighbour-smoothed vectors (0.719; 0.4 gave 0.718,
-RRF 0.706; ``benchmarks/hybrid_weights.py --neighbours 3 --neighbour-variant max``; no test query was used).
-On unsmoothed vectors the same grid peaked at 0.4 (0.715, 0.5: 0.714)."""
+SMOOTHED_SPARSE_WEIGHT = 0.5
+"""The default sparse weight in ``min_max`` fusion (BM25 gets the rest) on an index built with dense-neighbour
+smoothing: the best nDCG@10 of a 0.1-0.9 grid on SciFact's 809 labelled training queries with the smoothed
+vectors (0.719; 0.4 gave 0.718, RRF 0.706; ``benchmarks/hybrid_weights.py --neighbours 3 --neighbour-variant
+max``, ``benchmarks/results/hybrid_weights_smoothed.json``; no test query was used)."""
+UNSMOOTHED_SPARSE_WEIGHT = 0.4
+"""The default sparse weight on an index built without smoothing: the peak of the same grid on the unsmoothed
+vectors (0.7149; 0.5 gave 0.7140; ``benchmarks/hybrid_weights.py``, ``benchmarks/results/hybrid_weights.json``)."""
 
 _MIN_SCORE = 0.001  # what neural-search's min_max gives the lowest score of a list
 
@@ -41,7 +44,9 @@ class Fusion:
 
     Args:
         method: ``min_max`` (normalise, then weighted arithmetic mean) or ``rrf``.
-        sparse_weight: the sparse list's weight in ``min_max``, in [0, 1]; BM25 gets the rest.
+        sparse_weight: the sparse list's weight in ``min_max``, in [0, 1]; BM25 gets the rest. ``None``
+            (the default): the default for how the searched index was built, set by ``default_fusion``
+            (``SMOOTHED_SPARSE_WEIGHT`` or ``UNSMOOTHED_SPARSE_WEIGHT``); a given weight is always kept.
         window: hits each sub-query contributes (at least ``k``; a larger ``k`` widens it).
         rank_constant: RRF's constant (1 to 10,000, as OpenSearch accepts).
 
@@ -51,14 +56,15 @@ class Fusion:
     """
 
     method: str = "min_max"
-    sparse_weight: float = DEFAULT_SPARSE_WEIGHT
+    sparse_weight: float | None = None
     window: int = 100
     rank_constant: int = 60
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
             raise ConfigError(f"fusion method must be one of {FUSION_METHODS}, got {self.method!r}")
-        if not (math.isfinite(self.sparse_weight) and 0.0 <= self.sparse_weight <= 1.0):
+        if self.sparse_weight is not None and not (math.isfinite(self.sparse_weight)
+                                                   and 0.0 <= self.sparse_weight <= 1.0):
             raise ConfigError(f"sparse_weight must be in [0, 1], got {self.sparse_weight!r}")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or not 1 <= self.window <= 10_000:
             raise ConfigError(f"window must be an integer from 1 to 10000, got {self.window!r}")
@@ -67,7 +73,13 @@ class Fusion:
 
     @property
     def weights(self) -> tuple[float, float]:
-        """``(bm25 weight, sparse weight)``, the sub-query order of a hybrid search."""
+        """``(bm25 weight, sparse weight)``, the sub-query order of a hybrid search.
+
+        Raises:
+            ConfigError: the sparse weight is unset (``default_fusion`` sets it).
+        """
+        if self.sparse_weight is None:
+            raise ConfigError("the fusion's sparse weight is unset; default_fusion() sets it for the index")
         return 1.0 - self.sparse_weight, self.sparse_weight
 
     def window_for(self, k: int) -> int:
@@ -75,10 +87,27 @@ class Fusion:
         return max(self.window, k)
 
     def describe(self) -> str:
-        """A short label, e.g. ``min_max sparse 0.5`` or ``rrf 60``."""
+        """A short label, e.g. ``min_max sparse 0.5``, ``min_max sparse default`` (unset) or ``rrf 60``."""
         if self.method == "rrf":
             return f"rrf {self.rank_constant}"
-        return f"min_max sparse {self.sparse_weight:g}"
+        return "min_max sparse " + ("default" if self.sparse_weight is None else f"{self.sparse_weight:g}")
+
+
+def default_fusion(smoothed: bool, fusion: Fusion | None = None) -> Fusion:
+    """``fusion`` (default ``Fusion()``) for an index built with dense-neighbour smoothing or without.
+
+    An unset sparse weight becomes ``SMOOTHED_SPARSE_WEIGHT`` (0.5) or ``UNSMOOTHED_SPARSE_WEIGHT``
+    (0.4); a weight the caller set is kept. Backends call it with their index's build record
+    (``BackendBase.hybrid_fusion``).
+
+    Example:
+        >>> default_fusion(False).describe(), default_fusion(True, Fusion(sparse_weight=0.7)).describe()
+        ('min_max sparse 0.4', 'min_max sparse 0.7')
+    """
+    fusion = fusion or Fusion()
+    if fusion.sparse_weight is not None:
+        return fusion
+    return replace(fusion, sparse_weight=SMOOTHED_SPARSE_WEIGHT if smoothed else UNSMOOTHED_SPARSE_WEIGHT)
 
 
 Ranking = Sequence[tuple[str, float]]

@@ -7,6 +7,8 @@ logged at INFO (the CLI's ``-v``).**
 * Sparse: the terms are the query vector's tokens and the IDF is their weight (an
   ``IdfQueryEncoder`` weighs each token by its IDF, so the highest weights are the
   highest IDFs).
+* Sparse by a server-side analyzer (OpenSearch ``search_analyzer``): the terms are the tokens the
+  analyzer gives the text and the IDF is the weight it gives each (read back with ``_analyze``).
 * BM25: the terms are the analysed terms of the query text (stemmed, stopwords removed),
   each weighted by its count in the query as ``match`` does; the IDF is the index's BM25
   IDF, so the highest IDFs are the lowest document frequencies. Terms that no document

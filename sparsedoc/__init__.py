@@ -10,7 +10,8 @@ The objects a program composes are importable from here (see the README's "Pytho
   ``load_document_encoder`` (either, by the folder's contents);
 - queries: ``IdfQueryEncoder`` over ``compute_idf`` / ``save_idf`` / ``load_idf`` and ``load_tokenizer``;
 - vectors and engines: ``SparseVector``, ``EncodedDocument``, ``LuceneBackend`` (extra ``lucene``),
-  ``OpenSearchBackend`` (extra ``opensearch``), ``Fusion`` for hybrid search;
+  ``OpenSearchBackend`` (extra ``opensearch``), ``Fusion`` for hybrid search (``Fusion()`` without a sparse
+  weight: the index's default, 0.5 if it was built with smoothing, else 0.4);
 - evaluation and adaptation: ``BeirDataset``, ``Workspace``, ``evaluate_beir``, ``adapt`` (extra ``training``);
 - dense-neighbour smoothing: ``Smoothing``, ``SmoothingPlan``, ``smoothed_vectors`` (extra ``smoothing``).
 

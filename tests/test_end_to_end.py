@@ -44,8 +44,10 @@ def test_eval_of_several_collections_prints_one_table_with_the_mean(
     for collection in (small_cranfield.name, second_collection.name, "mean"):
         assert [line for line in out.splitlines() if line.startswith(collection)], collection
     assert "inference-free sparse" in out and "hybrid" in out and "p50/BM25" in out
+    assert "hybrid = min_max sparse 0.4," in out  # unsmoothed indexes: the unsmoothed default
     report = json.loads((workdir / "results.json").read_text())
     first, second = report["collections"]
+    assert first["fusion"] == second["fusion"] == "min_max sparse 0.4"
     assert [m["name"] for m in first["methods"]] == ["BM25", "inference-free sparse", "hybrid"]
     assert first["document_sparsity"]["documents"] == N_DOCS and second["document_sparsity"]["documents"] == 60
     bm25, sparse, hybrid = first["methods"]
@@ -54,9 +56,11 @@ def test_eval_of_several_collections_prints_one_table_with_the_mean(
     mean = report["mean"]["hybrid"]["metrics"]["nDCG@10"]
     assert mean == pytest.approx((hybrid["metrics"]["nDCG@10"] + second["methods"][2]["metrics"]["nDCG@10"]) / 2)
 
-    # A later run of one of them reuses its workspace: nothing is encoded or indexed twice.
-    assert main(["eval", str(small_cranfield), *args[3:]]) == 0
+    # A later run of one of them reuses its workspace: nothing is encoded or indexed twice. A given weight wins.
+    assert main(["eval", str(small_cranfield), *args[3:], "--sparse-weight", "0.5"]) == 0
+    assert "hybrid = min_max sparse 0.5," in capsys.readouterr().out
     again = json.loads((workdir / "results.json").read_text())["collections"][0]
+    assert again["fusion"] == "min_max sparse 0.5"
     assert again["methods"][1]["metrics"] == sparse["metrics"]
     assert again["truncated_documents"] == first["truncated_documents"]
     assert sum(1 for _ in (workdir / small_cranfield.name / "vectors.jsonl").open()) == N_DOCS
@@ -93,9 +97,19 @@ def test_index_then_search_from_the_command_line(
     assert sparse_lines[2].split()[:2] == ["1", "1"]  # rank 1 is document "1", whose title this is
     assert main(["search", query, "--index", str(index), "--bm25", "--top-k", "3"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
-    assert main(["search", query, "--index", str(index), "--model", str(splade_tiny_dir),
-                 "--idf", str(idf), "--hybrid", "-k", "3"]) == 0
-    assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["1", "1"]
+    hybrid = ["search", query, "--index", str(index), "--model", str(splade_tiny_dir), "--idf", str(idf),
+              "--hybrid", "-k", "3"]
+    assert main(hybrid) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[2].split()[:2] == ["1", "1"]
+    assert "hybrid: min_max sparse 0.4" in captured.err  # the default on an unsmoothed index
+    assert main([*hybrid, "--sparse-weight", "0.4"]) == 0
+    assert capsys.readouterr().out == captured.out
+    assert main([*hybrid, "--sparse-weight", "0.9"]) == 0
+    weighted = capsys.readouterr()
+    assert "hybrid: min_max sparse 0.9" in weighted.err and weighted.out != captured.out
+    assert main([*(a for a in hybrid if a != "--hybrid"), "--sparse-weight", "0.9"]) == 2
+    assert "--sparse-weight is for --hybrid" in capsys.readouterr().err
 
 
 def test_onnx_export_indexes_like_torch(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from sparsedoc.encoder.errors import ConfigError
-from sparsedoc.plugin.fusion import Fusion, fuse
+from sparsedoc.plugin.fusion import (
+    SMOOTHED_SPARSE_WEIGHT,
+    UNSMOOTHED_SPARSE_WEIGHT,
+    Fusion,
+    default_fusion,
+    fuse,
+)
 
 
 def test_min_max_weighted_mean_a_missing_list_counts_zero() -> None:
@@ -22,8 +28,9 @@ def test_min_max_weighted_mean_a_missing_list_counts_zero() -> None:
 
 def test_min_max_edge_cases_and_order() -> None:
     assert fuse([[("x", 5.0)], []], Fusion(sparse_weight=0.25)) == [("x", 0.75)]  # a single score normalises to 1
-    assert fuse([[("b", 2.0), ("a", 2.0)], [("b", 1.0), ("a", 1.0)]], Fusion()) == [("a", 1.0), ("b", 1.0)]  # ties by id
-    assert fuse([[], []], Fusion()) == []
+    tied = [[("b", 2.0), ("a", 2.0)], [("b", 1.0), ("a", 1.0)]]
+    assert fuse(tied, Fusion(sparse_weight=0.5)) == [("a", 1.0), ("b", 1.0)]  # ties by id
+    assert fuse([[], []], Fusion(sparse_weight=0.5)) == []
 
 
 def test_rrf_sums_reciprocal_ranks() -> None:
@@ -39,3 +46,15 @@ def test_bad_settings_are_config_errors(kwargs: dict) -> None:
 
 def test_window_grows_to_k() -> None:
     assert Fusion(window=50).window_for(10) == 50 and Fusion(window=50).window_for(200) == 200
+
+
+def test_default_weight_follows_the_smoothing_and_a_given_weight_wins() -> None:
+    assert (SMOOTHED_SPARSE_WEIGHT, UNSMOOTHED_SPARSE_WEIGHT) == (0.5, 0.4)
+    assert default_fusion(True) == Fusion(sparse_weight=0.5) and default_fusion(False) == Fusion(sparse_weight=0.4)
+    assert default_fusion(False, Fusion(window=30)) == Fusion(sparse_weight=0.4, window=30)
+    for smoothed in (True, False):
+        assert default_fusion(smoothed, Fusion(sparse_weight=0.5)).sparse_weight == 0.5
+        assert default_fusion(smoothed, Fusion(sparse_weight=0.0)).sparse_weight == 0.0  # a given 0 is a choice too
+    assert Fusion().describe() == "min_max sparse default"
+    with pytest.raises(ConfigError, match="sparse weight is unset"):
+        fuse([[("a", 1.0)], []], Fusion())

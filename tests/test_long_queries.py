@@ -10,6 +10,7 @@ holding them are found.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import uuid
@@ -122,3 +123,35 @@ def test_verbose_search_reports_the_dropped_terms(corpus: LongQueryCorpus, lucen
         assert done.returncode == 0, done.stderr
         assert f"{what}: 1200 distinct" in done.stderr and f"dropped {DROPPED}" in done.stderr
         assert [line.split()[1][0] for line in done.stdout.splitlines()[2:]] == ["k", "k", "k"]
+
+
+@pytest.mark.opensearch
+def test_analyzer_mode_keeps_the_highest_weighted_server_tokens(corpus: LongQueryCorpus, opensearch_url: str) -> None:
+    """OpenSearch tokenises and weights the query (3.1+): the 1,200 distinct tokens (over the server's
+    1,024-clause limit) are cut to the 512 it weighs highest, and score as the server scores their text."""
+    from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
+    from sparsedoc.plugin.opensearch.client import cluster_version
+    from sparsedoc.plugin.opensearch.features import features_of
+
+    backend = OpenSearchBackend(opensearch_url, f"long-{uuid.uuid4().hex[:8]}")
+    try:
+        if "analyzer_query" not in features_of(cluster_version(backend.client, opensearch_url)):
+            pytest.skip("search by analyzer needs OpenSearch 3.1+")
+        backend.index(corpus.documents)
+        explained = backend.client.indices.analyze(index=backend.index_name, body={
+            "analyzer": "bert-uncased", "text": corpus.query, "explain": True, "attributes": ["payload"]})
+        weights = {t["token"]: struct.unpack(">f", bytes(int(b, 16) for b in t["payload"].strip("[]").split()))[0]
+                   for t in explained["detail"]["analyzer"]["tokens"]}  # the server's own token weights
+        assert len(weights) == MAX_QUERY_TOKENS + DROPPED
+        kept = sorted(weights, key=lambda token: (-weights[token], token))[:MAX_QUERY_TOKENS]
+
+        cut = backend.search_analyzer(corpus.query, k=100)
+        assert cut.dropped_tokens == DROPPED and cut.hits
+        alone = backend.search_analyzer(" ".join(kept), k=100)  # within the budget: the server analyses the text
+        assert alone.dropped_tokens == 0
+        assert cut.scores() == pytest.approx(alone.scores(), rel=1e-6)
+        short = backend.search_analyzer(" ".join(corpus.kept[:3]), k=5)  # a short text goes as it is
+        assert short.dropped_tokens == 0 and len(short.hits) == 1
+    finally:
+        backend.delete_index()
+        backend.close()

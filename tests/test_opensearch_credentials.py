@@ -90,3 +90,23 @@ def test_forbidden_index_creation_names_the_user_the_index_and_the_action(
             backend.create_index()
     assert str(caught.value) == (f"create index other-docs: user 'app' lacks permission to do this at {peer.url} "
                                  f"(HTTP 403){reason}")
+
+
+SETTINGS_403 = {"error": {"type": "security_exception",
+                          "reason": "no permissions for [cluster:admin/settings/update]"}, "status": 403}
+
+
+@pytest.mark.parametrize(("url", "auth", "who"), [
+    ("{url}", ("app", SECRET), "user 'app'"),
+    ("http://app:{secret}@{host}", None, "user 'app'"),  # the user in the URL
+    ("{url}", None, "the user"),  # no credentials: no name to give
+])
+def test_forbidden_ml_commons_request_names_the_user(url: str, auth: tuple[str, str] | None, who: str) -> None:
+    from sparsedoc.plugin.ml_commons.client import MlCommonsClient
+
+    with http_peer({("PUT", "/_cluster/settings"): (403, SETTINGS_403)}) as peer:
+        address = url.format(url=peer.url, secret=SECRET, host=peer.url.removeprefix("http://"))
+        with pytest.raises(BackendError) as caught:
+            MlCommonsClient(address, http_auth=auth, timeout=5).configure_cluster()
+    assert str(caught.value) == (f"configure ML Commons: {who} lacks permission to do this at {peer.url} (HTTP 403): "
+                                 "no permissions for [cluster:admin/settings/update]")

@@ -44,6 +44,13 @@ def test_index_with_neighbours_smooths_records_and_refuses_mixing(
     assert all(len(smoothed[d]) <= int(1.5 * len(raw[d])) for d in raw)  # the default growth cap
     _, err = _run(capsys, "search", "lift of a wing", "--index", str(index), "--bm25")
     assert "index built with dense-neighbour smoothing" in err
+    _run(capsys, "idf", corpus, "--model", str(splade_tiny_dir), "--out", str(tmp_path / "idf.json"))
+    hybrid = ["search", "lift of a wing", "--index", str(index), "--model", str(splade_tiny_dir),
+              "--idf", str(tmp_path / "idf.json"), "--hybrid"]
+    _, err = _run(capsys, *hybrid)
+    assert "hybrid: min_max sparse 0.5" in err  # the default on a smoothed index
+    _, err = _run(capsys, *hybrid, "--sparse-weight", "0.4")
+    assert "hybrid: min_max sparse 0.4" in err
     code = main(["index", corpus, "--model", str(splade_tiny_dir), "--index", str(index), "--neighbours", "0",
                  "--max-length", "128"])
     assert code == 1 and "built with smoothing additive k=2" in capsys.readouterr().err
@@ -62,3 +69,4 @@ def test_eval_auto_chooses_on_pseudo_queries_and_reports_the_choice(
     (collection,) = json.loads(out.read_text())["collections"]
     chosen = choice["chosen"]
     assert (collection["smoothing"] == "none") == (chosen["neighbours"] == 0)
+    assert collection["fusion"] == ("min_max sparse 0.4" if chosen["neighbours"] == 0 else "min_max sparse 0.5")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sparse_corpus import random_corpus, random_queries
 
 from sparsedoc.encoder.errors import ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
@@ -14,6 +15,7 @@ from sparsedoc.ingest.index_build import SmoothingPlan, build_record, claim_inde
 from sparsedoc.ingest.neighbours import exact_neighbours, searcher_finder
 from sparsedoc.ingest.smoothing import Smoothing
 from sparsedoc.plugin.base import EncodedDocument
+from sparsedoc.plugin.fusion import Fusion
 from sparsedoc.plugin.opensearch.backend import OpenSearchBackend
 from sparsedoc.plugin.opensearch.knn import OpenSearchKnn
 
@@ -73,6 +75,41 @@ def test_opensearch_index_keeps_its_build_record(opensearch_url: str) -> None:
     backend = OpenSearchBackend(opensearch_url, f"build-{uuid.uuid4().hex[:8]}")
     try:
         _check_build_record(backend)
+    finally:
+        backend.delete_index()
+        backend.close()
+
+
+def _check_default_fusion(backend: object) -> None:
+    """Hybrid search without a sparse weight uses 0.4 on an unsmoothed index, 0.5 on a smoothed one."""
+    claim_index(backend, build_record(None, model="splade-tiny"))  # type: ignore[arg-type]
+    backend.index(random_corpus())  # type: ignore[attr-defined]
+    query = random_queries(count=1, seed=4)[0]
+
+    def scores(fusion: Fusion | None = None) -> dict[str, float]:
+        return backend.search_hybrid("wing lift drag", query, k=20, fusion=fusion).scores()  # type: ignore[attr-defined]
+
+    at_04, at_05 = scores(Fusion(sparse_weight=0.4)), scores(Fusion(sparse_weight=0.5))
+    assert at_04 != at_05
+    assert scores() == at_04 and scores(Fusion(window=100)) == at_04
+    assert backend.hybrid_fusion().describe() == "min_max sparse 0.4"  # type: ignore[attr-defined]
+    plan = SmoothingPlan(Smoothing(neighbours=3), Path("all-MiniLM-L6-v2"), Path("unused"))
+    backend.record_build(build_record(plan, model="splade-tiny"))  # type: ignore[attr-defined]
+    assert scores() == at_05 and scores(Fusion(window=100)) == at_05
+    assert backend.hybrid_fusion().describe() == "min_max sparse 0.5"  # type: ignore[attr-defined]
+    assert scores(Fusion(sparse_weight=0.4)) == at_04  # a given weight wins
+
+
+def test_lucene_hybrid_default_weight_follows_the_build_record(lucene_backend_cls: type, tmp_path: Path) -> None:
+    with lucene_backend_cls(tmp_path / "idx") as backend:
+        _check_default_fusion(backend)
+
+
+@pytest.mark.opensearch
+def test_opensearch_hybrid_default_weight_follows_the_build_record(opensearch_url: str) -> None:
+    backend = OpenSearchBackend(opensearch_url, f"fusion-{uuid.uuid4().hex[:8]}")
+    try:
+        _check_default_fusion(backend)
     finally:
         backend.delete_index()
         backend.close()

@@ -126,6 +126,9 @@ class LuceneReading(BackendBase):
     ) -> SearchResult:
         """Fuse BM25 over ``text`` and sparse search for ``query`` (``sparsedoc.plugin.fusion``).
 
+        ``fusion`` goes through ``hybrid_fusion``: without a sparse weight, the index's default
+        (0.5 if it was built with smoothing, else 0.4).
+
         Each sub-query contributes its top ``fusion.window_for(k)`` hits, as in OpenSearch's
         ``hybrid`` query; ``took_ms`` covers both searches and the fusion. Both searches run
         under one lock acquisition on the same reader. Each keeps at most ``MAX_QUERY_TOKENS``
@@ -136,7 +139,7 @@ class LuceneReading(BackendBase):
             BackendError: no index at ``path``, or Lucene failed.
         """
         check_k(k)
-        fusion = fusion or Fusion()
+        fusion = self.hybrid_fusion(fusion)
         window = fusion.window_for(k)
         query, sparse_dropped = budget_vector(query)
         with self._lock:

@@ -29,7 +29,7 @@ from typing import Any
 from sparsedoc.encoder.errors import BackendError, ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
-from ..opensearch.client import open_client
+from ..opensearch.client import basic_auth_user, open_client
 from ..opensearch.errors import one_line, redact_url, translate_errors
 from ..opensearch.queries import index_body
 from .package import MlCommonsPackage, check_zip
@@ -56,7 +56,8 @@ class MlCommonsClient:
     Args:
         url: cluster URL (ignored when ``client`` is given).
         client: an existing opensearch-py ``OpenSearch`` client to wrap.
-        http_auth / ca_certs / verify_certs: as for :class:`OpenSearchBackend`.
+        http_auth / ca_certs / verify_certs: as for :class:`OpenSearchBackend` (the user, from
+            ``http_auth`` or ``url``, is named when the cluster refuses a request: HTTP 403).
         timeout: seconds to wait for a register or deploy task.
         poll_interval: seconds between task polls.
         request_timeout: seconds per HTTP request.
@@ -90,12 +91,13 @@ class MlCommonsClient:
             host = hosts[0] if isinstance(hosts[0], dict) else {}
             self.url = url and redact_url(url) or f"{host.get('host', '?')}:{host.get('port', '?')}"
         self.client = client
+        self._user = basic_auth_user(url, http_auth) if url else None
         self.timeout = timeout
         self.poll_interval = poll_interval
 
     # -- plumbing -----------------------------------------------------------------------------
     def _errors(self, action: str) -> AbstractContextManager[None]:
-        return translate_errors(action, self.url)
+        return translate_errors(action, self.url, self._user)
 
     def _request(self, action: str, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
         with self._errors(action):

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TypedDict
-from urllib.parse import urlsplit
 
 from sparsedoc.encoder.errors import BackendError, ConfigError, IndexFailure, PartialWriteError
 from sparsedoc.encoder.sparse_vector import SparseVector
 
 from ..base import EncodedDocument, IndexReport, first_occurrences
-from .client import open_client
+from .client import basic_auth_user, open_client
 from .errors import error_reason, redact_url
 from .queries import BM25_B, BM25_K1, QUERY_MODES, TwoPhaseParameters, index_body, two_phase_pipeline
 from .reading import OpenSearchReading
@@ -117,7 +116,7 @@ class OpenSearchBackend(OpenSearchReading):
         self._analyzer_checked = False
         self.client = open_client(url, http_auth=http_auth, ca_certs=ca_certs, verify_certs=verify_certs,
                                   timeout=timeout)
-        self._user = http_auth[0] if http_auth else urlsplit(url).username
+        self._user = basic_auth_user(url, http_auth)
 
     # -- index lifecycle ---------------------------------------------------------------------
     def create_index(self, *, overwrite: bool = False) -> None:

@@ -61,7 +61,7 @@ def open_client(
     tls = url.startswith("https://")
     if ca_certs and not tls:
         raise ConfigError(f"a CA bundle was given for a plain-HTTP URL {redact_url(url)}; use https://")
-    user = http_auth[0] if http_auth else urlsplit(url).username
+    user = basic_auth_user(url, http_auth)
     if user is not None and not tls:
         check_plain_http_credentials(url, user)
     options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries, "retry_on_timeout": True,
@@ -73,6 +73,11 @@ def open_client(
         if ca_certs:
             options["ca_certs"] = ca_certs
     return OpenSearch(hosts=[url], **options)
+
+
+def basic_auth_user(url: str, http_auth: tuple[str, str] | None) -> str | None:
+    """The basic-auth user a client for ``url`` sends (``http_auth``'s, else the URL's), named in 403 errors."""
+    return http_auth[0] if http_auth else urlsplit(url).username
 
 
 def check_plain_http_credentials(url: str, user: str) -> None:

@@ -104,6 +104,16 @@ def analyzer_query(text: str, *, field: str, analyzer: str, size: int) -> dict[s
             "query": {"neural_sparse": {field: {"query_text": text, "analyzer": analyzer}}}}
 
 
+def payload_float(payload: str) -> float:
+    """The float32 an ``_analyze`` explanation shows as a payload's big-endian bytes, e.g. ``[40 de 31 fa]``.
+
+    Example:
+        >>> round(payload_float("[40 de 31 fa]"), 4)
+        6.9436
+    """
+    return float(struct.unpack(">f", bytes(int(part, 16) for part in payload.strip("[]").split()))[0])
+
+
 def bm25_clause(text: str, *, field: str, terms: Mapping[str, int] | None = None) -> dict[str, Any]:
     """BM25 over the text field: ``match`` on ``text``, or the analysed ``terms`` it was cut to.
 

@@ -29,6 +29,7 @@ from .queries import (
     bm25_query,
     hybrid_pipeline,
     hybrid_query,
+    payload_float,
     sparse_query,
     stored_feature_value,
 )
@@ -101,15 +102,39 @@ class OpenSearchReading(BackendBase):
     def search_analyzer(self, text: str, k: int = 10, analyzer: str = "bert-uncased") -> SearchResult:
         """Inference-free search where OpenSearch tokenises and weights the query (3.1+).
 
+        The query budget applies as in ``search_sparse``: a text that may hold more than
+        ``MAX_QUERY_TOKENS`` distinct tokens is first analysed by the same analyzer (``_analyze``,
+        which gives each token's weight); over the budget, its highest-weighted (highest-IDF)
+        tokens go as ``query_tokens``, which score as the server scores that text (each distinct
+        token once, with its weight). Otherwise the text goes unchanged.
+
         Raises:
-            BackendError: the cluster runs OpenSearch older than 3.1.
+            BackendError: the cluster runs OpenSearch older than 3.1, or the analyzer gives a
+                long query's tokens no weights.
         """
         check_k(k)
         if not self._analyzer_checked:
             require_feature(self.client, self.url, "analyzer_query", "search by analyzer (query mode 'analyzer')")
             self._analyzer_checked = True
+        if may_exceed_budget(text):
+            tokens = self._analyzed_weights(text, analyzer)
+            if len(tokens) > MAX_QUERY_TOKENS:
+                query, dropped = budget_vector(tokens)
+                built = self._sparse_query(query, "neural_sparse", k)
+                return top_k(lambda n: self._search({**built.body, "size": n}, built.score_factor), k, dropped)
         body = analyzer_query(text, field=self.vector_field, analyzer=analyzer, size=k)
         return top_k(lambda n: self._search({**body, "size": n}), k)
+
+    def _analyzed_weights(self, text: str, analyzer: str) -> SparseVector:
+        """``text``'s distinct tokens by ``analyzer`` with the weights it gives them (float32 payloads)."""
+        body = {"analyzer": analyzer, "text": text, "explain": True, "attributes": ["payload"]}
+        with self._errors(f"analyse a long query with {analyzer} on {self.index_name}"):
+            response = self.client.indices.analyze(index=self.index_name, body=body)
+        tokens = ((response.get("detail") or {}).get("analyzer") or {}).get("tokens") or []
+        if any("payload" not in token for token in tokens):
+            raise BackendError(f"analyzer {analyzer!r} at {self.url} gives no token weights; the query budget "
+                               f"({MAX_QUERY_TOKENS} tokens) cannot choose the highest-weighted ones")
+        return SparseVector({token["token"]: payload_float(token["payload"]) for token in tokens})
 
     def search_bm25(self, text: str, k: int = 10) -> SearchResult:
         """Rank by BM25 over the text field.
@@ -157,7 +182,9 @@ class OpenSearchReading(BackendBase):
         The pipeline (``normalization-processor`` for ``min_max``, ``score-ranker-processor``
         for ``rrf``) is created on first use, named after the fusion settings. Each
         sub-query keeps its top ``fusion.window_for(k)`` hits, and at most ``MAX_QUERY_TOKENS``
-        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts.
+        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts. ``fusion``
+        goes through ``hybrid_fusion``: without a sparse weight, the index's default (0.5 if it was
+        built with smoothing, else 0.4).
 
         Raises:
             ConfigError: ``k`` is out of range.
@@ -165,7 +192,7 @@ class OpenSearchReading(BackendBase):
                 the fusion method (``min_max`` needs 2.10+, ``rrf`` 2.19+).
         """
         check_k(k)
-        fusion = fusion or Fusion()
+        fusion = self.hybrid_fusion(fusion)
         pipeline = self._hybrid_pipeline(fusion)
         window = fusion.window_for(k)
         query, sparse_dropped = budget_vector(query)
@@ -216,7 +243,7 @@ class OpenSearchReading(BackendBase):
     def _hybrid_pipeline(self, fusion: Fusion) -> str:
         """Create (once per backend) the search pipeline for ``fusion``; return its name."""
         name = f"sparsedoc-hybrid-{fusion.method}-" + (
-            f"{fusion.rank_constant}" if fusion.method == "rrf" else f"{round(fusion.sparse_weight * 1000):04d}")
+            f"{fusion.rank_constant}" if fusion.method == "rrf" else f"{round(fusion.weights[1] * 1000):04d}")
         if name in self._pipelines:
             return name
         if self.query_mode != "neural_sparse":

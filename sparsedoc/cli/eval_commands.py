@@ -14,7 +14,7 @@ from sparsedoc.encoder.doc_windows import DEFAULT_LONG_DOCUMENTS, LONG_DOCUMENT_
 from sparsedoc.ingest.evaluation import METHODS, EvaluationReport, evaluate_beir, mean_over_datasets
 from sparsedoc.ingest.readers import BeirDataset
 from sparsedoc.ingest.workspace import Workspace
-from sparsedoc.plugin.fusion import DEFAULT_SPARSE_WEIGHT, FUSION_METHODS, Fusion
+from sparsedoc.plugin.fusion import FUSION_METHODS, Fusion
 
 from .backends import Connection, SearchSettings, backend_options, open_backend, search_options
 from .environment import environment
@@ -34,6 +34,7 @@ from .options import (
     pop_smoothing,
     smoothing_options,
     smoothing_plan,
+    sparse_weight_option,
     top_k_option,
 )
 from .tables import format_table
@@ -49,8 +50,7 @@ def _fusion_options(command: click.decorators.FC) -> click.decorators.FC:
     options = [
         click.option("--fusion", "fusion_method", type=click.Choice(FUSION_METHODS), default="min_max",
                      show_default=True, help="How the hybrid row fuses BM25 and sparse (rrf: OpenSearch 2.19+)."),
-        click.option("--sparse-weight", default=DEFAULT_SPARSE_WEIGHT, show_default=True,
-                     help="Sparse weight in min_max fusion (BM25 gets 1 - it)."),
+        sparse_weight_option("Sparse weight in min_max fusion (BM25 gets 1 - it)."),
         click.option("--window", default=100, show_default=True, help="Hits each hybrid sub-query contributes."),
     ]
     for option in reversed(options):
@@ -68,6 +68,8 @@ def run_evaluations(datasets: Sequence[Path], model: Path, workdir: Path, backen
     With ``smoothing`` (enabled), each dataset is indexed with dense-neighbour-smoothed vectors
     (``dense_model``, default all-MiniLM-L6-v2) into its own index beside the unsmoothed one;
     ``"auto"`` chooses the smoothing per dataset on held-out pseudo-queries (``choose_corpus_smoothing``).
+    ``fusion`` without a sparse weight gets each index's default (0.5 smoothed, 0.4 not); each collection's
+    ``fusion`` in ``out`` is the one used, the top-level one what was asked (``sparse_weight`` null: the default).
     """
     opened = [BeirDataset.open(path) for path in datasets]
     names = [d.name for d in opened]
@@ -132,8 +134,8 @@ def render(reports: Sequence[EvaluationReport]) -> str:
             means, mean_ratio = mean["metrics"], mean["latency_ratio_to_bm25"]
             rows.append(["mean", name, means["nDCG@10"], means["R@100"], means["RR@10"], "-", "-",
                          _ratio(mean_ratio["p50_ms"]), _ratio(mean_ratio["p99_ms"])])
-    lines = [f"backend {reports[0].backend}, hybrid = {reports[0].fusion}, split {reports[0].split}, "
-             f"smoothing {reports[0].smoothing}",
+    lines = [f"backend {reports[0].backend}, hybrid = {_per_collection(reports, 'fusion')}, "
+             f"split {reports[0].split}, smoothing {_per_collection(reports, 'smoothing')}",
              format_table(HEADERS, rows)]
     for report in reports:
         s = report.document_sparsity
@@ -143,6 +145,14 @@ def render(reports: Sequence[EvaluationReport]) -> str:
     if len(reports) > 1:
         lines.append("mean: metrics averaged over collections; latency ratios as geometric means")
     return "\n".join(lines)
+
+
+def _per_collection(reports: Sequence[EvaluationReport], field: str) -> str:
+    """``field`` of the reports: one value if they share it, else each collection's (``cisi: ...; cranfield: ...``)."""
+    values = [str(getattr(report, field)) for report in reports]
+    if len(set(values)) == 1:
+        return values[0]
+    return "; ".join(f"{report.dataset}: {value}" for report, value in zip(reports, values, strict=True))
 
 
 def _ratio(value: float | None) -> str:
@@ -167,7 +177,7 @@ def _ratio(value: float | None) -> str:
 @backend_options
 @search_options()
 def eval_command(datasets: tuple[Path, ...], model: Path, workdir: Path | None, split: str, overwrite: bool,
-                 out: Path | None, top_k: int, idf_path: Path | None, fusion_method: str, sparse_weight: float,
+                 out: Path | None, top_k: int, idf_path: Path | None, fusion_method: str, sparse_weight: float | None,
                  window: int, backend: str, connection: Connection, search: SearchSettings, **options: Any) -> None:
     """Evaluate --model on one or more BEIR DATASETS folders: BM25, inference-free sparse and hybrid.
 

@@ -50,6 +50,12 @@ def top_k_option(default: int, help_text: str) -> Callable[[click.decorators.FC]
                         type=click.IntRange(min=1), help=help_text)
 
 
+def sparse_weight_option(help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """``--sparse-weight W``: the sparse weight of min_max fusion; unset, the index's default (``default_fusion``)."""
+    return click.option("--sparse-weight", type=click.FloatRange(0.0, 1.0),
+                        help=f"{help_text} [default: 0.5 on an index built with smoothing, 0.4 without]")
+
+
 def encoder_options(command: click.decorators.FC) -> click.decorators.FC:
     """Add the document encoder's options (window, long documents, batch, activation, pruning, threads)."""
     options = [

@@ -19,6 +19,7 @@ from sparsedoc.ingest.pipeline import encode_to_file, index_encoded
 from sparsedoc.ingest.readers import read_documents
 from sparsedoc.ingest.vectors_file import check_searchable
 from sparsedoc.ingest.writer_lock import refuse_if_locked, writer_lock
+from sparsedoc.plugin.fusion import Fusion
 
 from .backends import (
     ANALYZER,
@@ -42,6 +43,7 @@ from .options import (
     pop_smoothing,
     smoothing_options,
     smoothing_plan,
+    sparse_weight_option,
     top_k_option,
 )
 from .tables import format_table
@@ -213,16 +215,23 @@ def index_command(source: Path, index_name: str, model: Path | None, vectors: Pa
 @model_option("Model (or tokenizer) directory: its tokenizer splits the query for sparse search.", required=False)
 @click.option("--idf", "idf_path", type=INPUT_FILE, help="idf.json weighting the query tokens for sparse search.")
 @click.option("--bm25", is_flag=True, help="Search with BM25 instead of the sparse vectors.")
-@click.option("--hybrid", is_flag=True, help="Fuse BM25 and sparse search (min_max, the default weight).")
+@click.option("--hybrid", is_flag=True, help="Fuse BM25 and sparse search (min_max).")
+@sparse_weight_option("With --hybrid: the sparse weight (BM25 gets 1 - it).")
 @top_k_option(10, "Number of hits.")
 @backend_options
 @search_options(analyzer=True)
 def search_command(query: str, index_name: str, model: Path | None, idf_path: Path | None, bm25: bool,
-                   hybrid: bool, top_k: int, backend: str, connection: Connection, search: SearchSettings) -> None:
-    """Search an index for QUERY: inference-free (tokenizer + IDF), BM25, or both fused (--hybrid)."""
+                   hybrid: bool, sparse_weight: float | None, top_k: int, backend: str, connection: Connection,
+                   search: SearchSettings) -> None:
+    """Search an index for QUERY: inference-free (tokenizer + IDF), BM25, or both fused (--hybrid).
+
+    --hybrid prints the fusion it used; its default sparse weight depends on how the index was built.
+    """
     analyzer = search.query_mode == ANALYZER
     if bm25 and hybrid:
         raise click.UsageError("choose one of --bm25 and --hybrid")
+    if sparse_weight is not None and not hybrid:
+        raise click.UsageError("--sparse-weight is for --hybrid")
     if analyzer and (bm25 or hybrid):
         raise click.UsageError("--query-mode analyzer is a sparse search; drop --bm25/--hybrid")
     if not (bm25 or analyzer) and not (model and idf_path):
@@ -242,7 +251,12 @@ def search_command(query: str, index_name: str, model: Path | None, idf_path: Pa
             assert model is not None and idf_path is not None  # checked above
             vector = IdfQueryEncoder.from_files(model, idf_path).encode_query([query])[0]
             click.echo(f"query tokens: {dict(sorted(vector.items(), key=lambda kv: -kv[1]))}", err=True)
-            hits = (engine.search_hybrid(query, vector, top_k) if hybrid else engine.search_sparse(vector, top_k)).hits
+            if hybrid:
+                fusion = engine.hybrid_fusion(Fusion(sparse_weight=sparse_weight))
+                click.echo(f"hybrid: {fusion.describe()}", err=True)
+                hits = engine.search_hybrid(query, vector, top_k, fusion).hits
+            else:
+                hits = engine.search_sparse(vector, top_k).hits
     click.echo(format_table(["rank", "doc_id", "score"], [[h.rank, h.doc_id, h.score] for h in hits]))
 
 
