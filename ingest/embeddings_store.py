@@ -18,6 +18,8 @@ import numpy as np
 
 from sparsedoc.encoder.errors import ConfigError, InputError
 
+from .pipeline import batched
+
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -78,25 +80,28 @@ class EmbeddingsStore:
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, 0), np.float32)
         return Embeddings(ids, vectors)
 
-    def ensure(self, ids: Sequence[str], texts: Sequence[str], embed: Embed, *, chunk_size: int = 2048,
+    def ensure(self, ids: Sequence[str], texts: Iterable[str], embed: Embed, *, chunk_size: int = 2048,
                show_progress: bool = False) -> Embeddings:
-        """Embed the ``(ids, texts)`` not stored yet, chunk by chunk; return everything stored."""
+        """Embed the ``(ids, texts)`` not stored yet, chunk by chunk; return everything stored.
+
+        ``texts`` holds one text per id, in order; it is read once, as a stream, and only if an id is missing.
+        """
         from tqdm.auto import tqdm
 
         if chunk_size < 1:
             raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
         self.claim()
         done = set(self.load().ids)
-        todo = [i for i, doc_id in enumerate(ids) if doc_id not in done]
+        todo = sum(1 for doc_id in ids if doc_id not in done)
         start = len(list(self.root.glob("chunk-*.npz")))
-        with tqdm(total=len(ids), initial=len(ids) - len(todo), disable=not show_progress, unit="doc",
+        pending = ((doc_id, text) for doc_id, text in zip(ids, texts, strict=True) if doc_id not in done)
+        with tqdm(total=len(ids), initial=len(ids) - todo, disable=not show_progress, unit="doc",
                   desc="dense embeddings") as bar:
-            for number, first in enumerate(range(0, len(todo), chunk_size), start=start):
-                part = todo[first:first + chunk_size]
-                vectors = embed([texts[i] for i in part])
+            for number, part in enumerate(batched(pending if todo else (), chunk_size), start=start):
+                vectors = embed([text for _, text in part])
                 path = self.root / f"chunk-{number:05d}.npz"
                 partial = path.with_name(path.name + ".partial.npz")
-                np.savez(partial, ids=np.array([ids[i] for i in part]), vectors=vectors.astype(np.float32))
+                np.savez(partial, ids=np.array([doc_id for doc_id, _ in part]), vectors=vectors.astype(np.float32))
                 partial.replace(path)
                 bar.update(len(part))
         return self.load()

@@ -9,7 +9,7 @@ documents built another way is refused, and ``sparsedoc search`` can say how the
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +19,9 @@ from sparsedoc.plugin.base import Backend
 
 from .embeddings_store import Embeddings, EmbeddingsStore
 from .neighbours import corpus_neighbours
+from .packed_vectors import PackedVectors
 from .smoothed_vectors import SmoothingReport, smooth_vectors_file
 from .smoothing import Smoothing
-from .vectors_file import read_encoded
 
 if TYPE_CHECKING:
     from sparsedoc.encoder.dense_encoder import DenseEncoder
@@ -42,9 +42,12 @@ class SmoothingPlan:
         return {"smoothing": self.smoothing.to_dict(), "dense_model": self.dense_model.name}
 
 
-def corpus_embeddings(ids: Sequence[str], texts: Sequence[str], dense_model: Path, folder: Path, *,
+def corpus_embeddings(ids: Sequence[str], texts: Iterable[str], dense_model: Path, folder: Path, *,
                       show_progress: bool = False) -> tuple[Embeddings, DenseEncoder]:
-    """The dense embeddings of a corpus by ``dense_model``, cached (resumably) in ``folder``, and the encoder."""
+    """The dense embeddings of a corpus by ``dense_model``, cached (resumably) in ``folder``, and the encoder.
+
+    ``texts`` (one per id, in order) is consumed only if some id is not cached yet.
+    """
     from sparsedoc.encoder.dense_encoder import DenseEncoder
 
     encoder = DenseEncoder(dense_model)
@@ -53,11 +56,15 @@ def corpus_embeddings(ids: Sequence[str], texts: Sequence[str], dense_model: Pat
 
 
 def smoothed_vectors(raw: Path, out: Path, plan: SmoothingPlan, *, show_progress: bool = False) -> SmoothingReport:
-    """Embed the documents of ``raw`` (cached, resumable) and write their smoothed vectors into ``out``."""
-    documents = list(read_encoded(raw))
-    embeddings, encoder = corpus_embeddings([d.doc_id for d in documents], [d.text for d in documents],
-                                            plan.dense_model, plan.embeddings_dir, show_progress=show_progress)
-    return smooth_vectors_file(documents, out, embeddings, plan.smoothing, dense_model=encoder.fingerprint,
+    """Embed the documents of ``raw`` (cached, resumable) and write their smoothed vectors into ``out``.
+
+    The vectors of ``raw`` are held packed (``PackedVectors``); its texts are streamed from the file.
+    """
+    vectors = PackedVectors.read(raw)
+    texts = (doc.text for doc in vectors.documents(range(len(vectors))))
+    embeddings, encoder = corpus_embeddings(vectors.ids, texts, plan.dense_model, plan.embeddings_dir,
+                                            show_progress=show_progress)
+    return smooth_vectors_file(vectors, out, embeddings, plan.smoothing, dense_model=encoder.fingerprint,
                                find=corpus_neighbours, show_progress=show_progress)
 
 

@@ -87,7 +87,7 @@ def choose_smoothing(
 
     Args:
         documents: the corpus (pseudo-queries come from its texts).
-        vectors: every document's unsmoothed sparse vector.
+        vectors: every document's unsmoothed sparse vector (a dict, or ``PackedVectors``: it is only read).
         embeddings: every document's dense embedding (``embed``'s output for its text).
         document_encoder / embed: re-encode the cropped documents (sparse / dense).
         query_encoder: the inference-free query side (tokenizer + corpus IDF).
@@ -103,11 +103,11 @@ def choose_smoothing(
         queries = random.Random(seed).sample(queries, sample)
     ids = list(embeddings.ids)
     position = {doc_id: i for i, doc_id in enumerate(ids)}
-    corpus = dict(vectors)
+    cropped: dict[str, SparseVector] = {}  # looked up before ``vectors``, which is not copied (it may be packed)
     dense = embeddings.vectors.copy()
-    cropped = document_encoder.encode_document([q.positive for q in queries])
-    for query, vector, row in zip(queries, cropped, embed([q.positive for q in queries]), strict=True):
-        corpus[query.doc_id] = vector
+    encoded = document_encoder.encode_document([q.positive for q in queries])
+    for query, vector, row in zip(queries, encoded, embed([q.positive for q in queries]), strict=True):
+        cropped[query.doc_id] = vector
         dense[position[query.doc_id]] = row
     most = max([c.neighbours for c in candidates if c.enabled] or [0])
     found = exact_neighbours(dense, dense, most, exclude=np.arange(len(ids))) if most else None
@@ -116,7 +116,7 @@ def choose_smoothing(
     qrels = {q.query_id: {q.doc_id: 1} for q in queries}  # each query's only relevant document is its source
     scores = []
     for candidate in candidates:
-        smoothed = _smooth_all(ids, corpus, found, candidate)
+        smoothed = _smooth_all(ids, vectors, cropped, found, candidate)
         run = exact_search(query_vectors, smoothed, k=10)
         mean_tokens = float(np.mean([len(v) for v in smoothed.values()]))
         scores.append(CandidateScore(candidate, evaluate_run(run, qrels, ["RR@10"])["RR@10"], mean_tokens))
@@ -126,16 +126,19 @@ def choose_smoothing(
     return SmoothingChoice(best.smoothing, len(queries), scores)
 
 
-def _smooth_all(ids: list[str], corpus: Mapping[str, SparseVector], found: Neighbours | None,
-                smoothing: Smoothing) -> dict[str, SparseVector]:
+def _smooth_all(ids: list[str], vectors: Mapping[str, SparseVector], cropped: Mapping[str, SparseVector],
+                found: Neighbours | None, smoothing: Smoothing) -> dict[str, SparseVector]:
+    def corpus(doc_id: str) -> SparseVector:
+        return cropped[doc_id] if doc_id in cropped else vectors[doc_id]
+
     if not smoothing.enabled or found is None:
-        return {doc_id: corpus[doc_id] for doc_id in ids}
+        return {doc_id: corpus(doc_id) for doc_id in ids}
     k = smoothing.neighbours
     rows, sims = found.rows[:, :k], found.similarities[:, :k]
     smoothed = {}
     for i, doc_id in enumerate(ids):
         valid = rows[i] >= 0
-        smoothed[doc_id] = smooth_vector(corpus[doc_id], [corpus[ids[r]] for r in rows[i][valid]],
+        smoothed[doc_id] = smooth_vector(corpus(doc_id), [corpus(ids[r]) for r in rows[i][valid]],
                                          sims[i][valid].tolist(), smoothing)
     return smoothed
 
@@ -168,7 +171,7 @@ def choose_corpus_smoothing(
     from sparsedoc.encoder.loading import model_fingerprint
 
     from .index_build import corpus_embeddings
-    from .vectors_file import read_encoded
+    from .packed_vectors import PackedVectors
 
     key = {"model": model_fingerprint(model_dir), "dense_model": dense_model.name, "sample": sample, "seed": seed,
            "settings": dict(encoder_settings)}
@@ -181,7 +184,7 @@ def choose_corpus_smoothing(
     workspace.ensure_vectors(lambda: documents, lambda: encoder, total=len(documents), show_progress=show_progress)
     embeddings, dense = corpus_embeddings([d.doc_id for d in documents], [d.content for d in documents], dense_model,
                                           workspace.embeddings_dir(dense_model), show_progress=show_progress)
-    vectors = {d.doc_id: d.vector for d in read_encoded(workspace.vectors_path)}
+    vectors = PackedVectors.read(workspace.vectors_path)
     choice = choose_smoothing(documents, vectors, embeddings, document_encoder=encoder, embed=dense.encode,
                               query_encoder=IdfQueryEncoder.from_files(model_dir, idf_path), sample=sample, seed=seed)
     record.write_text(json.dumps({

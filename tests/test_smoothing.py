@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from sparsedoc.encoder.errors import ConfigError
 from sparsedoc.encoder.sparse_vector import SparseVector
 from sparsedoc.ingest.embeddings_store import Embeddings, EmbeddingsStore
 from sparsedoc.ingest.neighbours import exact_neighbours, hnsw_neighbours
+from sparsedoc.ingest.packed_vectors import PackedVectors
 from sparsedoc.ingest.smoothed_vectors import settings_path, smooth_vectors_file
 from sparsedoc.ingest.smoothing import Smoothing, smooth_vector, token_budget
 from sparsedoc.ingest.vectors_file import append_encoded, read_encoded
@@ -101,7 +103,7 @@ def test_file_step_smooths_each_document_with_its_nearest_neighbour(tmp_path: Pa
     _write_vectors(raw, list(DOCS))
     embeddings = Embeddings(list(DOCS), _unit(EMBEDDINGS))
     smoothing = Smoothing(neighbours=1, weight=1.0, max_growth=None)
-    report = smooth_vectors_file(list(read_encoded(raw)), out, embeddings, smoothing, dense_model="m")
+    report = smooth_vectors_file(PackedVectors.read(raw), out, embeddings, smoothing, dense_model="m")
     smoothed = {d.doc_id: d.vector.to_dict() for d in read_encoded(out)}
     assert report.smoothed == 4 and report.postings_before == 8
     assert smoothed["a"] == {"wing": 3.0, "lift": 1.0, "drag": 3.0}  # a's nearest is b
@@ -113,11 +115,11 @@ def test_file_step_adds_new_documents_against_all_and_keeps_the_old(tmp_path: Pa
     raw, out = tmp_path / "raw.jsonl", tmp_path / "smoothed.jsonl"
     smoothing = Smoothing(neighbours=1, weight=1.0, max_growth=None)
     _write_vectors(raw, ["a", "c", "d"])
-    smooth_vectors_file(list(read_encoded(raw)), out, Embeddings(["a", "c", "d"], _unit(EMBEDDINGS[[0, 2, 3]])),
+    smooth_vectors_file(PackedVectors.read(raw), out, Embeddings(["a", "c", "d"], _unit(EMBEDDINGS[[0, 2, 3]])),
                         smoothing)
     first = {d.doc_id: d.vector.to_dict() for d in read_encoded(out)}
     _write_vectors(raw, ["b"])
-    report = smooth_vectors_file(list(read_encoded(raw)), out, Embeddings(list(DOCS), _unit(EMBEDDINGS)), smoothing)
+    report = smooth_vectors_file(PackedVectors.read(raw), out, Embeddings(list(DOCS), _unit(EMBEDDINGS)), smoothing)
     after = {d.doc_id: d.vector.to_dict() for d in read_encoded(out)}
     assert (report.smoothed, report.kept) == (1, 3)
     assert {k: after[k] for k in first} == first  # old documents are not updated
@@ -128,10 +130,10 @@ def test_file_step_refuses_other_settings(tmp_path: Path) -> None:
     raw, out = tmp_path / "raw.jsonl", tmp_path / "smoothed.jsonl"
     _write_vectors(raw, list(DOCS))
     embeddings = Embeddings(list(DOCS), _unit(EMBEDDINGS))
-    documents = list(read_encoded(raw))
-    smooth_vectors_file(documents, out, embeddings, Smoothing(neighbours=1))
+    vectors = PackedVectors.read(raw)
+    smooth_vectors_file(vectors, out, embeddings, Smoothing(neighbours=1))
     with pytest.raises(ConfigError, match="other settings"):
-        smooth_vectors_file(documents, out, embeddings, Smoothing(neighbours=2))
+        smooth_vectors_file(vectors, out, embeddings, Smoothing(neighbours=2))
 
 
 def test_embeddings_store_resumes_and_embeds_only_new_ids(tmp_path: Path) -> None:
@@ -141,9 +143,14 @@ def test_embeddings_store_resumes_and_embeds_only_new_ids(tmp_path: Path) -> Non
         calls.append(list(texts))
         return _unit(np.array([[len(t), 1.0] for t in texts], np.float32))
 
+    def unread() -> Iterator[str]:
+        raise AssertionError("texts read although every id is stored")
+        yield ""
+
     store = EmbeddingsStore(tmp_path / "dense", "fp")
     store.ensure(["x", "y"], ["a", "bb"], embed, chunk_size=1)
-    stored = store.ensure(["x", "y", "z"], ["a", "bb", "ccc"], embed)
+    stored = store.ensure(["x", "y", "z"], iter(["a", "bb", "ccc"]), embed)  # texts may stream
+    assert store.ensure(["x", "y", "z"], unread(), embed).ids == stored.ids
     assert calls == [["a"], ["bb"], ["ccc"]]
     assert stored.ids == ["x", "y", "z"]
     assert np.allclose(stored.rows(["z"]), _unit(np.array([[3.0, 1.0]])))
