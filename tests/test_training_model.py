@@ -74,6 +74,7 @@ def test_loss_falls_and_output_loads(tmp_path, tiny_dir):
     model_dir = train(_write_run(tmp_path, tiny_dir), progress=False)
     ranking = [r["ranking"] for r in _log(tmp_path / "out") if "ranking" in r]
     assert sum(ranking[-3:]) / 3 < 0.8 * sum(ranking[:3]) / 3
+    assert all(r["seconds"] > 0 for r in _log(tmp_path / "out") if "loss" in r)  # each step's cost is logged
     encoder = TorchDocumentEncoder(model_dir, max_length=32)
     assert len(encoder.encode_document(["a study of wing lift"])[0]) > 0
     query = IdfQueryEncoder.from_files(model_dir, model_dir / "idf.json").encode_query(["wing lift"])[0]

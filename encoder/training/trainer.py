@@ -3,7 +3,8 @@
 ``train(config_path) -> Path`` runs a YAML-configured training and returns a directory that
 ``TorchDocumentEncoder`` loads directly (HF fill-mask checkpoint, tokenizer, ``idf.json``).
 Layout of ``output_dir``: ``model/`` (final), ``checkpoints/step-NNNNNNN/state.pt`` (resume),
-``train_log.jsonl`` (loss parts every ``log_every`` steps, dev nDCG@10 at each eval), ``config.json``.
+``train_log.jsonl`` (loss parts and the step's seconds every ``log_every`` steps, dev nDCG@10 at each eval),
+``config.json``.
 
 Ctrl-C (SIGINT) stops the run between two steps after saving a checkpoint, and raises
 ``KeyboardInterrupt``; running the same config again resumes there.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -177,6 +179,7 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
                 save_checkpoint(checkpoints, step, model, optimizer, scheduler, idf)
                 bar.write(f"interrupted: checkpoint at step {step} saved; run again to resume")
                 raise KeyboardInterrupt
+            started = time.perf_counter()
             epoch, position = divmod(step, batches_per_epoch)
             order = list(range(len(examples)))
             random.Random(f"{config.seed}:{epoch}").shuffle(order)
@@ -191,7 +194,8 @@ def train_from_config(config: TrainConfig, *, progress: bool = True) -> Path:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            record = {k: float(v.detach()) for k, v in parts.items()} | {"step": step, "nonzeros_per_doc": nonzeros}
+            record = {k: float(v.detach()) for k, v in parts.items()} | {
+                "step": step, "nonzeros_per_doc": nonzeros, "seconds": round(time.perf_counter() - started, 4)}
             bar.set_postfix(loss=f"{record['loss']:.4f}", flops=f"{record['flops']:.2f}", nnz=f"{nonzeros:.0f}")
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps:
