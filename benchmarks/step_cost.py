@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="sparsedoc-step-cost-") as scratch:
-        sample = write_training_file(read_training_file(args.train_file)[: args.examples], Path(scratch) / "train.jsonl")
+        examples = read_training_file(args.train_file)[: args.examples]
+        sample = write_training_file(examples, Path(scratch) / "train.jsonl")
         for name in args.students.split(","):
             model = Path(name) if Path(name).is_dir() else fetch_asset(name)
             seconds = step_seconds(model, sample, args.steps, Path(scratch) / name.replace("/", "_"))[args.skip:]
