@@ -30,7 +30,7 @@ from .index import (
     write_build_record,
     write_scale,
 )
-from .jvm import JvmSettings, start_jvm
+from .jvm import JavaWorker, JvmSettings, start_jvm
 from .quantization import DEFAULT_IMPACT_SCALE
 from .reading import LuceneReading
 from .reorder import Reordering, reorder_segment
@@ -109,6 +109,7 @@ class LuceneBackend(LuceneReading):
         start_jvm(jvm)
         self._j = LuceneClasses.get()
         self._lock = threading.RLock()
+        self._worker = JavaWorker("sparsedoc-lucene-hybrid")
         self._directory: Any = None
         self._writer: Any = None
         self._reader: Any = None
@@ -153,8 +154,9 @@ class LuceneBackend(LuceneReading):
                 shutil.rmtree(self.path)
 
     def close(self) -> None:
-        """Commit and close the writer, and close the reader and directory (idempotent)."""
+        """Stop the hybrid worker thread, commit and close the writer, close the reader and directory (idempotent)."""
         with self._lock:
+            self._worker.close()
             writer, self._writer = self._writer, None
             if writer is not None:
                 with self._java_errors("closing writer"):

@@ -84,6 +84,9 @@ class LuceneClasses:
         self.StringField = j("org.apache.lucene.document.StringField")
         self.TextField = j("org.apache.lucene.document.TextField")
         self.IndexSearcher = j("org.apache.lucene.search.IndexSearcher")
+        # the impact searcher's own proxy class: hybrid search calls it on a worker thread while
+        # the BM25 searcher (the class above) runs in the caller (see ``java_class``)
+        self.ImpactSearcher = j("org.apache.lucene.search.IndexSearcher", public_only=True)
         self.TermQuery = j("org.apache.lucene.search.TermQuery")
         self.MultiTerms = j("org.apache.lucene.index.MultiTerms")
         self.BytesRef = j("org.apache.lucene.util.BytesRef")

@@ -21,6 +21,9 @@ JVM options follow the Lucene version (``jvm_options``): Lucene 9.9 was built fo
 Vector API of Java 20-21 and the ``MemorySegment`` API of Java 19-21, so on later Java the
 incubator module is not added and ``MMapDirectory`` is told to use its ``ByteBuffer``
 implementation (what it falls back to there anyway) instead of warning at every start.
+
+``JavaWorker`` is one Python thread for Java calls made beside the caller's (pyjnius releases
+the GIL for the length of a Java call), detached from the JVM when it stops.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sparsedoc.encoder.assets import cache_home
 from sparsedoc.encoder.errors import BackendError, MissingExtraError
@@ -47,6 +52,7 @@ from ..java.runtime import JavaRuntime, find_java_runtime
 __all__ = [
     "LUCENE_MISC",
     "MIN_JAVA_VERSION",
+    "JavaWorker",
     "JvmSettings",
     "find_anserini_jar",
     "find_lucene_misc_jar",
@@ -70,6 +76,7 @@ _MEMORY_SEGMENT_JAVA = range(19, 22)  # ... and whose MemorySegment API its MMap
 _MEMORY_SEGMENTS_PROPERTY = "org.apache.lucene.store.MMapDirectory.enableMemorySegments"
 _lock = threading.Lock()
 _started = False
+_T = TypeVar("_T")
 
 
 def find_anserini_jar(jar: str | Path | None = None) -> Path:
@@ -213,8 +220,60 @@ def _check_anserini_loaded() -> None:
         ) from exc
 
 
-def java_class(name: str) -> Any:
-    """Return the pyjnius proxy of Java class ``name``; call ``start_jvm`` first."""
+def java_class(name: str, *, public_only: bool = False) -> Any:
+    """Return the pyjnius proxy of Java class ``name``; call ``start_jvm`` first.
+
+    ``public_only`` gives a second proxy class of the same Java class, with its public members
+    only. pyjnius keeps one method object per proxy class and binds it to an instance by
+    storing the instance in it on each attribute access, so two threads calling one method on
+    two instances of one proxy class can swap instances; instances of the two proxy classes
+    have separate method objects and can be called from two threads at once.
+    """
     from jnius import autoclass
 
+    if public_only:
+        return autoclass(name, include_protected=False, include_private=False)
     return autoclass(name)
+
+
+class JavaWorker:
+    """One Python thread for Java calls made while the calling thread makes others.
+
+    pyjnius releases the GIL for the length of each Java call, so a call submitted here runs
+    at the same time as one in the caller. The thread starts on the first ``submit``. ``close``
+    detaches it from the JVM (pyjnius attaches a thread on its first Java call) and waits for
+    it to end; it is idempotent, and a later ``submit`` starts a new thread. The worker itself
+    is not thread-safe: its owner serialises ``submit`` and ``close`` (the backend's lock).
+
+    Example:
+        >>> worker = JavaWorker("lucene-search")
+        >>> worker.submit(sum, [1, 2]).result()
+        3
+        >>> worker.close()
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit(self, call: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run ``call(*args)`` on the worker thread; its result or exception comes back through the future."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        return self._pool.submit(call, *args)
+
+    def close(self) -> None:
+        """Detach the thread from the JVM and wait for it to end (no-op if it never started)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        with suppress(RuntimeError):  # the interpreter is exiting: it has already stopped the thread
+            pool.submit(_detach)  # one worker: runs on its thread, after every call submitted before
+        pool.shutdown(wait=True)
+
+
+def _detach() -> None:
+    """Detach the calling thread from the JVM (a no-op for a thread that never made a Java call)."""
+    jnius = sys.modules.get("jnius")
+    if jnius is not None:  # not imported: no JVM, so nothing to detach (and importing it would start one)
+        jnius.detach()

@@ -12,6 +12,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import wait
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..explanation import Explanation, TokenMatch, by_contribution
 from ..fusion import Fusion, fuse
 from ..query_budget import budget_vector
 from .index import ID_FIELD, one_line
+from .jvm import JavaWorker
 from .search import HitReader, QueryBuilder, impacts_of, open_searchers, score_tree, two_phase_search
 from .seismic import SeismicSidecar
 
@@ -32,7 +34,8 @@ class LuceneReading(BackendBase):
     """Searches (sparse, BM25, hybrid), counts and explanations on one Lucene index folder.
 
     Every method takes ``_lock``; the reader and both searchers (impacts, BM25) are opened on
-    first use and reopened after this backend's commits (``_refresh``).
+    first use and reopened after this backend's commits (``_refresh``). Hybrid search runs its
+    sparse search on ``_worker``'s thread, which ``close`` stops.
     """
 
     path: Path
@@ -41,6 +44,7 @@ class LuceneReading(BackendBase):
     _seismic: SeismicSidecar | None
     _j: Any  # LuceneClasses: the Java classes
     _lock: threading.RLock
+    _worker: JavaWorker  # hybrid search's second thread
     _directory: Any
     _writer: Any  # DocumentWriter, while open
     _reader: Any
@@ -130,9 +134,13 @@ class LuceneReading(BackendBase):
         (0.5 if it was built with smoothing, else 0.4).
 
         Each sub-query contributes its top ``fusion.window_for(k)`` hits, as in OpenSearch's
-        ``hybrid`` query; ``took_ms`` covers both searches and the fusion. Both searches run
-        under one lock acquisition on the same reader. Each keeps at most ``MAX_QUERY_TOKENS``
-        terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens`` counts both cuts.
+        ``hybrid`` query; ``took_ms`` covers both searches and the fusion. The two searches run
+        at the same time on the same reader, under one lock acquisition: the sparse one on this
+        backend's worker thread (started by the first hybrid search, stopped by ``close``)
+        while the calling thread runs BM25, as pyjnius releases the GIL during Java calls.
+        Results are those of running them one after the other. Each keeps at most
+        ``MAX_QUERY_TOKENS`` terms (``sparsedoc.plugin.query_budget``); ``dropped_tokens``
+        counts both cuts.
 
         Raises:
             ConfigError: ``k`` is out of range.
@@ -146,9 +154,15 @@ class LuceneReading(BackendBase):
             self._require_reader()
             start = time.perf_counter()
             bm25_query, bm25_dropped = self._build_bm25(text)
-            bm25 = self._run(self._bm25_searcher, bm25_query, window)
-            sparse = self._run(self._impact_searcher, self._build_sparse(query), window) if query else []
-            sparse = [(doc_id, score / self.impact_scale) for doc_id, score in sparse]
+            pending = (self._worker.submit(self._run, self._impact_searcher, self._build_sparse(query), window)
+                       if query else None)
+            try:
+                bm25 = self._run(self._bm25_searcher, bm25_query, window)
+            finally:
+                if pending is not None:
+                    wait([pending])  # nothing left running on the worker once the lock is released
+            sparse = ([(doc_id, score / self.impact_scale) for doc_id, score in pending.result()]
+                      if pending is not None else [])
             fused = fuse([bm25, sparse], fusion)[:k]  # best first, ties by doc id: the contract's order
             hits = tuple(Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(fused, start=1))
             return SearchResult(hits, (time.perf_counter() - start) * 1000.0, sparse_dropped + bm25_dropped)

@@ -31,8 +31,12 @@ _SEARCHER_SIGNATURE = "(Lorg/apache/lucene/index/IndexReader;)V"
 
 
 def open_searchers(classes: LuceneClasses, reader: Any, bm25_similarity: Any) -> tuple[Any, Any]:
-    """The impact (sparse) and BM25 searchers over ``reader``."""
-    impact = classes.IndexSearcher(reader, signature=_SEARCHER_SIGNATURE)
+    """The impact (sparse) and BM25 searchers over ``reader``, instances of two proxy classes.
+
+    Hybrid search calls them from two threads at once; pyjnius method objects are per proxy
+    class (``sparsedoc.plugin.lucene.jvm.java_class``), so each searcher has its own.
+    """
+    impact = classes.ImpactSearcher(reader, signature=_SEARCHER_SIGNATURE)
     impact.setSimilarity(classes.ImpactSimilarity())
     bm25 = classes.IndexSearcher(reader, signature=_SEARCHER_SIGNATURE)
     bm25.setSimilarity(bm25_similarity)
@@ -92,7 +96,8 @@ class HitReader:
     """Turns ``TopDocs`` into ``(doc_id, score)`` pairs for one index reader.
 
     Call ``clear`` whenever the reader changes: the id cache is keyed by Lucene doc
-    numbers, which a merge or reopen renumbers.
+    numbers, which a merge or reopen renumbers. Two threads may read hits at once (hybrid
+    search): they share the cache, and each dict lookup or insertion is atomic.
     """
 
     def __init__(self, classes: LuceneClasses) -> None:
