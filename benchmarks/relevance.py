@@ -58,6 +58,18 @@ def _share_embeddings(source: Path, target: Path) -> None:
         shutil.copytree(source / DENSE_FOLDER, target / DENSE_FOLDER)
 
 
+def _corpus_idf(dataset: Path, model: Path, path: Path) -> Path:
+    """The collection's own IDF table with ``model``'s tokenizer (written once)."""
+    if not path.is_file():
+        from sparsedoc.encoder.idf import compute_idf, save_idf
+        from sparsedoc.encoder.loading import load_tokenizer
+        from sparsedoc.ingest.readers import read_documents
+
+        texts = (d.content for d in read_documents(dataset / "corpus.jsonl"))
+        save_idf(compute_idf(texts, load_tokenizer(model)), path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="+", type=Path)
@@ -66,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queries", type=int, default=1000)
     parser.add_argument("--no-adapt", action="store_true", help="leave out steps 3 and 4")
     parser.add_argument("--model", type=Path, help="the document model to score (default: SPLADE-tiny)")
+    parser.add_argument("--corpus-idf", action="store_true",
+                        help="weight queries by each collection's own IDF even if the model carries idf.json")
     parser.add_argument("--embeddings-from", type=Path,
                         help="a workdir's 'untrained' folder whose cached dense embeddings to reuse")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -78,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         base = args.workdir / "untrained"
         if args.embeddings_from:
             _share_embeddings(args.embeddings_from / name, base / name)
+        idf = ["--idf", str(_corpus_idf(dataset, splade, base / f"{name}-corpus-idf.json"))] if args.corpus_idf else []
         _sparsedoc("eval", str(dataset), "--model", str(splade), "--workdir", str(base), "--neighbours", "0",
-                   "--out", str(base / f"{name}.json"))
+                   *idf, "--out", str(base / f"{name}.json"))
         _sparsedoc("eval", str(dataset), "--model", str(splade), "--workdir", str(base), "--neighbours", "auto",
-                   "--out", str(base / f"{name}-smoothed.json"))
+                   *idf, "--out", str(base / f"{name}-smoothed.json"))
         plain, smoothed = _ndcg(base / f"{name}.json"), _ndcg(base / f"{name}-smoothed.json")
         entry = {"collection": name, "bm25": plain["BM25"], "inference_free": plain["inference-free sparse"],
                  "smoothed": smoothed["inference-free sparse"], "smoothing": smoothed["smoothing"],
