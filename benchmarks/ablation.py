@@ -58,6 +58,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict]] = {
     "bm25_teacher+scifact_train/l0_mask": (("pseudo", "scifact-train"), ENSEMBLE, L0_MASK),
     "bm25_teacher+scifact_train/l0_activation": (("pseudo", "scifact-train"), ENSEMBLE,
                                                  L0_MASK | {"student": {"activation": "log1p_log1p"}}),
+    "bm25_teacher+label+scifact_train": (("pseudo", "scifact-train"), (*ENSEMBLE, "label"), {}),
     "mpnet_teacher+scifact_train": (("pseudo", "scifact-train"), ("mpnet", "sparse", "bm25"), {}),
     "minilm_student+scifact_train": (("pseudo", "scifact-train"), ENSEMBLE, {"student": {"asset": "all-MiniLM-L6-v2"}}),
     "bm25_teacher/lambda0": (("pseudo",), ENSEMBLE, {"loss": {"flops_weight": 0.0}}),
@@ -225,7 +226,8 @@ def scored_file(source: Path, teachers: tuple[str, ...], models: dict[str, Path]
 
 TEACHERS: dict[str, tuple[str, str | None]] = {  # teacher name -> (kind, asset)
     "dense": ("dense", "all-MiniLM-L6-v2"), "mpnet": ("dense", "all-mpnet-base-v2"),
-    "sparse": ("sparse", "splade-tiny"), "bm25": ("bm25", None)}
+    "sparse": ("sparse", "splade-tiny"), "bm25": ("bm25", None),
+    "label": ("label", None)}
 
 
 def run_variant(name: str, collections: list[dict], sources: dict[str, Path], models: dict[str, Path], work: Path,

@@ -87,7 +87,10 @@ def labelled_examples(
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """A teacher for ``adapt``: kind (``dense``, ``sparse``, ``bm25``), name and model directory (none for BM25)."""
+    """A teacher for ``adapt``: kind (``dense``, ``sparse``, ``bm25``, ``label``), name and model directory.
+
+    BM25 and the label teacher have no model directory.
+    """
 
     kind: str
     name: str

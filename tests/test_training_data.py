@@ -164,3 +164,22 @@ def test_several_dev_sets_and_single_mapping():
     assert len(parse_config(BASE | {"dev": dev}, "/base").dev) == 1
     two = parse_config(BASE | {"dev": [dev, dev | {"name": "other", "idf": "model"}]}, "/base").dev
     assert [d.name for d in two] == [None, "other"] and two[1].idf == "model"
+
+
+def test_label_teacher_scores_the_positive_and_needs_no_model(tmp_path):
+    from sparsedoc.encoder.training.ensemble import ensemble_targets
+    from sparsedoc.encoder.training.teachers import make_teacher
+
+    config = parse_config(BASE | {"teachers": [{"name": "gold", "kind": "label"}]}, "/base")
+    assert config.teachers[0].model_dir is None
+    examples = [TrainingExample("wing lift", ["lift of wings", "boundary layers", "heat"]),
+                TrainingExample("jet noise", ["jet noise levels", "wing"])]
+    scored = score_with_teachers(examples, [make_teacher("label", "gold", None), CountingTeacher()],
+                                 cache_dir=tmp_path)
+    assert [e.scores["gold"] for e in scored] == [[1.0, 0.0, 0.0], [1.0, 0.0]]
+    import torch
+
+    # beside a teacher that prefers a negative, the label lifts the positive to the top of the target
+    target = ensemble_targets({"gold": torch.tensor([[1.0, 0.0, 0.0]]), "fake": torch.tensor([[0.6, 1.0, 0.0]])},
+                              scale=1.0)
+    assert int(target.argmax()) == 0

@@ -28,10 +28,10 @@ class StudentConfig(_Strict):
 
 
 class TeacherConfig(_Strict):
-    """One teacher; ``weight`` is its share in the ensemble mean. ``bm25`` needs no ``model_dir``."""
+    """One teacher; ``weight`` is its share in the ensemble mean. ``bm25`` and ``label`` need no ``model_dir``."""
 
     name: str = Field(min_length=1)
-    kind: Literal["dense", "sparse", "bm25"]
+    kind: Literal["dense", "sparse", "bm25", "label"]
     model_dir: Path | None = None
     weight: float = Field(1.0, gt=0)
     max_length: int = Field(256, ge=8, le=8192)
@@ -39,7 +39,7 @@ class TeacherConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> TeacherConfig:
-        if self.kind != "bm25" and self.model_dir is None:
+        if self.kind not in ("bm25", "label") and self.model_dir is None:
             raise ValueError(f"teacher {self.name!r} of kind {self.kind!r} needs model_dir")
         return self
 

@@ -5,6 +5,8 @@
 - ``SparseTeacher``: a SPLADE-style fill-mask checkpoint encoding both query and document
   (siamese sparse), dot product of the pooled vocabulary weights.
 - ``Bm25Teacher`` (``bm25_teacher.py``): lexical Okapi BM25, no model.
+- ``LabelTeacher``: the training data's own label, 1 for the positive (``docs[0]``) and 0 for the
+  negatives; in the ensemble it pulls the target towards the label where the models disagree with it.
 
 ``score_with_teachers`` scores each example's candidates once per teacher and caches the result
 under ``cache_dir`` keyed by ``sha256(teacher fingerprint + examples)``, where the fingerprint hashes
@@ -134,16 +136,42 @@ class SparseTeacher(_TeacherBase[list[tuple[np.ndarray, np.ndarray]]]):
         return float(np.dot(q_weights[q_at], d_weights[d_at]))
 
 
-TEACHER_KINDS = ("bm25", "dense", "sparse")
+class LabelTeacher:
+    """Scores the first candidate of each list 1 and the others 0 (the example's label).
+
+    Example:
+        >>> LabelTeacher("label").score(["q"], [["positive", "negative", "other"]])
+        [[1.0, 0.0, 0.0]]
+    """
+
+    kind = "label"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(b"label:first-candidate").hexdigest()
+
+    def score(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> list[list[float]]:
+        """One row per query: 1.0 for its first candidate, 0.0 for the rest."""
+        if len(queries) != len(docs):
+            raise ConfigError(f"{len(queries)} queries but {len(docs)} candidate lists")
+        return [[1.0] + [0.0] * (len(group) - 1) for group in docs]
+
+
+TEACHER_KINDS = ("bm25", "dense", "label", "sparse")
 
 
 def make_teacher(kind: str, name: str, model_dir: str | Path | None, *, max_length: int = 256,
                  batch_size: int = 32) -> Teacher:
-    """Build a teacher by kind (``"dense"``, ``"sparse"`` or ``"bm25"``; BM25 needs no model directory)."""
+    """Build a teacher by kind (``"dense"``, ``"sparse"``, ``"bm25"`` or ``"label"``; the last two need no model)."""
     if kind == "bm25":
         from .bm25_teacher import Bm25Teacher
 
         return Bm25Teacher(name)
+    if kind == "label":
+        return LabelTeacher(name)
     classes: dict[str, type[DenseTeacher] | type[SparseTeacher]] = {"dense": DenseTeacher, "sparse": SparseTeacher}
     if kind not in classes:
         raise ConfigError(f"teacher kind must be one of {TEACHER_KINDS}, got {kind!r}")

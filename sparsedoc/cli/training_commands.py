@@ -14,6 +14,9 @@ from .backends import open_backend
 from .environment import jvm_settings
 from .options import INPUT_FILE, MODEL_DIR
 
+MODEL_FREE_KINDS = ("bm25", "label")
+"""Teacher kinds given as KIND:NAME (no model directory)."""
+
 if TYPE_CHECKING:
     from sparsedoc.ingest.adaptation import TeacherSpec
     from sparsedoc.ingest.smoothing import Smoothing
@@ -85,9 +88,10 @@ def score(train_file: Path, specs: tuple[str, ...], out: Path, cache_dir: Path |
     built = []
     for spec in specs:
         parts = spec.split(":", 2)
-        if len(parts) != 3:
-            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR, got {spec!r}", param_hint="--teacher")
-        built.append(make_teacher(parts[0], parts[1], parts[2]))
+        if len(parts) < 2 or (parts[0] not in MODEL_FREE_KINDS and len(parts) != 3):
+            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR, bm25:NAME or label:NAME, got {spec!r}",
+                                     param_hint="--teacher")
+        built.append(make_teacher(parts[0], parts[1], parts[2] if len(parts) == 3 else None))
     examples = score_with_teachers(read_training_file(train_file), built, cache_dir=cache_dir)
     write_training_file(examples, out)
     click.echo(f"wrote {out}: {len(examples)} examples scored by {', '.join(t.name for t in built)}")
@@ -103,8 +107,9 @@ def _teacher_specs(specs: tuple[str, ...]) -> list[TeacherSpec]:
     built: list[TeacherSpec] = []
     for spec in specs:
         parts = spec.split(":", 2)
-        if len(parts) < 2 or (parts[0] != "bm25" and len(parts) != 3):
-            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR or bm25:NAME, got {spec!r}", param_hint="--teacher")
+        if len(parts) < 2 or (parts[0] not in MODEL_FREE_KINDS and len(parts) != 3):
+            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR, bm25:NAME or label:NAME, got {spec!r}",
+                                     param_hint="--teacher")
         built.append(TeacherSpec(parts[0], parts[1], Path(parts[2]) if len(parts) == 3 else None))
     return built
 
@@ -117,8 +122,8 @@ def _teacher_specs(specs: tuple[str, ...]) -> list[TeacherSpec]:
 @click.option("--model", "base_model", type=MODEL_DIR,
               help="Fill-mask checkpoint to start from (default: SPLADE-tiny).")
 @click.option("--teacher", "specs", multiple=True,
-              help="KIND:NAME:MODEL_DIR (dense, sparse) or bm25:NAME; repeatable. Default: MiniLM dense + "
-                   "SPLADE-tiny sparse + BM25.")
+              help="KIND:NAME:MODEL_DIR (dense, sparse), bm25:NAME or label:NAME (the pseudo-query's source "
+                   "document 1, the negatives 0); repeatable. Default: MiniLM dense + SPLADE-tiny sparse + BM25.")
 @click.option("--steps", default=200, show_default=True, help="Training steps (about 2 s each for SPLADE-tiny on CPU).")
 @click.option("--max-queries", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Pseudo-queries to train on (a seeded sample; bounds the cost on large corpora).")
