@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -70,14 +72,21 @@ def test_lucene_index_keeps_its_build_record(lucene_backend_cls: type, tmp_path:
         _check_build_record(backend)
 
 
-@pytest.mark.opensearch
-def test_opensearch_index_keeps_its_build_record(opensearch_url: str) -> None:
-    backend = OpenSearchBackend(opensearch_url, f"build-{uuid.uuid4().hex[:8]}")
+@contextmanager
+def _fresh_opensearch_index(url: str, prefix: str) -> Iterator[OpenSearchBackend]:
+    """A backend on a new, uniquely named index, deleted afterwards."""
+    backend = OpenSearchBackend(url, f"{prefix}-{uuid.uuid4().hex[:8]}")
     try:
-        _check_build_record(backend)
+        yield backend
     finally:
         backend.delete_index()
         backend.close()
+
+
+@pytest.mark.opensearch
+def test_opensearch_index_keeps_its_build_record(opensearch_url: str) -> None:
+    with _fresh_opensearch_index(opensearch_url, "build") as backend:
+        _check_build_record(backend)
 
 
 def _check_default_fusion(backend: object) -> None:
@@ -107,9 +116,5 @@ def test_lucene_hybrid_default_weight_follows_the_build_record(lucene_backend_cl
 
 @pytest.mark.opensearch
 def test_opensearch_hybrid_default_weight_follows_the_build_record(opensearch_url: str) -> None:
-    backend = OpenSearchBackend(opensearch_url, f"fusion-{uuid.uuid4().hex[:8]}")
-    try:
+    with _fresh_opensearch_index(opensearch_url, "fusion") as backend:
         _check_default_fusion(backend)
-    finally:
-        backend.delete_index()
-        backend.close()
