@@ -204,17 +204,27 @@ class BackendBase:
     def build_record(self) -> dict[str, object]:
         raise NotImplementedError
 
+    _smoothed: bool | None = None
+    """Whether the build record says smoothed; ``None`` until ``hybrid_fusion`` first reads it."""
+
     def hybrid_fusion(self, fusion: Fusion | None = None) -> Fusion:
         """The fusion ``search_hybrid`` uses: ``fusion`` (default ``Fusion()``) as given, except that an unset
         sparse weight becomes the default for this index's build record, smoothed or not
         (``sparsedoc.plugin.fusion.default_fusion``: 0.5 or 0.4).
 
-        The record is read only for ``min_max`` with an unset weight (RRF has none), on every such call
-        (a file on Lucene, the mapping on OpenSearch): searching many queries, resolve once and pass the result.
+        The record is read only for ``min_max`` with an unset weight (RRF has none), once per backend
+        object (a file on Lucene, the mapping on OpenSearch; a search must not pay for it), and again
+        after this backend creates, deletes or records the build of its index.
         """
         if fusion is not None and (fusion.sparse_weight is not None or fusion.method == "rrf"):
             return fusion
-        return default_fusion(bool(self.build_record().get("smoothing")), fusion)
+        if self._smoothed is None:
+            self._smoothed = bool(self.build_record().get("smoothing"))
+        return default_fusion(self._smoothed, fusion)
+
+    def _forget_build_record(self) -> None:
+        """Make the next ``hybrid_fusion`` read the build record again (it was written or removed)."""
+        self._smoothed = None
 
     def close(self) -> None:
         """Release resources (nothing by default)."""

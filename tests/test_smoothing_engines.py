@@ -118,3 +118,17 @@ def test_lucene_hybrid_default_weight_follows_the_build_record(lucene_backend_cl
 def test_opensearch_hybrid_default_weight_follows_the_build_record(opensearch_url: str) -> None:
     with _fresh_opensearch_index(opensearch_url, "fusion") as backend:
         _check_default_fusion(backend)
+
+
+def test_lucene_hybrid_reads_the_build_record_once(lucene_backend_cls: type, tmp_path: Path) -> None:
+    """A search does not pay for reading the record: it is read once per backend and after its own writes."""
+    with lucene_backend_cls(tmp_path / "idx") as backend:
+        claim_index(backend, build_record(None, model="splade-tiny"))
+        backend.index(random_corpus())
+        query = random_queries(count=1, seed=4)[0]
+        before = backend.search_hybrid("wing lift drag", query, k=20).scores()
+        (tmp_path / "idx" / "sparsedoc-build.json").write_text("not json")  # behind the backend's back
+        assert backend.search_hybrid("wing lift drag", query, k=20).scores() == before
+        plan = SmoothingPlan(Smoothing(neighbours=3), Path("all-MiniLM-L6-v2"), Path("unused"))
+        backend.record_build(build_record(plan, model="splade-tiny"))
+        assert backend.hybrid_fusion().describe() == "min_max sparse 0.5"

@@ -123,6 +123,7 @@ class LuceneBackend(LuceneReading):
 
     def create_index(self, *, overwrite: bool = False) -> None:
         """Create an empty index at ``path``; keep an existing one unless ``overwrite``."""
+        self._forget_build_record()
         with self._lock:
             if overwrite:
                 self.delete_index()
@@ -141,6 +142,7 @@ class LuceneBackend(LuceneReading):
             if not self._exists():
                 raise BackendError(f"no Lucene index at {self.path} to record the build of; create it first")
             write_build_record(self.path, record)
+            self._forget_build_record()
 
     def build_record(self) -> dict[str, object]:
         """How the index was built (``{}`` if nothing was recorded or the index is missing)."""
@@ -152,6 +154,7 @@ class LuceneBackend(LuceneReading):
             self.close()
             if self.path.exists():
                 shutil.rmtree(self.path)
+            self._forget_build_record()
 
     def close(self) -> None:
         """Stop the hybrid worker thread, commit and close the writer, close the reader and directory (idempotent)."""

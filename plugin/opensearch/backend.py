@@ -121,6 +121,7 @@ class OpenSearchBackend(OpenSearchReading):
     # -- index lifecycle ---------------------------------------------------------------------
     def create_index(self, *, overwrite: bool = False) -> None:
         """Create the index (and the two-phase pipeline if configured)."""
+        self._forget_build_record()
         with self._errors(f"create index {self.index_name}"):
             exists = self.client.indices.exists(index=self.index_name)
             if exists and overwrite:
@@ -149,6 +150,7 @@ class OpenSearchBackend(OpenSearchReading):
         """Store how the index was built in its mapping's ``_meta`` (``sparsedoc_build``)."""
         with self._errors(f"record the build of index {self.index_name}"):
             self.client.indices.put_mapping(index=self.index_name, body={"_meta": {"sparsedoc_build": dict(record)}})
+        self._forget_build_record()
 
     def build_record(self) -> dict[str, object]:
         """How the index was built (``{}`` if nothing was recorded or the index is missing)."""
@@ -162,6 +164,7 @@ class OpenSearchBackend(OpenSearchReading):
     def delete_index(self) -> None:
         """Delete the index (and its two-phase pipeline); a missing index is fine."""
         self._ready = False
+        self._forget_build_record()
         with self._errors(f"delete index {self.index_name}"):
             self.client.indices.delete(index=self.index_name, ignore_unavailable=True)
             if self._two_phase is not None:
