@@ -135,7 +135,7 @@ def teacher_rows(c: dict, work: Path, models: dict[str, Path], dense: bool) -> d
 
     qids, dids = [q.query_id for q in c["queries"]], [d.doc_id for d in c["documents"]]
     bm25 = lucene(work / "index" / c["name"], _full_entries(c))
-    runs = {"BM25 (Lucene)": {q.query_id: {h.doc_id: h.score for h in bm25.search_bm25(q.text, 100)}
+    runs = {"BM25 (Lucene)": {q.query_id: {h.doc_id: h.score for h in bm25.search_bm25(q.text, 100).hits}
                               for q in c["queries"]}}
     bm25.close()
     docs = [d.content for d in c["documents"]]
