@@ -32,7 +32,12 @@ from .export_graph import PROJECTION_BLOCK, build_export_module
 from .export_parity import DEFAULT_ATOL, DEFAULT_TOP_K, VALIDATION_TEXTS, ParityReport, check_parity
 from .extras import import_extra
 from .loading import (
-    check_model_dir, file_sha256, load_masked_lm, load_tokenizer, model_activation, model_fingerprint,
+    check_model_dir,
+    file_sha256,
+    load_masked_lm,
+    load_tokenizer,
+    model_activation,
+    model_fingerprint,
 )
 from .onnx_doc_encoder import OnnxDocumentEncoder
 from .onnx_format import INPUT_NAMES, METADATA_FILE, METADATA_FORMAT, MODEL_FILE, OUTPUT_NAME, write_metadata
