@@ -195,7 +195,10 @@ def _interrupt_once_started(command: list[str], marker: bytes) -> tuple[list[str
 
     Returns the lines that start with "interrupted" and the whole output (for failure messages).
     """
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # a test run started in the background (``nohup ... &``) inherits SIGINT ignored, and a Python child
+    # that starts with SIGINT ignored never raises KeyboardInterrupt: give the child the default action
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
     while marker not in seen:
         byte = run.stderr.read(1)
