@@ -27,6 +27,10 @@ class StudentConfig(_Strict):
     """``None``: the one the checkpoint records (``encoder.loading.model_activation``), else ``log1p``."""
 
 
+MODEL_FREE_KINDS = ("bm25", "label")
+"""Teacher kinds that need no model directory (BM25 over the candidates; the data's own label)."""
+
+
 class TeacherConfig(_Strict):
     """One teacher; ``weight`` is its share in the ensemble mean. ``bm25`` and ``label`` need no ``model_dir``."""
 
@@ -39,7 +43,7 @@ class TeacherConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> TeacherConfig:
-        if self.kind not in ("bm25", "label") and self.model_dir is None:
+        if self.kind not in MODEL_FREE_KINDS and self.model_dir is None:
             raise ValueError(f"teacher {self.name!r} of kind {self.kind!r} needs model_dir")
         return self
 

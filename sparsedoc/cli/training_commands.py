@@ -14,9 +14,6 @@ from .backends import open_backend
 from .environment import jvm_settings
 from .options import INPUT_FILE, MODEL_DIR
 
-MODEL_FREE_KINDS = ("bm25", "label")
-"""Teacher kinds given as KIND:NAME (no model directory)."""
-
 if TYPE_CHECKING:
     from sparsedoc.ingest.adaptation import TeacherSpec
     from sparsedoc.ingest.smoothing import Smoothing
@@ -87,14 +84,22 @@ def score(train_file: Path, specs: tuple[str, ...], out: Path, cache_dir: Path |
 
     built = []
     for spec in specs:
-        parts = spec.split(":", 2)
-        if len(parts) < 2 or (parts[0] not in MODEL_FREE_KINDS and len(parts) != 3):
-            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR, bm25:NAME or label:NAME, got {spec!r}",
-                                     param_hint="--teacher")
-        built.append(make_teacher(parts[0], parts[1], parts[2] if len(parts) == 3 else None))
+        kind, name, model_dir = _split_teacher(spec)
+        built.append(make_teacher(kind, name, model_dir))
     examples = score_with_teachers(read_training_file(train_file), built, cache_dir=cache_dir)
     write_training_file(examples, out)
     click.echo(f"wrote {out}: {len(examples)} examples scored by {', '.join(t.name for t in built)}")
+
+
+def _split_teacher(spec: str) -> tuple[str, str, Path | None]:
+    """``KIND:NAME:MODEL_DIR`` (or ``KIND:NAME`` for a kind without a model) as its three parts."""
+    from sparsedoc.encoder.training.config import MODEL_FREE_KINDS
+
+    parts = spec.split(":", 2)
+    if len(parts) < 2 or (parts[0] not in MODEL_FREE_KINDS and len(parts) != 3):
+        raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR, bm25:NAME or label:NAME, got {spec!r}",
+                                 param_hint="--teacher")
+    return parts[0], parts[1], Path(parts[2]) if len(parts) == 3 else None
 
 
 def _teacher_specs(specs: tuple[str, ...]) -> list[TeacherSpec]:
@@ -106,11 +111,8 @@ def _teacher_specs(specs: tuple[str, ...]) -> list[TeacherSpec]:
                 TeacherSpec("sparse", "sparse", fetch_asset("splade-tiny")), TeacherSpec("bm25", "bm25")]
     built: list[TeacherSpec] = []
     for spec in specs:
-        parts = spec.split(":", 2)
-        if len(parts) < 2 or (parts[0] not in MODEL_FREE_KINDS and len(parts) != 3):
-            raise click.BadParameter(f"expected KIND:NAME:MODEL_DIR, bm25:NAME or label:NAME, got {spec!r}",
-                                     param_hint="--teacher")
-        built.append(TeacherSpec(parts[0], parts[1], Path(parts[2]) if len(parts) == 3 else None))
+        kind, name, model_dir = _split_teacher(spec)
+        built.append(TeacherSpec(kind, name, model_dir))
     return built
 
 
